@@ -1,0 +1,182 @@
+namespace Pacs.Tensors;
+
+/// <summary>
+/// A dense float32 tensor, contiguous and row-major, with an optional gradient and a node in the autograd graph.
+/// Ops (see <see cref="Ops"/>) create new tensors; when any input requires a gradient and
+/// <see cref="Autograd.IsEnabled"/> is true, the result remembers its parents and a closure that adds the
+/// result's gradient into theirs. <see cref="Backward()"/> runs those closures in reverse topological order.
+/// </summary>
+public sealed class Tensor
+{
+    public Tensor(float[] data, int[] shape, bool requiresGrad = false, string? name = null)
+    {
+        long numel = Shapes.Numel(shape);
+        if (numel != data.Length)
+            throw new ArgumentException($"tensor {name ?? "<unnamed>"}: shape [{string.Join(", ", shape)}] holds {numel} elements but the data has {data.Length}");
+        Data = data;
+        Shape = shape;
+        RequiresGrad = requiresGrad;
+        Name = name;
+    }
+
+    /// <summary>The elements, row-major. Ops never alias another tensor's array except <see cref="Ops.Reshape"/>.</summary>
+    public float[] Data { get; }
+
+    public int[] Shape { get; }
+
+    /// <summary>Accumulated gradient of the loss with respect to <see cref="Data"/>; allocated on first use.</summary>
+    public float[]? Grad { get; set; }
+
+    public bool RequiresGrad { get; set; }
+
+    public string? Name { get; set; }
+
+    public int Numel => Data.Length;
+
+    public int Rank => Shape.Length;
+
+    public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
+
+    /// <summary>Parents in the autograd graph; empty for leaves.</summary>
+    internal Tensor[] Parents { get; private set; } = [];
+
+    /// <summary>Adds this tensor's <see cref="Grad"/> into the parents' gradients.</summary>
+    internal Action? BackwardFn { get; private set; }
+
+    public bool IsLeaf => BackwardFn is null;
+
+    public static Tensor Zeros(params int[] shape) => new(new float[Shapes.Numel(shape)], shape);
+
+    public static Tensor FromArray(float[] data, params int[] shape) => new(data, shape);
+
+    /// <summary>A trainable leaf: gradients accumulate into it.</summary>
+    public static Tensor Parameter(float[] data, int[] shape, string? name = null) => new(data, shape, requiresGrad: true, name);
+
+    public static Tensor Scalar(float value) => new([value], []);
+
+    public float Item()
+    {
+        if (Numel != 1) throw new InvalidOperationException($"Item() needs a one-element tensor, got shape {Shapes.Format(Shape)}");
+        return Data[0];
+    }
+
+    /// <summary>Allocates <see cref="Grad"/> if needed and returns it.</summary>
+    public float[] EnsureGrad() => Grad ??= new float[Data.Length];
+
+    public void ZeroGrad()
+    {
+        if (Grad is not null) Array.Clear(Grad);
+    }
+
+    /// <summary>
+    /// Records how this tensor was computed. Called by ops only when <see cref="Autograd.IsEnabled"/> and at least
+    /// one parent requires a gradient.
+    /// </summary>
+    internal void SetGraph(Tensor[] parents, Action backward)
+    {
+        Parents = parents;
+        BackwardFn = backward;
+        RequiresGrad = true;
+    }
+
+    /// <summary>Back-propagates from a scalar: d(this)/d(this) = 1.</summary>
+    public void Backward()
+    {
+        if (Numel != 1) throw new InvalidOperationException($"Backward() without a seed needs a scalar, got shape {Shapes.Format(Shape)}; pass the upstream gradient");
+        Backward([1f]);
+    }
+
+    /// <summary>Back-propagates with the given upstream gradient (same shape as this tensor), then frees the graph.</summary>
+    public void Backward(float[] upstream)
+    {
+        if (upstream.Length != Numel) throw new ArgumentException($"upstream gradient has {upstream.Length} elements, tensor has {Numel}");
+        var order = TopologicalOrder();
+        var grad = EnsureGrad();
+        for (int i = 0; i < grad.Length; i++) grad[i] += upstream[i];
+        for (int i = order.Count - 1; i >= 0; i--)
+        {
+            var node = order[i];
+            if (node.BackwardFn is null || node.Grad is null) continue;
+            node.BackwardFn();
+        }
+        // Free the graph and intermediate gradients so activations can be collected.
+        foreach (var node in order)
+        {
+            if (node.BackwardFn is null) continue;
+            node.BackwardFn = null;
+            node.Parents = [];
+            node.Grad = null;
+        }
+    }
+
+    private List<Tensor> TopologicalOrder()
+    {
+        var order = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Tensor Node, bool Expanded)>();
+        stack.Push((this, false));
+        while (stack.Count > 0)
+        {
+            var (node, expanded) = stack.Pop();
+            if (expanded) { order.Add(node); continue; }
+            if (!visited.Add(node)) continue;
+            stack.Push((node, true));
+            foreach (var parent in node.Parents)
+                if (parent.RequiresGrad && !visited.Contains(parent)) stack.Push((parent, false));
+        }
+        return order;
+    }
+
+    public override string ToString() => $"Tensor{Shapes.Format(Shape)}{(Name is null ? "" : " " + Name)}";
+}
+
+/// <summary>Whether ops record the autograd graph on this thread.</summary>
+public static class Autograd
+{
+    [ThreadStatic] private static int s_disabledDepth;
+
+    public static bool IsEnabled => s_disabledDepth == 0;
+
+    /// <summary>`using (Autograd.NoGrad()) { ... }`: ops inside record no graph (inference, rollouts).</summary>
+    public static IDisposable NoGrad()
+    {
+        s_disabledDepth++;
+        return new Scope();
+    }
+
+    /// <summary>True when an op with these inputs must record a backward closure.</summary>
+    public static bool Needs(params Tensor?[] inputs)
+    {
+        if (!IsEnabled) return false;
+        foreach (var t in inputs) if (t is { RequiresGrad: true }) return true;
+        return false;
+    }
+
+    private sealed class Scope : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            s_disabledDepth--;
+        }
+    }
+}
+
+public static class Shapes
+{
+    public static long Numel(ReadOnlySpan<int> shape)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"negative dimension in shape {Format(shape)}");
+            n *= d;
+        }
+        return n;
+    }
+
+    public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+}
