@@ -1,0 +1,54 @@
+using System.Text.Json;
+
+namespace Pacs.Models;
+
+/// <summary>Default sampling settings and end ids from a Hugging Face `generation_config.json`.</summary>
+public sealed record GenerationConfig
+{
+    public const string FileName = "generation_config.json";
+
+    public bool DoSample { get; init; }
+    public float Temperature { get; init; } = 1;
+    public int TopK { get; init; }
+    public float TopP { get; init; } = 1;
+    public int? BosTokenId { get; init; }
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    public int? PadTokenId { get; init; }
+    public int? MaxNewTokens { get; init; }
+
+    /// <summary>Reads `generation_config.json` from a model folder; null when the folder has none.</summary>
+    public static GenerationConfig? TryLoad(string dir)
+    {
+        string path = Path.Combine(dir, FileName);
+        if (!File.Exists(path)) return null;
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: invalid JSON: {e.Message}");
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
+            var config = new GenerationConfig
+            {
+                DoSample = ModelConfig.OptBool(root, "do_sample", path) ?? false,
+                Temperature = (float)(ModelConfig.OptDouble(root, "temperature", path) ?? 1),
+                TopK = ModelConfig.OptInt(root, "top_k", path) ?? 0,
+                TopP = (float)(ModelConfig.OptDouble(root, "top_p", path) ?? 1),
+                BosTokenId = ModelConfig.OptInt(root, "bos_token_id", path),
+                EosTokenIds = ModelConfig.ParseIds(root, "eos_token_id", path),
+                PadTokenId = ModelConfig.OptInt(root, "pad_token_id", path),
+                MaxNewTokens = ModelConfig.OptInt(root, "max_new_tokens", path),
+            };
+            if (!(config.Temperature >= 0)) throw new InvalidDataException($"{path}: field 'temperature' must be >= 0, got {config.Temperature}");
+            if (!(config.TopP > 0 && config.TopP <= 1)) throw new InvalidDataException($"{path}: field 'top_p' must be in (0, 1], got {config.TopP}");
+            if (config.TopK < 0) throw new InvalidDataException($"{path}: field 'top_k' must be >= 0, got {config.TopK}");
+            return config;
+        }
+    }
+}
