@@ -1,0 +1,83 @@
+using Pacs.Rl.Config;
+
+namespace Pacs.Rl.Tests.Training;
+
+public class ConfigBinderTests
+{
+    [Fact]
+    public void Yaml_overlays_only_the_given_keys()
+    {
+        var config = new TrainConfig();
+        ConfigBinder.ApplyYaml(config, "rollout:\n  group_size: 4\n  temperature: 0.7\nalgorithm:\n  name: grpo\n  normalize_std: false\n", "t.yaml");
+        Assert.Equal(4, config.Rollout.GroupSize);
+        Assert.Equal(0.7, config.Rollout.Temperature);
+        Assert.Equal("grpo", config.Algorithm.Name);
+        Assert.False(config.Algorithm.NormalizeStd);
+        Assert.Equal(new TrainConfig().Rollout.BatchPrompts, config.Rollout.BatchPrompts);
+    }
+
+    [Fact]
+    public void Unknown_key_is_rejected_naming_the_dotted_key()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), "rollout:\n  group_sise: 4\n", "t.yaml"));
+        Assert.Contains("rollout.group_sise", e.Message);
+        Assert.Contains("t.yaml", e.Message);
+        var s = Assert.Throws<InvalidDataException>(() => ConfigBinder.Set(new TrainConfig(), "optim.learning_rate=1"));
+        Assert.Contains("optim.learning_rate", s.Message);
+    }
+
+    [Fact]
+    public void Wrong_type_is_rejected_naming_the_key()
+    {
+        var e = Assert.Throws<FormatException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), "rollout:\n  group_size: four\n", "t.yaml"));
+        Assert.Contains("rollout.group_size", e.Message);
+        Assert.Contains("integer", e.Message);
+        var b = Assert.Throws<FormatException>(() => ConfigBinder.Set(new TrainConfig(), "trainer.recompute_logprobs=yes"));
+        Assert.Contains("trainer.recompute_logprobs", b.Message);
+        Assert.Throws<InvalidDataException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), "rollout: 3\n", "t.yaml"));
+    }
+
+    [Fact]
+    public void Set_overrides_any_key()
+    {
+        var config = new TrainConfig();
+        ConfigBinder.Set(config, "optim.lr=3e-4");
+        ConfigBinder.Set(config, "task.name=countdown");
+        ConfigBinder.Set(config, "trainer.seed=-7");
+        Assert.Equal(3e-4, config.Optim.Lr);
+        Assert.Equal("countdown", config.Task.Name);
+        Assert.Equal(-7, config.Trainer.Seed);
+        Assert.Throws<ArgumentException>(() => ConfigBinder.Set(config, "optim.lr"));
+        Assert.Throws<InvalidDataException>(() => ConfigBinder.Set(config, "optim=1"));
+    }
+
+    [Fact]
+    public void Saved_yaml_round_trips_every_knob_with_its_doc()
+    {
+        var config = new TrainConfig();
+        ConfigBinder.Set(config, "optim.lr=0.000123");
+        ConfigBinder.Set(config, "model.dir=some \"dir\"");
+        ConfigBinder.Set(config, "algorithm.kl_coef=0.05");
+        string yaml = ConfigBinder.ToYaml(config);
+        Assert.Contains("# Peak learning rate of the policy.", yaml);
+        var reloaded = new TrainConfig();
+        ConfigBinder.ApplyYaml(reloaded, yaml, "saved.yaml");
+        Assert.Equal(ConfigBinder.Knobs(config).ToList(), ConfigBinder.Knobs(reloaded).ToList());
+        Assert.All(ConfigBinder.Knobs(config), k => Assert.False(string.IsNullOrWhiteSpace(k.Doc)));
+    }
+
+    [Fact]
+    public void Shipped_configs_load_and_name_their_algorithm()
+    {
+        string root = RepoRoot.Find();
+        foreach (var name in new[] { "pacs", "grpo", "ppo" })
+        {
+            var config = ConfigBinder.LoadFile<TrainConfig>(Path.Combine(root, "configs", $"arith-{name}.yaml"));
+            Assert.Equal(name, config.Algorithm.Name);
+            // Every knob is spelled out in the shipped file.
+            string text = File.ReadAllText(Path.Combine(root, "configs", $"arith-{name}.yaml"));
+            foreach (var (key, _, _) in ConfigBinder.Knobs(config))
+                Assert.Contains(key[(key.LastIndexOf('.') + 1)..] + ":", text);
+        }
+    }
+}
