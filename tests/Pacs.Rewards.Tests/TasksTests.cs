@@ -198,7 +198,7 @@ public class TasksVerifierTests
         Assert.Null(ExactExpression.TryEvaluate("4/(2-2)", out var error));
         Assert.Equal("division by zero", error);
         var result = ExactExpression.TryEvaluate(" (1+2)*3 - 4/8 ", out _)!;
-        Assert.Equal(new Rational(17, 2), result.Value);
+        Assert.Equal(new Fraction(17, 2), result.Value);
         Assert.Equal([1L, 2, 3, 4, 8], result.Literals);
     }
 }

@@ -126,7 +126,7 @@ public sealed partial class CountdownTask : ITask
         }
         if (useAllNumbers && available.Values.Any(v => v > 0))
             return new Verdict(false, extracted, $"not every number is used (unused: {string.Join(' ', available.Where(kv => kv.Value > 0).Select(kv => kv.Key))})");
-        if (result.Value != Rational.FromInteger(target))
+        if (result.Value != Fraction.FromInteger(target))
             return new Verdict(false, extracted, $"expression equals {result.Value}, not {target}");
         return new Verdict(true, extracted, "correct");
     }

@@ -3,9 +3,9 @@ using System.Numerics;
 namespace Pacs.Rewards.Tasks;
 
 /// <summary>An exact rational number, always reduced with a positive denominator.</summary>
-public readonly record struct Rational
+public readonly record struct Fraction
 {
-    public Rational(BigInteger numerator, BigInteger denominator)
+    public Fraction(BigInteger numerator, BigInteger denominator)
     {
         if (denominator.IsZero) throw new DivideByZeroException();
         if (denominator.Sign < 0) { numerator = -numerator; denominator = -denominator; }
@@ -21,15 +21,15 @@ public readonly record struct Rational
 
     public bool IsInteger => Denominator.IsOne;
 
-    public static Rational FromInteger(BigInteger value) => new(value, BigInteger.One);
+    public static Fraction FromInteger(BigInteger value) => new(value, BigInteger.One);
 
-    public static Rational operator +(Rational a, Rational b) => new(a.Numerator * b.Denominator + b.Numerator * a.Denominator, a.Denominator * b.Denominator);
+    public static Fraction operator +(Fraction a, Fraction b) => new(a.Numerator * b.Denominator + b.Numerator * a.Denominator, a.Denominator * b.Denominator);
 
-    public static Rational operator -(Rational a, Rational b) => new(a.Numerator * b.Denominator - b.Numerator * a.Denominator, a.Denominator * b.Denominator);
+    public static Fraction operator -(Fraction a, Fraction b) => new(a.Numerator * b.Denominator - b.Numerator * a.Denominator, a.Denominator * b.Denominator);
 
-    public static Rational operator *(Rational a, Rational b) => new(a.Numerator * b.Numerator, a.Denominator * b.Denominator);
+    public static Fraction operator *(Fraction a, Fraction b) => new(a.Numerator * b.Numerator, a.Denominator * b.Denominator);
 
-    public static Rational operator /(Rational a, Rational b) => new(a.Numerator * b.Denominator, a.Denominator * b.Numerator);
+    public static Fraction operator /(Fraction a, Fraction b) => new(a.Numerator * b.Denominator, a.Denominator * b.Numerator);
 
     public override string ToString() => IsInteger ? Numerator.ToString() : $"{Numerator}/{Denominator}";
 }
@@ -43,7 +43,7 @@ public static class ExactExpression
     /// <summary>Longest literal accepted, so a degenerate response cannot make the evaluator slow.</summary>
     public const int MaxLiteralDigits = 18;
 
-    public sealed record Result(Rational Value, IReadOnlyList<long> Literals);
+    public sealed record Result(Fraction Value, IReadOnlyList<long> Literals);
 
     /// <summary>Evaluates <paramref name="text"/>; returns null with <paramref name="error"/> set when it does not parse or divides by zero.</summary>
     public static Result? TryEvaluate(string text, out string? error)
@@ -87,7 +87,7 @@ public static class ExactExpression
         }
 
         // expression := term (('+' | '-') term)*
-        public Rational ParseExpression()
+        public Fraction ParseExpression()
         {
             if (++_depth > 200) throw new FormatException("expression nested too deeply");
             var value = ParseTerm();
@@ -105,7 +105,7 @@ public static class ExactExpression
         }
 
         // term := factor (('*' | '/') factor)*
-        private Rational ParseTerm()
+        private Fraction ParseTerm()
         {
             var value = ParseFactor();
             while (true)
@@ -121,7 +121,7 @@ public static class ExactExpression
         }
 
         // factor := integer | '(' expression ')'
-        private Rational ParseFactor()
+        private Fraction ParseFactor()
         {
             SkipSpaces();
             if (AtEnd) throw new FormatException("expression ends where a number or '(' was expected");
@@ -140,7 +140,7 @@ public static class ExactExpression
             if (Position - start > MaxLiteralDigits) throw new FormatException($"number at position {start} is too long");
             long literal = long.Parse(text.AsSpan(start, Position - start), System.Globalization.CultureInfo.InvariantCulture);
             Literals.Add(literal);
-            return Rational.FromInteger(literal);
+            return Fraction.FromInteger(literal);
         }
     }
 }
