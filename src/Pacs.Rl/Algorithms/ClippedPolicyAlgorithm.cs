@@ -1,0 +1,138 @@
+namespace Pacs.Rl.Algorithms;
+
+/// <summary>Knobs shared by the algorithms that optimise the PPO clipped surrogate (GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO).</summary>
+public class ClippedPolicyOptions
+{
+    /// <summary>Lower clip range ε_low: the ratio is clipped below at 1 − ε_low.</summary>
+    public double ClipEpsLow { get; set; } = 0.2;
+
+    /// <summary>Upper clip range ε_high: the ratio is clipped above at 1 + ε_high (DAPO clip-higher uses 0.28).</summary>
+    public double ClipEpsHigh { get; set; } = 0.2;
+
+    /// <summary>Dual-clip constant c &gt; 1 bounding the loss of negative-advantage tokens at −A c; 0 turns it off.</summary>
+    public double DualClipC { get; set; } = 3.0;
+
+    /// <summary>token-mean, seq-mean-token-sum, seq-mean-token-mean or seq-mean-token-sum-norm.</summary>
+    public string LossAggMode { get; set; } = LossAggregation.TokenMean;
+
+    /// <summary>Constant divisor of seq-mean-token-sum-norm (set it to the generation budget, max response tokens); 0 = longest response in the mini-batch.</summary>
+    public double LossNormalizer { get; set; }
+
+    /// <summary>Coefficient of the KL(π_θ ‖ π_ref) loss term (GRPO's β, e.g. 0.001–0.04); 0 = no KL loss and no reference model.</summary>
+    public double KlLossCoef { get; set; }
+
+    /// <summary>Per-token KL estimator of the KL loss: k1/kl, abs, k2/mse, k3/low_var_kl.</summary>
+    public string KlLossType { get; set; } = "low_var_kl";
+
+    internal virtual void Validate(string algorithm)
+    {
+        PolicyLoss.ValidateClip(ClipEpsLow, ClipEpsHigh, DualClipC, $"algorithm {algorithm}");
+        LossAggregation.Validate(LossAggMode, $"algorithm {algorithm}");
+        KlEstimators.Validate(KlLossType, $"algorithm {algorithm}: kl_loss_type");
+        if (!(LossNormalizer >= 0)) throw new ArgumentException($"algorithm {algorithm}: loss_normalizer must be >= 0, got {LossNormalizer}");
+        if (!(KlLossCoef >= 0)) throw new ArgumentException($"algorithm {algorithm}: kl_loss_coef must be >= 0, got {KlLossCoef}");
+    }
+}
+
+/// <summary>
+/// Base of the clipped-surrogate algorithms: subclasses compute <see cref="PolicyBatch.Advantages"/> in
+/// <see cref="Prepare"/>; the loss is agg(PPO clip) + kl_loss_coef × agg(KL estimator) (+ the value loss for PPO).
+/// </summary>
+public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
+{
+    private readonly ClippedPolicyOptions _options;
+
+    protected ClippedPolicyAlgorithm(string name, ClippedPolicyOptions options)
+    {
+        Name = name;
+        _options = options;
+        options.Validate(name);
+    }
+
+    public string Name { get; }
+
+    public bool NeedsWholeGroups => false;
+
+    public virtual bool NeedsCritic => false;
+
+    public virtual bool NeedsReference => _options.KlLossCoef > 0;
+
+    public abstract IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch);
+
+    public virtual LossOutput Loss(PolicyBatch miniBatch)
+    {
+        var (loss, grad, metrics) = PolicyTerm(miniBatch);
+        return new LossOutput(loss, grad, null, metrics);
+    }
+
+    /// <summary>The policy part of the loss (clipped surrogate + KL loss) with its gradient and metrics.</summary>
+    protected (double Loss, float[][] Grad, Dictionary<string, double> Metrics) PolicyTerm(PolicyBatch batch)
+    {
+        var logProbs = batch.Require(batch.LogProbs, "log_probs", Name);
+        var advantages = batch.Require(batch.Advantages, "advantages (call Prepare first)", Name);
+        var refLogProbs = _options.KlLossCoef > 0 ? batch.Require(batch.RefLogProbs, "ref_log_probs", Name) : null;
+        var weights = LossAggregation.RowWeights(_options.LossAggMode, logProbs.Select(row => row.Length).ToArray(), _options.LossNormalizer);
+
+        var grad = new float[batch.Count][];
+        double pgLoss = 0, klLoss = 0, ratioSum = 0, approxKl = 0;
+        double ratioMin = double.PositiveInfinity, ratioMax = double.NegativeInfinity;
+        long tokens = 0, clipped = 0, dualClipped = 0;
+        for (int r = 0; r < batch.Count; r++)
+        {
+            grad[r] = new float[logProbs[r].Length];
+            for (int t = 0; t < logProbs[r].Length; t++)
+            {
+                var token = PolicyLoss.Token(logProbs[r][t], batch.OldLogProbs[r][t], advantages[r][t], _options.ClipEpsLow, _options.ClipEpsHigh, _options.DualClipC);
+                double g = weights[r] * token.Grad;
+                pgLoss += weights[r] * token.Loss;
+                if (refLogProbs is not null)
+                {
+                    var (kl, klGrad) = KlEstimators.Evaluate(_options.KlLossType, logProbs[r][t], refLogProbs[r][t]);
+                    klLoss += weights[r] * kl;
+                    g += _options.KlLossCoef * weights[r] * klGrad;
+                }
+                grad[r][t] = (float)g;
+                tokens++;
+                ratioSum += token.Ratio;
+                ratioMin = Math.Min(ratioMin, token.Ratio);
+                ratioMax = Math.Max(ratioMax, token.Ratio);
+                approxKl += batch.OldLogProbs[r][t] - logProbs[r][t];
+                if (token.Clipped) clipped++;
+                if (token.DualClipped) dualClipped++;
+            }
+        }
+        double loss = pgLoss + _options.KlLossCoef * klLoss;
+        var metrics = new Dictionary<string, double>
+        {
+            ["actor/pg_loss"] = pgLoss,
+            ["actor/pg_clipfrac"] = tokens > 0 ? clipped / (double)tokens : 0,
+            ["actor/pg_clipfrac_lower"] = tokens > 0 ? dualClipped / (double)tokens : 0,
+            ["actor/ppo_kl"] = tokens > 0 ? approxKl / tokens : 0,
+            ["actor/ratio_mean"] = tokens > 0 ? ratioSum / tokens : 1,
+            ["actor/ratio_min"] = tokens > 0 ? ratioMin : 1,
+            ["actor/ratio_max"] = tokens > 0 ? ratioMax : 1,
+        };
+        if (refLogProbs is not null) metrics["actor/kl_loss"] = klLoss;
+        return (loss, grad, metrics);
+    }
+
+    /// <summary>Metrics every group-based Prepare reports.</summary>
+    protected static Dictionary<string, double> RewardMetrics(PolicyBatch batch)
+    {
+        double mean = batch.Count > 0 ? batch.Rewards.Average(r => (double)r) : 0;
+        return new Dictionary<string, double>
+        {
+            ["reward/mean"] = mean,
+            ["reward/uniform_group_fraction"] = AdvantageEstimators.UniformGroupFraction(batch.Rewards, batch.GroupSize),
+            ["response/length_mean"] = batch.Count > 0 ? batch.TotalTokens / (double)batch.Count : 0,
+        };
+    }
+
+    protected static void AddAdvantageMetrics(Dictionary<string, double> metrics, float[][] advantages)
+    {
+        var all = advantages.SelectMany(row => row).ToArray();
+        metrics["advantage/mean"] = all.Length > 0 ? all.Average(a => (double)a) : 0;
+        metrics["advantage/max"] = all.Length > 0 ? all.Max() : 0;
+        metrics["advantage/min"] = all.Length > 0 ? all.Min() : 0;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Pacs.Rl.Algorithms;
+
+/// <summary>
+/// One RL algorithm as pure functions over plain arrays (verl core_algos style). Implementations hold only their
+/// options, never state between calls, so a trainer may call them from any thread.
+/// </summary>
+public interface IRlAlgorithm
+{
+    /// <summary>Registry name, e.g. "pacs", "grpo".</summary>
+    string Name { get; }
+
+    /// <summary>The loss couples the responses of a group, so every mini-/micro-batch must hold whole groups.</summary>
+    bool NeedsWholeGroups { get; }
+
+    /// <summary>Needs a value model: <see cref="PolicyBatch.OldValues"/> for Prepare, <see cref="PolicyBatch.Values"/> for Loss.</summary>
+    bool NeedsCritic { get; }
+
+    /// <summary>Needs <see cref="PolicyBatch.RefLogProbs"/> from the frozen initial model (with these options).</summary>
+    bool NeedsReference { get; }
+
+    /// <summary>
+    /// Computes what needs the whole rollout batch before any update (group or batch-whitened advantages, GAE
+    /// returns) and stores it in the batch. Returns batch-level metrics (reward mean, fraction of uniform groups, ...).
+    /// </summary>
+    IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch);
+
+    /// <summary>The loss of a mini-batch and its gradient with respect to the current log-probs (and values).</summary>
+    LossOutput Loss(PolicyBatch miniBatch);
+}

@@ -1,0 +1,79 @@
+namespace Pacs.Rl.Algorithms;
+
+/// <summary>
+/// How a [R][T_r] matrix of per-token losses becomes one scalar (verl core_algos.agg_loss). Every mode is linear, so
+/// it is expressed as one weight per response applied to each of its tokens: loss = Σ_r w_r Σ_t l[r][t], and
+/// d loss / d l[r][t] = w_r.
+/// </summary>
+public static class LossAggregation
+{
+    /// <summary>Mean over all tokens of the batch (DAPO): long responses weigh more.</summary>
+    public const string TokenMean = "token-mean";
+
+    /// <summary>Sum over a response's tokens, mean over responses.</summary>
+    public const string SeqMeanTokenSum = "seq-mean-token-sum";
+
+    /// <summary>Mean over a response's tokens, mean over responses (original GRPO).</summary>
+    public const string SeqMeanTokenMean = "seq-mean-token-mean";
+
+    /// <summary>
+    /// Dr.GRPO: sum over a response's tokens divided by a constant (the generation budget), mean over responses.
+    /// verl divides the batch's token sum by the padded length without the mean over responses; we keep the
+    /// Dr.GRPO paper's (1/R) so the scale does not depend on the mini-batch size.
+    /// </summary>
+    public const string SeqMeanTokenSumNorm = "seq-mean-token-sum-norm";
+
+    public static IReadOnlyList<string> Modes { get; } = [TokenMean, SeqMeanTokenSum, SeqMeanTokenMean, SeqMeanTokenSumNorm];
+
+    public static void Validate(string mode, string context)
+    {
+        if (!Modes.Contains(mode))
+            throw new ArgumentException($"{context}: loss_agg_mode '{mode}' is not one of {string.Join(", ", Modes)}");
+    }
+
+    /// <summary>
+    /// Per-response token weight w_r. <paramref name="normalizer"/> is the constant of seq-mean-token-sum-norm;
+    /// 0 uses the longest response of the batch (verl's behaviour). Responses without tokens get weight 0, and a
+    /// batch without tokens gets all zeros rather than NaN.
+    /// </summary>
+    public static double[] RowWeights(string mode, IReadOnlyList<int> lengths, double normalizer = 0)
+    {
+        int rows = lengths.Count;
+        var weights = new double[rows];
+        if (rows == 0) return weights;
+        long totalTokens = 0;
+        int longest = 0;
+        foreach (var t in lengths)
+        {
+            totalTokens += t;
+            longest = Math.Max(longest, t);
+        }
+        if (totalTokens == 0) return weights;
+        for (int r = 0; r < rows; r++)
+        {
+            weights[r] = mode switch
+            {
+                TokenMean => 1.0 / totalTokens,
+                SeqMeanTokenSum => 1.0 / rows,
+                SeqMeanTokenMean => lengths[r] == 0 ? 0 : 1.0 / ((double)rows * lengths[r]),
+                SeqMeanTokenSumNorm => 1.0 / (rows * (normalizer > 0 ? normalizer : longest)),
+                _ => throw new ArgumentException($"loss_agg_mode '{mode}' is not one of {string.Join(", ", Modes)}"),
+            };
+        }
+        return weights;
+    }
+
+    /// <summary>Aggregates per-token losses: Σ_r w_r Σ_t tokenLoss[r][t].</summary>
+    public static double Aggregate(double[][] tokenLoss, string mode, double normalizer = 0)
+    {
+        var weights = RowWeights(mode, tokenLoss.Select(row => row.Length).ToArray(), normalizer);
+        double loss = 0;
+        for (int r = 0; r < tokenLoss.Length; r++)
+        {
+            double sum = 0;
+            foreach (var l in tokenLoss[r]) sum += l;
+            loss += weights[r] * sum;
+        }
+        return loss;
+    }
+}

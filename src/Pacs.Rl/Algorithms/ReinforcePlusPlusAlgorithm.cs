@@ -1,0 +1,43 @@
+namespace Pacs.Rl.Algorithms;
+
+/// <summary>Options of REINFORCE++ (Hu 2025).</summary>
+public sealed class ReinforcePlusPlusOptions : ClippedPolicyOptions
+{
+    /// <summary>Discount γ of the token-level return-to-go.</summary>
+    public double Gamma { get; set; } = 1.0;
+
+    /// <summary>Coefficient of the per-token KL(π_old ‖ π_ref) penalty folded into the token rewards; 0 = none (and no reference model).</summary>
+    public double KlInRewardCoef { get; set; } = 0.001;
+
+    /// <summary>KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.</summary>
+    public string KlInRewardType { get; set; } = "k1";
+
+    internal override void Validate(string algorithm)
+    {
+        base.Validate(algorithm);
+        KlEstimators.Validate(KlInRewardType, $"algorithm {algorithm}: kl_in_reward_type");
+        if (!(Gamma >= 0 && Gamma <= 1)) throw new ArgumentException($"algorithm {algorithm}: gamma must be in [0, 1], got {Gamma}");
+        if (!(KlInRewardCoef >= 0)) throw new ArgumentException($"algorithm {algorithm}: kl_in_reward_coef must be >= 0, got {KlInRewardCoef}");
+    }
+}
+
+/// <summary>
+/// REINFORCE++: token rewards (outcome on the last token, −coef × KL on every token), discounted returns, whitened
+/// over the whole batch (no critic, no groups), optimised with the PPO clipped surrogate.
+/// </summary>
+public sealed class ReinforcePlusPlusAlgorithm(ReinforcePlusPlusOptions options) : ClippedPolicyAlgorithm("reinforce_plus_plus", options)
+{
+    public ReinforcePlusPlusOptions Options { get; } = options;
+
+    public override bool NeedsReference => base.NeedsReference || Options.KlInRewardCoef > 0;
+
+    public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
+    {
+        var refLogProbs = Options.KlInRewardCoef > 0 ? batch.Require(batch.RefLogProbs, "ref_log_probs", Name) : null;
+        var tokenRewards = AdvantageEstimators.OutcomeTokenRewards(batch.Rewards, batch.OldLogProbs, refLogProbs, Options.KlInRewardCoef, Options.KlInRewardType);
+        batch.Advantages = AdvantageEstimators.ToFloat(AdvantageEstimators.ReinforcePlusPlus(tokenRewards, Options.Gamma));
+        var metrics = RewardMetrics(batch);
+        AddAdvantageMetrics(metrics, batch.Advantages);
+        return metrics;
+    }
+}
