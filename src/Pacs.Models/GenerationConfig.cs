@@ -51,4 +51,29 @@ public sealed record GenerationConfig
             return config;
         }
     }
+    /// <summary>Writes `generation_config.json` into a model folder (atomically).</summary>
+    public void Save(string dir)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            if (BosTokenId is { } bos) w.WriteNumber("bos_token_id", bos);
+            if (EosTokenIds.Count == 1) w.WriteNumber("eos_token_id", EosTokenIds[0]);
+            else if (EosTokenIds.Count > 1)
+            {
+                w.WriteStartArray("eos_token_id");
+                foreach (var id in EosTokenIds) w.WriteNumberValue(id);
+                w.WriteEndArray();
+            }
+            if (PadTokenId is { } pad) w.WriteNumber("pad_token_id", pad);
+            w.WriteBoolean("do_sample", DoSample);
+            w.WriteNumber("temperature", Temperature);
+            if (TopK > 0) w.WriteNumber("top_k", TopK);
+            w.WriteNumber("top_p", TopP);
+            if (MaxNewTokens is { } m) w.WriteNumber("max_new_tokens", m);
+            w.WriteEndObject();
+        }
+        AtomicFile.WriteAllBytes(Path.Combine(dir, FileName), stream.ToArray());
+    }
 }

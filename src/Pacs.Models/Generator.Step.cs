@@ -1,0 +1,209 @@
+using System.Runtime.CompilerServices;
+using Pacs.Tensors.Kernels;
+
+namespace Pacs.Models;
+
+public sealed unsafe partial class Generator
+{
+    // KV cache, one pair of arrays per layer: [tokens of all sequences, Hkv*hd]; sequence s owns rows
+    // [CacheOffset, CacheOffset + Capacity).
+    private float[][] _kCache = [];
+    private float[][] _vCache = [];
+    private long _cacheTokens;
+
+    // Step activations, grown to the largest step seen (pinned, so raw pointers stay valid).
+    private int _rowCapacity;
+    private float[] _x = [], _h = [], _q = [], _k = [], _v = [], _att = [], _gate = [], _up = [];
+    private int _sampleCapacity;
+    private float[] _hs = [], _logits = [];
+
+    [ThreadStatic] private static float[]? t_scores;
+
+    private void EnsureCache(long tokens)
+    {
+        if (tokens <= _cacheTokens && _kCache.Length == _c.NumHiddenLayers) return;
+        long kvDim = (long)_c.NumKeyValueHeads * _c.HeadDim;
+        if (tokens * kvDim > Array.MaxLength)
+            throw new ArgumentException($"generation: {tokens} cached tokens x {kvDim} KV values per layer exceed one array; generate in smaller batches");
+        _kCache = [];
+        _vCache = [];
+        _kCache = new float[_c.NumHiddenLayers][];
+        _vCache = new float[_c.NumHiddenLayers][];
+        for (int l = 0; l < _c.NumHiddenLayers; l++)
+        {
+            _kCache[l] = GC.AllocateUninitializedArray<float>((int)(tokens * kvDim), pinned: true);
+            _vCache[l] = GC.AllocateUninitializedArray<float>((int)(tokens * kvDim), pinned: true);
+        }
+        _cacheTokens = tokens;
+    }
+
+    private void EnsureRows(int rows, int samples)
+    {
+        int d = _c.HiddenSize, qDim = _c.NumAttentionHeads * _c.HeadDim, kvDim = _c.NumKeyValueHeads * _c.HeadDim;
+        if (rows > _rowCapacity)
+        {
+            _x = Pinned(rows * d); _h = Pinned(rows * d);
+            _q = Pinned(rows * qDim); _att = Pinned(rows * qDim);
+            _k = Pinned(rows * kvDim); _v = Pinned(rows * kvDim);
+            _gate = Pinned(rows * _c.IntermediateSize); _up = Pinned(rows * _c.IntermediateSize);
+            _rowCapacity = rows;
+        }
+        if (samples > _sampleCapacity)
+        {
+            _hs = Pinned(samples * d);
+            _logits = Pinned(samples * _c.VocabSize);
+            _sampleCapacity = samples;
+        }
+    }
+
+    private static float[] Pinned(long n) => GC.AllocateUninitializedArray<float>(checked((int)n), pinned: true);
+
+    private static float* Ptr(float[] pinned) => (float*)Unsafe.AsPointer(ref pinned[0]);
+
+    /// <summary>Runs rows [n] (each a token of some sequence at some position) through all layers, writes their
+    /// K/V into the cache, and samples the next token of every row marked Sample.</summary>
+    private void Step(List<Row> rows, Sequence[] seqs, (float[] Cos, float[] Sin) rope, SamplingOptions options, HashSet<int> stop)
+    {
+        int n = rows.Count, samples = 0;
+        foreach (var r in rows) if (r.Sample) samples++;
+        EnsureRows(n, Math.Max(samples, 1));
+        int d = _c.HiddenSize, hd = _c.HeadDim, hq = _c.NumAttentionHeads, hkv = _c.NumKeyValueHeads;
+        int qDim = hq * hd, kvDim = hkv * hd, inter = _c.IntermediateSize, half = hd / 2, groups = hq / hkv;
+        float eps = (float)_c.RmsNormEps;
+        float scale = 1f / MathF.Sqrt(hd);
+        float* x = Ptr(_x), h = Ptr(_h), q = Ptr(_q), k = Ptr(_k), v = Ptr(_v), att = Ptr(_att), gate = Ptr(_gate), up = Ptr(_up);
+        var rowArr = rows.ToArray();
+
+        fixed (float* embed = _model.Embed.Data)
+            for (int i = 0; i < n; i++)
+                new ReadOnlySpan<float>(embed + (long)rowArr[i].Token * d, d).CopyTo(new Span<float>(x + (long)i * d, d));
+
+        fixed (float* cosTable = rope.Cos, sinTable = rope.Sin)
+        {
+            float* cosT = cosTable, sinT = sinTable;
+            for (int l = 0; l < _c.NumHiddenLayers; l++)
+            {
+                var layer = _model.Layers[l];
+                float* kc = Ptr(_kCache[l]), vc = Ptr(_vCache[l]);
+                // x [n, D] -> h = RMSNorm(x) [n, D] -> q [n, Hq*hd], k/v [n, Hkv*hd]
+                fixed (float* w = layer.InputNorm.Data)
+                    for (int i = 0; i < n; i++) DecodeKernels.RmsNorm(x + (long)i * d, w, eps, h + (long)i * d, d);
+                Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
+                Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
+                Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
+                fixed (float* qn = layer.QNorm?.Data, kn = layer.KNorm?.Data)
+                {
+                    float* qNorm = qn, kNorm = kn;
+                    for (int i = 0; i < n; i++)
+                    {
+                        var row = rowArr[i];
+                        var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
+                        var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
+                        for (int head = 0; head < hq; head++)
+                        {
+                            float* qh = q + (long)i * qDim + head * hd;
+                            if (qNorm != null) DecodeKernels.RmsNorm(qh, qNorm, eps, qh, hd);
+                            RotaryTable.Apply(new Span<float>(qh, hd), cos, sin);
+                        }
+                        long cacheRow = (seqs[row.Seq].CacheOffset + row.Position) * kvDim;
+                        for (int head = 0; head < hkv; head++)
+                        {
+                            float* kh = k + (long)i * kvDim + head * hd;
+                            if (kNorm != null) DecodeKernels.RmsNorm(kh, kNorm, eps, kh, hd);
+                            RotaryTable.Apply(new Span<float>(kh, hd), cos, sin);
+                        }
+                        new ReadOnlySpan<float>(k + (long)i * kvDim, kvDim).CopyTo(new Span<float>(kc + cacheRow, kvDim));
+                        new ReadOnlySpan<float>(v + (long)i * kvDim, kvDim).CopyTo(new Span<float>(vc + cacheRow, kvDim));
+                    }
+                }
+
+                // Causal attention of each (row, head) over its own sequence's cache: att [n, Hq*hd].
+                long avgContext = 0;
+                foreach (var r in rowArr) avgContext += r.Position + 1;
+                avgContext = avgContext / n + 1;
+                RowParallel.For(n * hq, avgContext * hd * 2, item =>
+                {
+                    int i = item / hq, head = item % hq;
+                    var row = rowArr[i];
+                    int ctx = row.Position + 1;
+                    var scores = t_scores is { } buf && buf.Length >= ctx ? buf : (t_scores = new float[Math.Max(ctx, 256)]);
+                    float* qh = q + (long)i * qDim + head * hd;
+                    float* o = att + (long)i * qDim + head * hd;
+                    long baseRow = seqs[row.Seq].CacheOffset;
+                    int kvHead = head / groups;
+                    float max = float.NegativeInfinity;
+                    for (int t = 0; t < ctx; t++)
+                    {
+                        float s = DecodeKernels.Dot(qh, kc + (baseRow + t) * kvDim + kvHead * hd, hd) * scale;
+                        scores[t] = s;
+                        if (s > max) max = s;
+                    }
+                    float sum = 0;
+                    for (int t = 0; t < ctx; t++)
+                    {
+                        float e = MathF.Exp(scores[t] - max);
+                        scores[t] = e;
+                        sum += e;
+                    }
+                    float inv = 1f / sum;
+                    new Span<float>(o, hd).Clear();
+                    for (int t = 0; t < ctx; t++)
+                        DecodeKernels.Axpy(scores[t] * inv, vc + (baseRow + t) * kvDim + kvHead * hd, o, hd);
+                });
+
+                // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
+                Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
+                AddInPlace(x, h, n * d);
+                fixed (float* w = layer.PostAttentionNorm.Data)
+                    for (int i = 0; i < n; i++) DecodeKernels.RmsNorm(x + (long)i * d, w, eps, h + (long)i * d, d);
+                Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
+                Linear(h, n, d, layer.UpProj.Data, inter, null, up);
+                DecodeKernels.SwiGlu(gate, up, n * inter);
+                Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
+                AddInPlace(x, h, n * d);
+            }
+        }
+        if (samples == 0) return;
+
+        // Final norm and LM head only for rows that sample: hs [samples, D] -> logits [samples, V].
+        float* hs = Ptr(_hs), logits = Ptr(_logits);
+        var sampleRows = new int[samples];
+        int m = 0;
+        fixed (float* w = _model.FinalNorm.Data)
+            for (int i = 0; i < n; i++)
+            {
+                if (!rowArr[i].Sample) continue;
+                DecodeKernels.RmsNorm(x + (long)i * d, w, eps, hs + (long)m * d, d);
+                sampleRows[m++] = i;
+            }
+        int vocab = _c.VocabSize;
+        Linear(hs, samples, d, _model.LmHead.Data, vocab, null, logits);
+        var picked = new (int Token, float LogProb)[samples];
+        RowParallel.For(samples, vocab * 8L, j =>
+        {
+            var seq = seqs[rowArr[sampleRows[j]].Seq];
+            picked[j] = Sampler.Sample(new ReadOnlySpan<float>(logits + (long)j * vocab, vocab), options, seq.Rng);
+        });
+        for (int j = 0; j < samples; j++)
+        {
+            var seq = seqs[rowArr[sampleRows[j]].Seq];
+            var (token, logProb) = picked[j];
+            seq.Tokens.Add(token);
+            seq.LogProbs.Add(logProb);
+            if (stop.Contains(token)) { seq.Done = true; seq.Stopped = true; }
+            else if (seq.Tokens.Count >= seq.MaxNew || seq.Length - 1 >= seq.Capacity) seq.Done = true;
+        }
+    }
+
+    /// <summary>output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias.</summary>
+    private static void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
+    {
+        fixed (float* w = weight, b = bias)
+            DecodeKernels.Linear(input, n, inDim, w, outDim, b, output);
+    }
+
+    private static void AddInPlace(float* y, float* x, int count)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(y, count), new ReadOnlySpan<float>(x, count), new Span<float>(y, count));
+    }
+}

@@ -1,0 +1,143 @@
+namespace Pacs.Models;
+
+/// <summary>
+/// How to pick each new token. Log-probs are always of softmax(logits / Temperature) over the full vocabulary
+/// (temperature 1 when greedy), before top-k / top-p truncation. Temperature 0 means greedy.
+/// StopTokenIds null = the model's end ids (generation_config.json, else config.json); empty = never stop early.
+/// </summary>
+public sealed record SamplingOptions(
+    float Temperature = 1,
+    int TopK = 0,
+    float TopP = 1,
+    int MaxNewTokens = 256,
+    IReadOnlyList<int>? StopTokenIds = null,
+    bool Greedy = false)
+{
+    public bool IsGreedy => Greedy || Temperature == 0;
+
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new ArgumentException($"sampling: MaxNewTokens must be >= 0, got {MaxNewTokens}");
+        if (!IsGreedy && !(Temperature > 0 && float.IsFinite(Temperature))) throw new ArgumentException($"sampling: Temperature must be > 0, got {Temperature}");
+        if (TopK < 0) throw new ArgumentException($"sampling: TopK must be >= 0, got {TopK}");
+        if (!(TopP > 0 && TopP <= 1)) throw new ArgumentException($"sampling: TopP must be in (0, 1], got {TopP}");
+    }
+}
+
+/// <summary>One prompt to continue; the seed alone decides its random draws.</summary>
+public sealed record GenerationRequest(int[] PromptIds, ulong Seed);
+
+/// <summary>The new tokens (a stop token, if hit, is the last one), their log-probs, and whether a stop token ended it.</summary>
+public sealed record GenerationResult(int[] Tokens, float[] LogProbs, bool Stopped);
+
+/// <summary>
+/// Batched autoregressive sampling with a KV cache and no autograd. Prompts of any lengths share a batch:
+/// every step packs one row per active sequence (prompts in chunks of rows), runs the layers with the
+/// batch-independent kernels of <see cref="DecodeKernels"/>, and samples from each sequence's own seeded stream,
+/// so a request's output depends only on its prompt, its seed and the options.
+/// Not thread-safe: use one Generator per thread (they may share the model).
+/// </summary>
+public sealed unsafe partial class Generator
+{
+    private readonly Transformer _model;
+    private readonly ModelConfig _c;
+    private readonly int _maxRowsPerStep;
+
+    public Generator(Transformer model, int maxRowsPerStep = 256)
+    {
+        if (maxRowsPerStep < 1) throw new ArgumentException($"maxRowsPerStep must be >= 1, got {maxRowsPerStep}");
+        _model = model;
+        _c = model.Config;
+        _maxRowsPerStep = maxRowsPerStep;
+    }
+
+    public Transformer Model => _model;
+
+    public GenerationResult Generate(GenerationRequest request, SamplingOptions options) => Generate([request], options)[0];
+
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<GenerationRequest> requests, SamplingOptions options)
+    {
+        options.Validate();
+        int vocab = _c.VocabSize, maxPos = _c.MaxPositionEmbeddings;
+        for (int r = 0; r < requests.Count; r++)
+        {
+            var ids = requests[r].PromptIds;
+            if (ids.Length == 0) throw new ArgumentException($"generation request {r}: the prompt is empty (give at least a BOS token)");
+            if (ids.Length > maxPos) throw new ArgumentException($"generation request {r}: prompt of {ids.Length} tokens exceeds max_position_embeddings {maxPos}");
+            for (int i = 0; i < ids.Length; i++)
+                if ((uint)ids[i] >= (uint)vocab) throw new ArgumentException($"generation request {r}: prompt token {i} = {ids[i]} is outside the vocabulary [0, {vocab})");
+        }
+        var stopIds = options.StopTokenIds ?? (_model.GenerationConfig?.EosTokenIds is { Count: > 0 } g ? g : _c.EosTokenIds);
+        var stop = new HashSet<int>(stopIds);
+        var seqs = new Sequence[requests.Count];
+        long offset = 0;
+        int longest = 1;
+        for (int s = 0; s < seqs.Length; s++)
+        {
+            var prompt = requests[s].PromptIds;
+            // Positions that get a K/V entry: the prompt and every fed-back new token (the last one never is).
+            int capacity = Math.Min(maxPos, prompt.Length + Math.Max(0, options.MaxNewTokens - 1));
+            seqs[s] = new Sequence(prompt, new SplitMix64(requests[s].Seed), offset, capacity, options.MaxNewTokens);
+            offset += capacity;
+            longest = Math.Max(longest, capacity);
+        }
+        var results = new GenerationResult[seqs.Length];
+        if (options.MaxNewTokens == 0)
+        {
+            for (int s = 0; s < seqs.Length; s++) results[s] = new GenerationResult([], [], false);
+            return results;
+        }
+        var rope = _model.Rope.Ensure(longest);
+        EnsureCache(offset);
+
+        // Prefill: all prompt tokens, in steps of at most _maxRowsPerStep rows; sample after each prompt's last row.
+        var rows = new List<Row>(_maxRowsPerStep);
+        for (int s = 0; s < seqs.Length; s++)
+        {
+            var prompt = seqs[s].Prompt;
+            for (int p = 0; p < prompt.Length; p++)
+            {
+                rows.Add(new Row(s, p, prompt[p], p == prompt.Length - 1));
+                if (rows.Count == _maxRowsPerStep) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
+            }
+        }
+        if (rows.Count > 0) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
+
+        // Decode: one row per unfinished sequence per step.
+        while (true)
+        {
+            rows.Clear();
+            for (int s = 0; s < seqs.Length; s++)
+            {
+                var seq = seqs[s];
+                if (seq.Done) continue;
+                rows.Add(new Row(s, seq.Length - 1, seq.Tokens[^1], true));
+                if (rows.Count == _maxRowsPerStep) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
+            }
+            if (rows.Count == 0 && seqs.All(q => q.Done)) break;
+            if (rows.Count > 0) Step(rows, seqs, rope, options, stop);
+        }
+        for (int s = 0; s < seqs.Length; s++)
+            results[s] = new GenerationResult(seqs[s].Tokens.ToArray(), seqs[s].LogProbs.ToArray(), seqs[s].Stopped);
+        return results;
+    }
+
+    /// <summary>Per-request state: tokens so far, where its K/V rows live, and its random stream.</summary>
+    private sealed class Sequence(int[] prompt, SplitMix64 rng, long cacheOffset, int capacity, int maxNew)
+    {
+        public int[] Prompt { get; } = prompt;
+        public SplitMix64 Rng { get; } = rng;
+        public long CacheOffset { get; } = cacheOffset;
+        public int Capacity { get; } = capacity;
+        public int MaxNew { get; } = maxNew;
+        public List<int> Tokens { get; } = new(Math.Min(maxNew, 4096));
+        public List<float> LogProbs { get; } = new(Math.Min(maxNew, 4096));
+        public bool Done { get; set; }
+        public bool Stopped { get; set; }
+        /// <summary>Prompt plus new tokens.</summary>
+        public int Length => Prompt.Length + Tokens.Count;
+    }
+
+    /// <summary>One token to push through the model: sequence index, its position, the token, whether to sample after it.</summary>
+    private readonly record struct Row(int Seq, int Position, int Token, bool Sample);
+}
