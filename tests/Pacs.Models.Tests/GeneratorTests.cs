@@ -1,0 +1,86 @@
+using Pacs.Tensors.Kernels;
+
+namespace Pacs.Models.Tests;
+
+public class GeneratorTests
+{
+    private static readonly Lazy<Transformer> Stories = new(() => Transformer.Load(TestPaths.Models("stories260K")));
+
+    [Fact]
+    public void Stories260KGreedyFromBosTellsTheLilyStory()
+    {
+        var model = Stories.Value;
+        var result = new Generator(model).Generate(new GenerationRequest([1], 0), new SamplingOptions(Greedy: true, MaxNewTokens: 40));
+        string text = TestPaths.DecodeWithVocab(Path.Combine(TestPaths.Models("stories260K"), "tokenizer.json"), result.Tokens);
+        Assert.StartsWith("Once upon a time, there was a little girl named Lily.", text);
+        Assert.Equal(40, result.Tokens.Length);
+        Assert.All(result.LogProbs, lp => Assert.True(lp <= 0 && float.IsFinite(lp)));
+    }
+
+    [Fact]
+    public void OutputDependsOnlyOnPromptAndSeedNotOnBatchOrThreads()
+    {
+        var model = Stories.Value;
+        var options = new SamplingOptions(Temperature: 0.9f, TopP: 0.95f, MaxNewTokens: 24, StopTokenIds: []);
+        var a = new GenerationRequest([1, 403, 407], 7);
+        var b = new GenerationRequest([1], 11);
+        var c = new GenerationRequest([1, 70, 80, 90, 100, 110], 13);
+        var alone = new Generator(model).Generate([a], options)[0];
+        var batched = new Generator(model, maxRowsPerStep: 3).Generate([b, a, c, a], options);
+        int saved = Parallelism.MaxDegree;
+        GenerationResult single;
+        try
+        {
+            Parallelism.MaxDegree = 1;
+            single = new Generator(model).Generate([c, a], options)[1];
+        }
+        finally
+        {
+            Parallelism.MaxDegree = saved;
+        }
+        foreach (var other in new[] { batched[1], batched[3], single })
+        {
+            Assert.Equal(alone.Tokens, other.Tokens);
+            Assert.Equal(alone.LogProbs, other.LogProbs);
+        }
+        var otherSeed = new Generator(model).Generate([a with { Seed = 8 }], options)[0];
+        Assert.NotEqual(alone.Tokens, otherSeed.Tokens);
+    }
+
+    [Fact]
+    public void StopTokenEndsTheSequenceAndIsReturned()
+    {
+        var model = Stories.Value;
+        var greedy = new Generator(model).Generate(new GenerationRequest([1], 0), new SamplingOptions(Greedy: true, MaxNewTokens: 30));
+        int stopAt = greedy.Tokens[5];
+        int first = Array.IndexOf(greedy.Tokens, stopAt);
+        var stopped = new Generator(model).Generate(new GenerationRequest([1], 0),
+            new SamplingOptions(Greedy: true, MaxNewTokens: 30, StopTokenIds: [stopAt]));
+        Assert.True(stopped.Stopped);
+        Assert.Equal(greedy.Tokens[..(first + 1)], stopped.Tokens);
+        Assert.False(greedy.Stopped);
+    }
+
+    [Fact]
+    public void TopKOneIsGreedyWithTemperatureLogProbs()
+    {
+        var model = Stories.Value;
+        var greedy = new Generator(model).Generate(new GenerationRequest([1, 403], 0), new SamplingOptions(Greedy: true, MaxNewTokens: 12));
+        var topk = new Generator(model).Generate(new GenerationRequest([1, 403], 99), new SamplingOptions(Temperature: 1f, TopK: 1, MaxNewTokens: 12, StopTokenIds: []));
+        Assert.Equal(greedy.Tokens, topk.Tokens);
+        for (int i = 0; i < greedy.LogProbs.Length; i++) Assert.Equal(greedy.LogProbs[i], topk.LogProbs[i], 5);
+    }
+
+    [Fact]
+    public void RejectsBadRequests()
+    {
+        var model = Stories.Value;
+        var g = new Generator(model);
+        Assert.Throws<ArgumentException>(() => g.Generate(new GenerationRequest([], 0), new SamplingOptions()));
+        var e = Assert.Throws<ArgumentException>(() => g.Generate(new GenerationRequest([1, 512], 0), new SamplingOptions()));
+        Assert.Contains("512", e.Message);
+        Assert.Throws<ArgumentException>(() => g.Generate(new GenerationRequest([1], 0), new SamplingOptions(TopP: 0)));
+        Assert.Throws<ArgumentException>(() => g.Generate(new GenerationRequest([1], 0), new SamplingOptions(Temperature: -1)));
+        Assert.Throws<ArgumentException>(() => g.Generate(new GenerationRequest(new int[513], 0), new SamplingOptions()));
+    }
+}
