@@ -1,3 +1,5 @@
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Pacs.Tensors.Tests")]
+
 namespace Pacs.Tensors.Kernels;
 
 /// <summary>
@@ -5,13 +7,64 @@ namespace Pacs.Tensors.Kernels;
 /// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides of the stored matrices.
 /// Every element of C is reduced over k in a fixed order by one thread, so results do not depend on the
 /// thread count. The backend (managed or native BLAS) is chosen at start-up; PACS_BLAS=managed|native forces one.
+/// With beta = 0, C is not read (NaNs already in C do not propagate).
 /// </summary>
 public static class Gemm
 {
+    private static readonly Lazy<bool> s_useNative = new(ChooseNative);
+
+    /// <summary>"managed (avx512)"-style name of the backend <see cref="Sgemm"/> uses, for logs and benchmarks.</summary>
+    public static string Backend => s_useNative.Value ? $"native ({BlasNative.LibraryPath})" : $"managed ({GemmManaged.Isa})";
+
+    /// <summary>True when <see cref="Sgemm"/> calls OpenBLAS.</summary>
+    public static bool UsesNative => s_useNative.Value;
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        // Reference implementation; replaced by the blocked, packed SIMD kernel.
+        if (s_useNative.Value) Native(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else Managed(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>The blocked, packed SIMD implementation, whatever the backend setting.</summary>
+    public static unsafe void Managed(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+            GemmManaged.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    }
+
+    /// <summary>OpenBLAS's cblas_sgemm; throws NotSupportedException when it is not installed.</summary>
+    public static unsafe void Native(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+            BlasNative.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    }
+
+    /// <summary>The naive triple loop (one float accumulator, k ascending): the oracle for tests.</summary>
+    public static void Reference(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
@@ -25,6 +78,52 @@ public static class Gemm
                 }
                 c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j]);
             }
+        }
+    }
+
+    private static void ScaleC(int m, int n, float beta, Span<float> c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = c.Slice(i * ldc, n);
+            if (beta == 0) row.Clear();
+            else if (beta != 1) for (int j = 0; j < n; j++) row[j] *= beta;
+        }
+    }
+
+    private static void Validate(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"sgemm: negative size m={m} n={n} k={k}");
+        CheckOperand("A", transA ? k : m, transA ? m : k, a.Length, lda);
+        CheckOperand("B", transB ? n : k, transB ? k : n, b.Length, ldb);
+        CheckOperand("C", m, n, c.Length, ldc);
+    }
+
+    private static void CheckOperand(string name, int rows, int cols, int length, int ld)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentException($"sgemm: ld{name.ToLowerInvariant()}={ld} is smaller than the {cols} columns of stored {name}");
+        if (rows == 0 || cols == 0) return;
+        long needed = (long)(rows - 1) * ld + cols;
+        if (length < needed)
+            throw new ArgumentException($"sgemm: {name} ({rows} x {cols}, stride {ld}) needs {needed} elements but the span has {length}");
+    }
+
+    private static bool ChooseNative()
+    {
+        string? choice = Environment.GetEnvironmentVariable("PACS_BLAS")?.Trim().ToLowerInvariant();
+        switch (choice)
+        {
+            case null or "":
+                return BlasNative.IsAvailable;
+            case "managed":
+                return false;
+            case "native":
+                if (!BlasNative.IsAvailable) throw new NotSupportedException($"PACS_BLAS=native but {BlasNative.LoadFailure}");
+                return true;
+            default:
+                throw new ArgumentException($"environment variable PACS_BLAS must be 'managed' or 'native', got '{choice}'");
         }
     }
 }
