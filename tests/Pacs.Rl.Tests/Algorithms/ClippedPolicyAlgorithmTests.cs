@@ -1,0 +1,157 @@
+using Pacs.Rl.Algorithms;
+
+namespace Pacs.Rl.Tests.Algorithms;
+
+public class ClippedPolicyAlgorithmTests
+{
+    [Fact]
+    public void PolicyLossMatchesThePyTorchPortOfVerl()
+    {
+        var root = AlgorithmFixtures.Load("policy_loss.json");
+        int checkedConfigs = 0;
+        foreach (var fixture in root.GetProperty("fixtures").EnumerateArray())
+        {
+            var name = fixture.GetProperty("name").GetString()!;
+            var options = new GrpoOptions
+            {
+                ClipEpsLow = fixture.GetProperty("clip_eps_low").GetDouble(),
+                ClipEpsHigh = fixture.GetProperty("clip_eps_high").GetDouble(),
+                DualClipC = fixture.GetProperty("dual_clip_c").GetDouble(),
+                LossAggMode = fixture.GetProperty("loss_agg_mode").GetString()!,
+                LossNormalizer = fixture.TryGetProperty("loss_normalizer", out var n) ? n.GetDouble() : 0,
+                KlLossCoef = fixture.GetProperty("kl_loss_coef").GetDouble(),
+                KlLossType = fixture.GetProperty("kl_loss_type").GetString()!,
+            };
+            var old = AlgorithmFixtures.Ragged(fixture.GetProperty("old_log_probs"));
+            var batch = new PolicyBatch(1, new float[old.Length], old)
+            {
+                LogProbs = AlgorithmFixtures.Ragged(fixture.GetProperty("log_probs")),
+                RefLogProbs = AlgorithmFixtures.Ragged(fixture.GetProperty("ref_log_probs")),
+                Advantages = AlgorithmFixtures.Ragged(fixture.GetProperty("advantages")),
+            };
+            var output = new GrpoAlgorithm(options).Loss(batch);
+            AlgorithmFixtures.AssertClose(fixture.GetProperty("loss").GetDouble(), output.Loss, 1e-6, $"{name} loss");
+            var expected = AlgorithmFixtures.RaggedDouble(fixture.GetProperty("grad_log_probs"));
+            for (int r = 0; r < expected.Length; r++)
+                for (int t = 0; t < expected[r].Length; t++)
+                    AlgorithmFixtures.AssertClose(expected[r][t], output.GradLogProbs[r][t], 1e-6, $"{name} grad[{r}][{t}]");
+            Assert.InRange(output.Metrics["actor/pg_clipfrac"], 1e-9, 1);
+            checkedConfigs++;
+        }
+        Assert.Equal(4, checkedConfigs);
+    }
+
+    [Theory]
+    [InlineData("grpo")]
+    [InlineData("dr_grpo")]
+    [InlineData("rloo")]
+    [InlineData("reinforce_plus_plus")]
+    public void OutcomeAlgorithmsGradientMatchesFiniteDifferences(string name)
+    {
+        var rng = new Random(3);
+        int[] lengths = [3, 2, 4, 1, 2, 5];
+        var old = AlgorithmFixtures.RandomLogProbs(rng, lengths);
+        var batch = new PolicyBatch(3, [1f, 0f, 0f, 1f, 1f, 0f], old) { RefLogProbs = AlgorithmFixtures.Perturb(rng, old, 0.2) };
+        var options = AlgorithmRegistry.DefaultOptions(name);
+        ((ClippedPolicyOptions)options).KlLossCoef = 0.05;
+        // Small steps from π_old keep every ratio inside the clip range, away from the kinks.
+        ((ClippedPolicyOptions)options).ClipEpsLow = 0.5;
+        ((ClippedPolicyOptions)options).ClipEpsHigh = 0.5;
+        var algorithm = AlgorithmRegistry.Create(name, options);
+        Assert.True(algorithm.NeedsReference);
+        algorithm.Prepare(batch);
+        var current = AlgorithmFixtures.Perturb(rng, old, 0.1);
+        batch.LogProbs = current;
+        var output = algorithm.Loss(batch);
+        Assert.Equal(0, output.Metrics["actor/pg_clipfrac"]);
+        AlgorithmFixtures.AssertFiniteDifferences(current, output.GradLogProbs, () => algorithm.Loss(batch).Loss);
+    }
+
+    [Fact]
+    public void GrpoPrepareBroadcastsGroupAdvantagesAndReportsUniformGroups()
+    {
+        var batch = new PolicyBatch(2, [1f, 0f, 1f, 1f], [[-1f, -1f], [-1f], [-2f], [-3f, -1f, -1f]]);
+        var metrics = AlgorithmRegistry.Create("grpo").Prepare(batch);
+        // Group [1, 0]: mean ½, unbiased std sqrt(½); group [1, 1]: zero advantages.
+        float a = (float)(0.5 / (Math.Sqrt(0.5) + 1e-6));
+        Assert.Equal([a, a], batch.Advantages![0]);
+        Assert.Equal([-a], batch.Advantages[1]);
+        Assert.Equal([0f, 0f, 0f], batch.Advantages[3]);
+        Assert.Equal(0.5, metrics["reward/uniform_group_fraction"]);
+        Assert.Equal(0.75, metrics["reward/mean"]);
+    }
+
+    [Fact]
+    public void OnPolicyFirstStepGradientIsMinusAdvantageTimesTokenWeight()
+    {
+        // ρ = 1 at the first mini-batch: d loss / d log π = −A w_r; token-mean over 3 tokens.
+        var batch = new PolicyBatch(2, [1f, 0f], [[-1f, -2f], [-0.5f]]);
+        var algorithm = AlgorithmRegistry.Create("rloo");
+        algorithm.Prepare(batch);
+        batch.LogProbs = AlgorithmFixtures.Clone(batch.OldLogProbs);
+        var output = algorithm.Loss(batch);
+        Assert.Equal([-1f / 3, -1f / 3], output.GradLogProbs[0]);
+        Assert.Equal([1f / 3], output.GradLogProbs[1]);
+        Assert.Equal(-(1.0 + 1 - 1) / 3, output.Loss, 6);
+        Assert.Equal(1, output.Metrics["actor/ratio_mean"]);
+        Assert.Equal(0, output.Metrics["actor/ppo_kl"]);
+    }
+
+    [Fact]
+    public void PpoValueGradientMatchesFiniteDifferencesAndPrepareSetsReturns()
+    {
+        var rng = new Random(5);
+        int[] lengths = [3, 2, 4];
+        var old = AlgorithmFixtures.RandomLogProbs(rng, lengths);
+        var oldValues = AlgorithmFixtures.Perturb(rng, lengths.Select(n => new float[n]).ToArray(), 0.5);
+        var batch = new PolicyBatch(1, [1f, 0f, 1f], old) { OldValues = oldValues };
+        var algorithm = AlgorithmRegistry.Create("ppo", new PpoOptions { ValueClip = 10, Lambda = 0.9, Gamma = 0.99 });
+        Assert.True(algorithm.NeedsCritic);
+        algorithm.Prepare(batch);
+        // Last token: A = r − V (before whitening) and return = r.
+        Assert.Equal(1f, batch.Returns![0][^1], 5);
+        batch.LogProbs = AlgorithmFixtures.Perturb(rng, old, 0.05);
+        var values = AlgorithmFixtures.Perturb(rng, oldValues, 0.3);
+        batch.Values = values;
+        var output = algorithm.Loss(batch);
+        Assert.NotNull(output.GradValues);
+        AlgorithmFixtures.AssertFiniteDifferences(values, output.GradValues!, () => algorithm.Loss(batch).Loss);
+        Assert.Throws<ArgumentException>(() => algorithm.Prepare(new PolicyBatch(1, [1f], [[-1f]])));
+    }
+
+    [Fact]
+    public void ReinforcePlusPlusNeedsTheReferenceForItsKlPenalty()
+    {
+        var algorithm = AlgorithmRegistry.Create("reinforce_plus_plus");
+        Assert.True(algorithm.NeedsReference);
+        var batch = new PolicyBatch(1, [1f, 0f], [[-1f, -1f], [-2f]]);
+        Assert.Throws<ArgumentException>(() => algorithm.Prepare(batch));
+        var noKl = AlgorithmRegistry.Create("reinforce_plus_plus", new ReinforcePlusPlusOptions { KlInRewardCoef = 0 });
+        Assert.False(noKl.NeedsReference);
+        noKl.Prepare(batch);
+        // Returns [[1, 1], [0]]: mean ⅔, unbiased var ⅓.
+        Assert.Equal((1 - 2.0 / 3) / Math.Sqrt(1.0 / 3 + 1e-8), batch.Advantages![0][0], 5);
+    }
+
+    [Fact]
+    public void LossRequiresPreparedAdvantagesAndCurrentLogProbs()
+    {
+        var algorithm = AlgorithmRegistry.Create("grpo");
+        var batch = new PolicyBatch(2, [1f, 0f], [[-1f], [-1f]]) { LogProbs = [[-1f], [-1f]] };
+        Assert.Contains("advantages", Assert.Throws<ArgumentException>(() => algorithm.Loss(batch)).Message);
+        algorithm.Prepare(batch);
+        batch.LogProbs = [[-1f, -2f], [-1f]];
+        Assert.Contains("log_probs row 0", Assert.Throws<ArgumentException>(() => algorithm.Loss(batch)).Message);
+    }
+
+    [Fact]
+    public void SelectGroupsKeepsWholeGroupsAndSharesRows()
+    {
+        var batch = new PolicyBatch(2, [1f, 0f, 0f, 0f, 1f, 1f], [[-1f], [-2f], [-3f], [-4f], [-5f], [-6f]]);
+        var mini = batch.SelectGroups([2, 0]);
+        Assert.Equal(2, mini.GroupSize);
+        Assert.Equal([1f, 1f, 1f, 0f], mini.Rewards);
+        Assert.Same(batch.OldLogProbs[4], mini.OldLogProbs[0]);
+        Assert.Throws<ArgumentException>(() => batch.SelectGroups([3]));
+    }
+}
