@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text;
+using Pacs.Rl.Algorithms;
 using YamlDotNet.RepresentationModel;
 
 namespace Pacs.Rl.Config;
@@ -51,6 +52,12 @@ public static class ConfigBinder
         for (int i = 0; i < parts.Length; i++)
         {
             string path = string.Join('.', parts[..(i + 1)]);
+            if (target is AlgorithmSection algorithm)
+            {
+                if (i != parts.Length - 1) throw new InvalidDataException($"{source}: '{path}' is a value, not a section");
+                SetAlgorithmKey(algorithm, parts[i], value, path, source);
+                return;
+            }
             var property = FindKnob(target.GetType(), parts[i]) ?? throw new InvalidDataException($"{source}: unknown config key '{path}'");
             bool last = i == parts.Length - 1;
             if (IsSection(property.PropertyType))
@@ -75,6 +82,11 @@ public static class ConfigBinder
     /// <summary>Every knob as (dotted key, value text, doc), in declaration order.</summary>
     public static IEnumerable<(string Key, string Value, string Doc)> Knobs(object config, string prefix = "")
     {
+        if (config is AlgorithmSection algorithm)
+        {
+            foreach (var (key, value, doc) in AlgorithmKnobs(algorithm)) yield return (prefix + key, FormatScalar(value), doc);
+            yield break;
+        }
         foreach (var property in KnobProperties(config.GetType()))
         {
             string key = prefix + SnakeCase(property.Name);
@@ -88,6 +100,18 @@ public static class ConfigBinder
 
     private static void ApplyMapping(object target, YamlMappingNode mapping, string prefix, string source)
     {
+        if (target is AlgorithmSection algorithm)
+        {
+            // `name` first: it decides which options class the other keys belong to.
+            var ordered = mapping.Children.OrderBy(kv => (kv.Key as YamlScalarNode)?.Value == "name" ? 0 : 1).ToList();
+            foreach (var (keyNode, valueNode) in ordered)
+            {
+                string key = (keyNode as YamlScalarNode)?.Value ?? throw new InvalidDataException($"{source}: line {keyNode.Start.Line}: keys must be plain scalars");
+                if (valueNode is not YamlScalarNode scalar) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{prefix + key}' must be a single value");
+                SetAlgorithmKey(algorithm, key, scalar.Value ?? "", prefix + key, source + $": line {valueNode.Start.Line}");
+            }
+            return;
+        }
         foreach (var (keyNode, valueNode) in mapping.Children)
         {
             string name = (keyNode as YamlScalarNode)?.Value ?? throw new InvalidDataException($"{source}: line {keyNode.Start.Line}: keys must be plain scalars");
@@ -104,6 +128,36 @@ public static class ConfigBinder
             property.SetValue(target, Convert(scalar.Value ?? "", property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
         }
     }
+
+    private static void SetAlgorithmKey(AlgorithmSection algorithm, string key, string value, string path, string source)
+    {
+        if (key == "name")
+        {
+            if (!AlgorithmRegistry.Names.Contains(value))
+                throw new InvalidDataException($"{source}: config key '{path}': algorithm '{value}' is not one of {string.Join(", ", AlgorithmRegistry.Names)}");
+            algorithm.Name = value;
+            return;
+        }
+        var property = OptionProperties(algorithm.Options.GetType()).FirstOrDefault(p => SnakeCase(p.Name) == key)
+            ?? throw new InvalidDataException($"{source}: unknown config key '{path}' for algorithm {algorithm.Name} (its keys: name, {string.Join(", ", OptionProperties(algorithm.Options.GetType()).Select(p => SnakeCase(p.Name)))})");
+        property.SetValue(algorithm.Options, Convert(value, property.PropertyType, path, source));
+    }
+
+    private static IEnumerable<(string Key, object Value, string Doc)> AlgorithmKnobs(AlgorithmSection algorithm)
+    {
+        yield return ("name", algorithm.Name, AlgorithmSection.NameDoc);
+        foreach (var property in OptionProperties(algorithm.Options.GetType()))
+        {
+            string key = SnakeCase(property.Name);
+            string doc = AlgorithmSection.Docs.TryGetValue(key, out var d) ? d : $"See {property.DeclaringType?.Name}.{property.Name}.";
+            yield return (key, property.GetValue(algorithm.Options)!, doc);
+        }
+    }
+
+    private static IEnumerable<PropertyInfo> OptionProperties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.SetMethod!.IsPublic && (p.PropertyType == typeof(string) || p.PropertyType == typeof(double) || p.PropertyType == typeof(int) || p.PropertyType == typeof(bool) || p.PropertyType == typeof(long)))
+            .OrderBy(p => p.Name == "Name" ? 0 : 1);
 
     private static object Convert(string text, Type type, string key, string source)
     {
@@ -126,6 +180,15 @@ public static class ConfigBinder
     private static void WriteSection(StringBuilder sb, object section, int indent)
     {
         string pad = new(' ', indent);
+        if (section is AlgorithmSection algorithm)
+        {
+            foreach (var (key, value, doc) in AlgorithmKnobs(algorithm))
+            {
+                sb.Append(pad).Append("# ").AppendLine(doc);
+                sb.Append(pad).Append(key).Append(": ").AppendLine(YamlScalar(value));
+            }
+            return;
+        }
         foreach (var property in KnobProperties(section.GetType()))
         {
             string doc = property.GetCustomAttribute<KnobAttribute>()!.Doc;

@@ -1,3 +1,5 @@
+using Pacs.Rl.Algorithms;
+
 namespace Pacs.Rl.Config;
 
 /// <summary>
@@ -56,46 +58,66 @@ public sealed class ModelSection
     public string Dir { get; set; } = "";
 }
 
+/// <summary>
+/// The `algorithm:` section: `name` picks an algorithm of <see cref="AlgorithmRegistry"/>; every other key is a
+/// property of that algorithm's options class (snake_case), so the knobs shown depend on the name.
+/// </summary>
 public sealed class AlgorithmSection
 {
-    [Knob("Objective: pacs, grpo, drgrpo, rloo, reinforce++ or ppo.")]
-    public string Name { get; set; } = "pacs";
+    private string _name = "pacs";
 
-    [Knob("PACS: beta scaling the log-ratio score psi = beta * log(pi / pi_ref).")]
-    public double Beta { get; set; } = 1.0;
+    public AlgorithmSection()
+    {
+        Options = AlgorithmRegistry.DefaultOptions(_name);
+    }
 
-    [Knob("PACS: class-balancing weights of the BCE loss (balanced or none).")]
-    public string Weights { get; set; } = "balanced";
+    /// <summary>Registry name; setting a different one resets <see cref="Options"/> to that algorithm's defaults.</summary>
+    public string Name
+    {
+        get => _name;
+        set
+        {
+            if (value == _name) return;
+            Options = AlgorithmRegistry.DefaultOptions(value);
+            _name = value;
+        }
+    }
 
-    [Knob("PACS: the policy in the score's denominator: rollout (the policy that sampled) or initial (the SFT base).")]
-    public string Reference { get; set; } = "rollout";
+    /// <summary>An instance of <see cref="AlgorithmRegistry.OptionsType"/> for <see cref="Name"/>.</summary>
+    public object Options { get; private set; }
 
-    [Knob("PACS: score fed to the classifier: logratio (beta * log ratio) or grpo (group-normalised reward advantage instead, an ablation).")]
-    public string Score { get; set; } = "logratio";
+    public IRlAlgorithm Create() => AlgorithmRegistry.Create(Name, Options);
 
-    [Knob("PPO-style ratio clip epsilon (lower side).")]
-    public double ClipLow { get; set; } = 0.2;
+    public const string NameDoc = "Objective: pacs, grpo, dr_grpo, rloo, reinforce_plus_plus or ppo (the other keys of this section depend on it).";
 
-    [Knob("PPO-style ratio clip epsilon (upper side).")]
-    public double ClipHigh { get; set; } = 0.2;
-
-    [Knob("Coefficient of the KL(pi || pi_initial) penalty in the loss (0 disables it).")]
-    public double KlCoef { get; set; } = 0.0;
-
-    [Knob("Divide group advantages by the group's reward std (GRPO; Dr.GRPO turns it off).")]
-    public bool NormalizeStd { get; set; } = true;
-
-    [Knob("How token losses are aggregated: token-mean, seq-mean-token-mean or seq-mean-token-sum.")]
-    public string LossAgg { get; set; } = "token-mean";
-
-    [Knob("Coefficient of an entropy bonus (0 disables it).")]
-    public double EntropyCoef { get; set; } = 0.0;
-
-    [Knob("PPO/GAE: discount factor.")]
-    public double Gamma { get; set; } = 1.0;
-
-    [Knob("PPO/GAE: lambda.")]
-    public double Lambda { get; set; } = 1.0;
+    /// <summary>Documentation of the options' properties, by snake_case key.</summary>
+    public static IReadOnlyDictionary<string, string> Docs { get; } = new Dictionary<string, string>
+    {
+        ["beta"] = "PACS: beta scaling the reward proxy r = beta * log(pi / pi_ref).",
+        ["reference"] = "PACS: pi_ref of the proxy: rollout (the policy that sampled this step) or initial (the frozen SFT base).",
+        ["proxy"] = "PACS: sum = beta * sum_t log(pi/pi_ref); mean = beta * mean_t log pi (reference-free).",
+        ["psi"] = "PACS: score psi from a group's proxies: rloo (proxy minus the mean of the others), grpo (group-normalised) or none.",
+        ["psi_norm_by_std"] = "PACS: whether the grpo score divides by the group std.",
+        ["psi_epsilon"] = "PACS: epsilon of the grpo score's std.",
+        ["weights"] = "PACS: BCE weights: balanced (per-group class balance), none, positive_only or negative_only.",
+        ["clip_eps_low"] = "Ratio clip: the ratio is clipped below at 1 - clip_eps_low.",
+        ["clip_eps_high"] = "Ratio clip: the ratio is clipped above at 1 + clip_eps_high.",
+        ["dual_clip_c"] = "Dual-clip constant c > 1 bounding negative-advantage token losses (0 turns it off).",
+        ["loss_agg_mode"] = "Token loss aggregation: token-mean, seq-mean-token-sum, seq-mean-token-mean or seq-mean-token-sum-norm.",
+        ["loss_normalizer"] = "Divisor of seq-mean-token-sum-norm (0: longest response in the mini-batch).",
+        ["kl_loss_coef"] = "Coefficient of the KL(pi || pi_initial) loss term (0: none, and no reference model for it).",
+        ["kl_loss_type"] = "KL estimator of the KL loss: k1/kl, abs, k2/mse, k3/low_var_kl.",
+        ["norm_adv_by_std"] = "GRPO: divide the group-centred reward by the group std (Dr.GRPO: false).",
+        ["unbiased_std"] = "GRPO: unbiased group std (divide by G-1, as torch.std).",
+        ["std_epsilon"] = "GRPO: epsilon added to the group std.",
+        ["gamma"] = "Discount factor of the returns (GAE / REINFORCE++).",
+        ["lambda"] = "PPO: GAE lambda (1 = Monte-Carlo returns minus the value baseline).",
+        ["whiten_advantages"] = "PPO: whiten GAE advantages over the batch.",
+        ["value_clip"] = "PPO: value clipping range around the rollout values.",
+        ["value_loss_coef"] = "PPO: weight of the value loss (scales the critic's gradient).",
+        ["kl_in_reward_coef"] = "Coefficient of the per-token KL(pi_old || pi_initial) penalty folded into the rewards (0: none).",
+        ["kl_in_reward_type"] = "KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.",
+    };
 }
 
 public sealed class RolloutSection
@@ -160,11 +182,8 @@ public sealed class OptimSection
 
 public sealed class CriticSection
 {
-    [Knob("Learning rate of the value model.")]
+    [Knob("Learning rate of the value model (its own AdamW; the other optim.* knobs are shared).")]
     public double Lr { get; set; } = 1e-3;
-
-    [Knob("Value clipping range around the rollout values (0 disables value clipping).")]
-    public double ValueClip { get; set; } = 0.2;
 
     [Knob("Warm-up steps during which only the critic is trained.")]
     public int WarmupSteps { get; set; } = 0;
