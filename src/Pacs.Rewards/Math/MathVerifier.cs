@@ -1,0 +1,92 @@
+namespace Pacs.Rewards.Math;
+
+/// <summary>Options of <see cref="MathVerifier"/>: where answers are looked for and how they are compared.</summary>
+public sealed record MathVerifierOptions
+{
+    public ExtractionPolicy Policy { get; init; } = ExtractionPolicy.Default;
+    public EquivalenceOptions Equivalence { get; init; } = EquivalenceOptions.Default;
+
+    public static readonly MathVerifierOptions Default = new();
+}
+
+/// <summary>
+/// Checks a model's response against a gold answer: extracts the final answer (boxed by default), parses both into
+/// expressions or structures and compares them exactly (rationals) or numerically. Never throws on what a model
+/// writes; oversized or unparseable answers are judged not equal.
+/// </summary>
+public static class MathVerifier
+{
+    public static Verdict Verify(string response, string gold, MathVerifierOptions? options = null)
+    {
+        options ??= MathVerifierOptions.Default;
+        if (string.IsNullOrWhiteSpace(gold)) return new Verdict(false, null, "empty gold answer");
+        if (string.IsNullOrEmpty(response)) return new Verdict(false, null, "empty response");
+        try
+        {
+            var goldAnswer = GoldAnswer(gold);
+            ExtractedAnswer? chosen = null;
+            foreach (var candidate in AnswerExtractor.Candidates(response, options.Policy))
+            {
+                // a sentence after "answer is" that parses to nothing is not an answer: try the next format
+                // a whole response may be one word ("Evelyn") but not a sentence with a number in it
+                if (candidate.Format is AnswerFormat.WholeResponse && Normalization.IsProse(candidate.Text, candidate.Text.Any(char.IsAsciiDigit) ? 0 : 1)) continue;
+                if (candidate.Format is AnswerFormat.AnswerIs or AnswerFormat.WholeResponse
+                    && (Normalization.IsProse(candidate.Text) || Parser.Parse(Normalization.ForParsing(candidate.Text)) is null)) continue;
+                chosen = candidate;
+                break;
+            }
+            if (chosen is not { } answer) return new Verdict(false, null, $"no answer found ({options.Policy})");
+            var (equal, reason) = CompareAnswers(goldAnswer, answer.Text, options.Equivalence);
+            return new Verdict(equal, answer.Text, $"{answer.Format}: {reason}");
+        }
+        catch (Exception e) when (e is InsufficientExecutionStackException or OverflowException or ArgumentException
+                                    or FormatException or InvalidOperationException or OutOfMemoryException)
+        {
+            return new Verdict(false, null, $"verifier error: {e.GetType().Name}");
+        }
+    }
+
+    /// <summary>The answer a gold string holds: its boxed or final math part if it is a worked solution, else itself.</summary>
+    public static string GoldAnswer(string gold)
+    {
+        if (gold.Contains("boxed", StringComparison.Ordinal) || gold.Contains("\\fbox", StringComparison.Ordinal))
+            return AnswerExtractor.LastBoxed(gold) ?? gold;
+        if (gold.Contains('$') || gold.Contains("\\[", StringComparison.Ordinal) || gold.Contains("\\(", StringComparison.Ordinal))
+            return AnswerExtractor.LastMath(gold) ?? gold;
+        if (gold.Contains("####", StringComparison.Ordinal)) return AnswerExtractor.AfterHashes(gold) ?? gold;
+        return gold.Length > AnswerExtractor.MaxAnswerLength ? gold[..AnswerExtractor.MaxAnswerLength] : gold;
+    }
+
+    /// <summary>Compares two already extracted answers.</summary>
+    public static (bool Equal, string Reason) CompareAnswers(string goldAnswer, string predAnswer, EquivalenceOptions? options = null)
+    {
+        options ??= EquivalenceOptions.Default;
+        var goldKey = Normalization.Key(goldAnswer);
+        var predKey = Normalization.Key(predAnswer);
+        if (goldKey.Length > 0 && goldKey == predKey) return (true, "identical after normalization");
+        bool words = Normalization.IsWordKey(goldKey) && Normalization.IsWordKey(predKey);
+        if (words && string.Equals(goldKey, predKey, StringComparison.OrdinalIgnoreCase)) return (true, "same text");
+        var goldNode = Parser.Parse(Normalization.ForParsing(goldAnswer));
+        if (goldNode is null) return (false, "gold answer does not parse; texts differ");
+        var predNode = Parser.Parse(Normalization.ForParsing(predAnswer));
+        if (predNode is null) return (false, "answer does not parse");
+        if (Equivalence.Equal(goldNode, predNode, options)) return (true, "equivalent");
+        // a decimal comma (1,22 or 0,111) read as a list, against a single number on the other side
+        if (AsCommaDecimal(goldAnswer) is { } goldDecimal && predNode is not ListNode && Equivalence.Equal(goldDecimal, predNode, options))
+            return (true, "equivalent (decimal comma)");
+        if (AsCommaDecimal(predAnswer) is { } predDecimal && goldNode is not ListNode && Equivalence.Equal(goldNode, predDecimal, options))
+            return (true, "equivalent (decimal comma)");
+        return (false, "not equivalent");
+    }
+
+    /// <summary>"1,22" as 1.22: digits, one comma, digits, no spaces (1,000 was already read as a thousand).</summary>
+    private static Node? AsCommaDecimal(string answer)
+    {
+        var s = Normalization.ForParsing(answer);
+        int comma = s.IndexOf(',');
+        if (comma <= 0 || comma == s.Length - 1 || s.LastIndexOf(',') != comma) return null;
+        for (int k = 0; k < s.Length; k++)
+            if (k != comma && !char.IsAsciiDigit(s[k])) return null;
+        return Parser.Parse(s.Replace(',', '.'));
+    }
+}
