@@ -71,7 +71,7 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
         var logProbs = batch.Require(batch.LogProbs, "log_probs", Name);
         var advantages = batch.Require(batch.Advantages, "advantages (call Prepare first)", Name);
         var refLogProbs = _options.KlLossCoef > 0 ? batch.Require(batch.RefLogProbs, "ref_log_probs", Name) : null;
-        var weights = LossAggregation.RowWeights(_options.LossAggMode, logProbs.Select(row => row.Length).ToArray(), _options.LossNormalizer);
+        var weights = LossAggregation.RowWeights(_options.LossAggMode, batch.Lengths, _options.LossNormalizer, batch.Totals);
 
         var grad = new float[batch.Count][];
         double pgLoss = 0, klLoss = 0, ratioSum = 0, approxKl = 0;

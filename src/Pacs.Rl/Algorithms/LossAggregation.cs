@@ -36,11 +36,11 @@ public static class LossAggregation
     /// 0 uses the longest response of the batch (verl's behaviour). Responses without tokens get weight 0, and a
     /// batch without tokens gets all zeros rather than NaN.
     /// </summary>
-    public static double[] RowWeights(string mode, IReadOnlyList<int> lengths, double normalizer = 0)
+    /// <param name="totals">Counts of the whole mini-batch when <paramref name="lengths"/> is one micro-batch of it.</param>
+    public static double[] RowWeights(string mode, IReadOnlyList<int> lengths, double normalizer = 0, MiniBatchTotals? totals = null)
     {
-        int rows = lengths.Count;
-        var weights = new double[rows];
-        if (rows == 0) return weights;
+        var weights = new double[lengths.Count];
+        if (lengths.Count == 0) return weights;
         long totalTokens = 0;
         int longest = 0;
         foreach (var t in lengths)
@@ -48,14 +48,23 @@ public static class LossAggregation
             totalTokens += t;
             longest = Math.Max(longest, t);
         }
+        double rows = lengths.Count;
+        if (totals is not null)
+        {
+            if (totals.Responses < lengths.Count || totals.Tokens < totalTokens || totals.LongestResponse < longest)
+                throw new ArgumentException($"mini-batch totals {totals} are smaller than the batch's own ({lengths.Count} responses, {totalTokens} tokens, longest {longest})");
+            rows = totals.Responses;
+            totalTokens = totals.Tokens;
+            longest = totals.LongestResponse;
+        }
         if (totalTokens == 0) return weights;
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < lengths.Count; r++)
         {
             weights[r] = mode switch
             {
                 TokenMean => 1.0 / totalTokens,
                 SeqMeanTokenSum => 1.0 / rows,
-                SeqMeanTokenMean => lengths[r] == 0 ? 0 : 1.0 / ((double)rows * lengths[r]),
+                SeqMeanTokenMean => lengths[r] == 0 ? 0 : 1.0 / (rows * lengths[r]),
                 SeqMeanTokenSumNorm => 1.0 / (rows * (normalizer > 0 ? normalizer : longest)),
                 _ => throw new ArgumentException($"loss_agg_mode '{mode}' is not one of {string.Join(", ", Modes)}"),
             };

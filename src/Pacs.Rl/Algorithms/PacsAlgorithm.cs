@@ -79,10 +79,13 @@ public static class PacsLoss
     /// <param name="referenceLogProbs">[R][T_r] π_ref log-probs (rollout or initial model); unused for the "mean" proxy.</param>
     /// <param name="labels">[R] verifier rewards y_i (0/1; fractional values act as soft BCE targets).</param>
     /// <param name="groupSize">G, responses per prompt; R must be a multiple of it.</param>
-    public static PacsLossResult Compute(float[][] logProbs, float[][]? referenceLogProbs, float[] labels, int groupSize, PacsOptions options)
+    /// <param name="lossDivisor">R of the 1/R mean: the responses of the whole mini-batch when these rows are one micro-batch of it; 0 = this batch's count.</param>
+    public static PacsLossResult Compute(float[][] logProbs, float[][]? referenceLogProbs, float[] labels, int groupSize, PacsOptions options, int lossDivisor = 0)
     {
         options.Validate();
         int count = labels.Length;
+        if (lossDivisor != 0 && lossDivisor < count) throw new ArgumentException($"pacs loss: loss divisor {lossDivisor} is smaller than the batch ({count} responses)");
+        double divisor = lossDivisor > 0 ? lossDivisor : count;
         if (logProbs.Length != count) throw new ArgumentException($"pacs loss: log_probs has {logProbs.Length} rows, labels {count}");
         if (groupSize < 1 || count % groupSize != 0) throw new ArgumentException($"pacs loss: {count} responses do not split into whole groups of {groupSize}");
         if (options.Psi != "none" && groupSize < 2) throw new ArgumentException($"pacs loss: psi '{options.Psi}' needs group_size >= 2, got {groupSize}");
@@ -131,8 +134,8 @@ public static class PacsLoss
         {
             double x = psi[i], y = labels[i];
             double bce = Math.Max(x, 0) - x * y + Math.Log(1 + Math.Exp(-Math.Abs(x)));
-            loss += weights[i] * bce / count;
-            gradPsi[i] = weights[i] * (Sigmoid(x) - y) / count;
+            loss += weights[i] * bce / divisor;
+            gradPsi[i] = weights[i] * (Sigmoid(x) - y) / divisor;
         }
 
         var gradProxy = PsiBackward(gradPsi, proxy, psi, groupSize, options);
@@ -264,7 +267,7 @@ public sealed class PacsAlgorithm : IRlAlgorithm
         float[][]? reference = Options.Proxy == "mean" ? null
             : Options.Reference == "initial" ? miniBatch.Require(miniBatch.RefLogProbs, "ref_log_probs", Name)
             : miniBatch.OldLogProbs;
-        var result = PacsLoss.Compute(logProbs, reference, miniBatch.Rewards, miniBatch.GroupSize, Options);
+        var result = PacsLoss.Compute(logProbs, reference, miniBatch.Rewards, miniBatch.GroupSize, Options, miniBatch.Totals?.Responses ?? 0);
         return new LossOutput(result.Loss, result.GradLogProbs, null, Metrics(miniBatch, logProbs, result));
     }
 

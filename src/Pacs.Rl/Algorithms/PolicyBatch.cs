@@ -53,6 +53,13 @@ public sealed class PolicyBatch
     /// <summary>[R][T_r] per-token advantages, set by <see cref="IRlAlgorithm.Prepare"/>.</summary>
     public float[][]? Advantages { get; set; }
 
+    /// <summary>
+    /// When this batch is one micro-batch of a larger mini-batch, the mini-batch's totals: losses then divide by the
+    /// mini-batch's response/token counts instead of this batch's, so the micro-batch losses and gradients add up
+    /// exactly to those of the whole mini-batch (gradient accumulation without rescaling). Null = this batch alone.
+    /// </summary>
+    public MiniBatchTotals? Totals { get; set; }
+
     public int Count => Rewards.Length;
 
     public int GroupCount => Count / GroupSize;
@@ -116,6 +123,9 @@ public sealed class PolicyBatch
         return picked;
     }
 
+    /// <summary>Lengths (T_r) of the responses.</summary>
+    public int[] Lengths => OldLogProbs.Select(row => row.Length).ToArray();
+
     /// <summary>Throws unless <paramref name="field"/> is present and every row has T_r entries.</summary>
     public float[][] Require(float[][]? rows, string field, string algorithm)
     {
@@ -129,4 +139,11 @@ public sealed class PolicyBatch
         }
         return rows;
     }
+}
+
+/// <summary>Response count, token count and longest response of a whole mini-batch (see <see cref="PolicyBatch.Totals"/>).</summary>
+public sealed record MiniBatchTotals(int Responses, long Tokens, int LongestResponse)
+{
+    public static MiniBatchTotals Of(PolicyBatch batch) =>
+        new(batch.Count, batch.TotalTokens, batch.Count == 0 ? 0 : batch.OldLogProbs.Max(row => row.Length));
 }

@@ -69,7 +69,7 @@ public sealed class PpoAlgorithm(PpoOptions options) : ClippedPolicyAlgorithm("p
         var values = miniBatch.Require(miniBatch.Values, "values", Name);
         var oldValues = miniBatch.Require(miniBatch.OldValues, "old_values", Name);
         var returns = miniBatch.Require(miniBatch.Returns, "returns (call Prepare first)", Name);
-        var weights = LossAggregation.RowWeights(Options.LossAggMode, values.Select(row => row.Length).ToArray(), Options.LossNormalizer);
+        var weights = LossAggregation.RowWeights(Options.LossAggMode, miniBatch.Lengths, Options.LossNormalizer, miniBatch.Totals);
         var gradValues = new float[miniBatch.Count][];
         double valueLoss = 0, errorSum = 0;
         long tokens = 0, clipped = 0;

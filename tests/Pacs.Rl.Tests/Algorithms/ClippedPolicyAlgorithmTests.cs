@@ -155,3 +155,50 @@ public class ClippedPolicyAlgorithmTests
         Assert.Throws<ArgumentException>(() => batch.SelectGroups([3]));
     }
 }
+
+public class MicroBatchTotalsTests
+{
+    [Theory]
+    [InlineData("pacs", "token-mean")]
+    [InlineData("grpo", "token-mean")]
+    [InlineData("grpo", "seq-mean-token-mean")]
+    [InlineData("dr_grpo", "seq-mean-token-sum-norm")]
+    [InlineData("ppo", "seq-mean-token-sum")]
+    public void MicroBatchLossesAndGradientsAddUpToTheMiniBatch(string name, string aggregation)
+    {
+        var rng = new Random(17);
+        int[] lengths = [3, 2, 4, 1, 2, 5, 6, 1];
+        var old = AlgorithmFixtures.RandomLogProbs(rng, lengths);
+        var whole = new PolicyBatch(2, [1f, 0f, 0f, 0f, 1f, 1f, 0f, 1f], old)
+        {
+            OldValues = AlgorithmFixtures.Perturb(rng, lengths.Select(n => new float[n]).ToArray(), 0.5),
+        };
+        var options = AlgorithmRegistry.DefaultOptions(name);
+        if (options is ClippedPolicyOptions clipped) clipped.LossAggMode = aggregation;
+        var algorithm = AlgorithmRegistry.Create(name, options);
+        algorithm.Prepare(whole);
+        whole.LogProbs = AlgorithmFixtures.Perturb(rng, old, 0.3);
+        whole.Values = AlgorithmFixtures.Perturb(rng, whole.OldValues, 0.3);
+        var expected = algorithm.Loss(whole);
+
+        var totals = MiniBatchTotals.Of(whole);
+        double loss = 0;
+        foreach (var groups in new[] { new[] { 0, 1 }, new[] { 2 }, new[] { 3 } })
+        {
+            var micro = whole.SelectGroups(groups);
+            micro.Totals = totals;
+            var output = algorithm.Loss(micro);
+            loss += output.Loss;
+            for (int k = 0; k < micro.Count; k++)
+            {
+                int row = groups[k / 2] * 2 + k % 2;
+                for (int t = 0; t < lengths[row]; t++)
+                {
+                    Assert.Equal(expected.GradLogProbs[row][t], output.GradLogProbs[k][t], 6);
+                    if (expected.GradValues is not null) Assert.Equal(expected.GradValues[row][t], output.GradValues![k][t], 6);
+                }
+            }
+        }
+        Assert.Equal(expected.Loss, loss, 9);
+    }
+}
