@@ -4,52 +4,73 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Pacs.Tensors.Kernels;
 
-/// <summary>One instruction-set flavour of the managed SGEMM: micro-kernel shape, kernels and cache blocking.</summary>
+/// <summary>One instruction-set flavour of the managed SGEMM: micro-kernels and cache blocking.</summary>
 internal sealed unsafe class GemmIsa
 {
     public required string Name { get; init; }
 
-    /// <summary>Rows (MR) and columns (NR) of C one micro-kernel call produces.</summary>
+    /// <summary>Rows (MR) of the largest tile and columns (NR) of every tile of C one micro-kernel call produces.</summary>
     public required int MR { get; init; }
 
     public required int NR { get; init; }
 
-    /// <summary>Most k per packed block; k is cut into equal blocks no longer than this (fixed by k alone).</summary>
+    /// <summary>Most k per block; k is cut into equal blocks no longer than this (a function of k alone).</summary>
     public required int MaxKC { get; init; }
 
-    /// <summary>Rows of A packed per task (a multiple of MR), columns of B packed per shared panel.</summary>
+    /// <summary>Rows of C per task, columns of B packed per shared panel, B micro-panels swept per row tile.</summary>
     public required int MC { get; init; }
 
     public required int NC { get; init; }
 
-    public required delegate*<int, float*, float*, nint, float*, nint, float, float, void> Kernel { get; init; }
+    public required int PanelBlock { get; init; }
 
-    /// <summary>Dot-product tile kernel for small m with B transposed (null: that shape goes through packing).</summary>
+    /// <summary>Kernels by tile height (index = rows; null where no kernel has that height).</summary>
+    public required delegate*<int, float*, nint, float*, nint, float*, nint, float, float, void>[] Rows { get; init; }
+
+    public required delegate*<int, float*, nint, float*, nint, float*, nint, float, float, void>[] Steps { get; init; }
+
+    /// <summary>Dot-product tile kernels for small m with B transposed (null: that shape goes through packing).</summary>
     public delegate*<int, float*, nint, int, float*, nint, int, float*, nint, float, float, void> Dot { get; init; }
+
+    public delegate*<int, float*, nint, int, float*, nint, int, float*, nint, float, float, void> Dot1 { get; init; }
 
     public int DotRowsA { get; init; }
 
     public int DotRowsB { get; init; }
 
+    /// <summary>Height of the next row tile: the tallest kernel not taller than the rows left.</summary>
+    public int TileRows(int rowsLeft)
+    {
+        for (int r = Math.Min(MR, rowsLeft); r > 1; r--)
+            if (Rows[r] != null) return r;
+        return 1;
+    }
+
     public static GemmIsa? Avx512 { get; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported
         ? new GemmIsa
         {
-            Name = "avx512", MR = 8, NR = 32, MaxKC = 384, MC = 96, NC = 3072,
-            Kernel = &GemmKernels.Avx512Kernel8x32, Dot = &GemmKernels.Dot512_4x4, DotRowsA = 4, DotRowsB = 4,
+            Name = "avx512", MR = 8, NR = 32, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 8,
+            Rows = [null, &GemmKernels.Avx512Rows1x32, &GemmKernels.Avx512Rows2x32, null, &GemmKernels.Avx512Rows4x32, null, null, null, &GemmKernels.Avx512Rows8x32],
+            Steps = [null, &GemmKernels.Avx512Steps1x32, &GemmKernels.Avx512Steps2x32, null, &GemmKernels.Avx512Steps4x32, null, null, null, &GemmKernels.Avx512Steps8x32],
+            Dot = &GemmKernels.Dot512_4x4, Dot1 = &GemmKernels.Dot512_1x4, DotRowsA = 4, DotRowsB = 4,
         }
         : null;
 
     public static GemmIsa? Avx2 { get; } = Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported
         ? new GemmIsa
         {
-            Name = "avx2", MR = 6, NR = 16, MaxKC = 384, MC = 96, NC = 3072,
-            Kernel = &GemmKernels.Avx2Kernel6x16, Dot = &GemmKernels.Dot256_2x4, DotRowsA = 2, DotRowsB = 4,
+            Name = "avx2", MR = 6, NR = 16, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 16,
+            Rows = [null, &GemmKernels.Avx2Rows1x16, &GemmKernels.Avx2Rows2x16, null, &GemmKernels.Avx2Rows4x16, null, &GemmKernels.Avx2Rows6x16],
+            Steps = [null, &GemmKernels.Avx2Steps1x16, &GemmKernels.Avx2Steps2x16, null, &GemmKernels.Avx2Steps4x16, null, &GemmKernels.Avx2Steps6x16],
+            Dot = &GemmKernels.Dot256_2x4, Dot1 = &GemmKernels.Dot256_1x4, DotRowsA = 2, DotRowsB = 4,
         }
         : null;
 
     public static GemmIsa Scalar { get; } = new()
     {
-        Name = "scalar", MR = 4, NR = 4, MaxKC = 256, MC = 64, NC = 1024, Kernel = &GemmKernels.ScalarKernel4x4,
+        Name = "scalar", MR = 4, NR = 4, MaxKC = 256, MC = 64, NC = 1024, PanelBlock = 64,
+        Rows = [null, &GemmKernels.ScalarRows1x4, &GemmKernels.ScalarRows2x4, null, &GemmKernels.ScalarRows4x4],
+        Steps = [null, &GemmKernels.ScalarSteps1x4, &GemmKernels.ScalarSteps2x4, null, &GemmKernels.ScalarSteps4x4],
     };
 
     /// <summary>The fastest flavour this CPU runs.</summary>
@@ -60,10 +81,11 @@ internal sealed unsafe class GemmIsa
 }
 
 /// <summary>
-/// Blocked, packed SGEMM (the GotoBLAS/BLIS loop nest). k is cut into blocks fixed by k alone; for each block every C
-/// element is reduced by one micro-kernel call, and blocks are added to C in ascending order. Threads split only
-/// rows and columns of C, so the result is bit-identical for any thread count. Small m takes shortcuts that skip
-/// packing B: with B not transposed the kernel reads B rows in place; with B transposed, dot products along k.
+/// Blocked SGEMM (the GotoBLAS/BLIS loop nest, A read in place). k is cut into blocks fixed by k alone; for each
+/// block every C element is reduced by one micro-kernel call, and blocks are added to C in ascending order. Threads
+/// split only rows and columns of C, so the result is bit-identical for any thread count. B is packed into panels
+/// shared by all threads, except for small m: with B not transposed the kernels read B rows in place, with B
+/// transposed each element is a dot product along k.
 /// </summary>
 internal static unsafe class GemmManaged
 {
@@ -95,7 +117,7 @@ internal static unsafe class GemmManaged
         else job.RunPacked();
     }
 
-    /// <summary>The k blocks: nk equal parts no longer than isa.MaxKC, a function of k alone.</summary>
+    /// <summary>The number of k blocks: equal parts no longer than isa.MaxKC, a function of k alone.</summary>
     internal static int KBlockCount(GemmIsa isa, int k) => (k + isa.MaxKC - 1) / isa.MaxKC;
 
     private static float* Rent(ref float[]? slot, long length)
@@ -113,7 +135,6 @@ internal static unsafe class GemmManaged
     private sealed class Job(GemmIsa isa, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
-        private readonly int _mr = isa.MR;
         private readonly int _nr = isa.NR;
         private readonly int _kBlocks = KBlockCount(isa, k);
         private readonly bool _parallel = (long)m * n * k >= ParallelMinFma && Parallelism.MaxDegree > 1;
@@ -139,13 +160,12 @@ internal static unsafe class GemmManaged
 
         public void RunPacked()
         {
-            int maxKc = MaxKBlock;
             for (int jc = 0; jc < n; jc += isa.NC)
             {
                 _jc = jc;
                 _nc = Math.Min(isa.NC, n - jc);
                 int panels = (_nc + _nr - 1) / _nr;
-                _packedB = Rent(ref t_sharedBuffer, (long)panels * _nr * maxKc);
+                _packedB = Rent(ref t_sharedBuffer, (long)panels * _nr * MaxKBlock);
                 _mBlocks = (m + isa.MC - 1) / isa.MC;
                 int wantTasks = _parallel ? 4 * Parallelism.MaxDegree : 1;
                 _nSplit = _mBlocks >= wantTasks ? 1 : Math.Min(panels, (wantTasks + _mBlocks - 1) / _mBlocks);
@@ -168,74 +188,53 @@ internal static unsafe class GemmManaged
         private void ComputeTask(int task)
         {
             int mb = task / _nSplit, split = task % _nSplit;
-            int i0 = mb * isa.MC, mc = Math.Min(isa.MC, m - i0);
-            int panels = (_nc + _nr - 1) / _nr;
-            var (p0, p1) = Parallelism.ChunkBounds(panels, _nSplit, split);
-            int microPanels = (mc + _mr - 1) / _mr;
-            float* packedA = Rent(ref t_taskBuffer, (long)microPanels * _mr * _kc);
-            PackA(i0, mc, _pc, _kc, packedA);
-            for (int ir = 0; ir < mc; ir += _mr)
+            int i0 = mb * isa.MC, i1 = Math.Min(m, i0 + isa.MC);
+            var (p0, p1) = Parallelism.ChunkBounds((_nc + _nr - 1) / _nr, _nSplit, split);
+            for (int pb = p0; pb < p1; pb += isa.PanelBlock)
             {
-                float* ap = packedA + (long)(ir / _mr) * _mr * _kc;
-                for (int panel = p0; panel < p1; panel++)
+                int pbEnd = Math.Min(p1, pb + isa.PanelBlock);
+                for (int i = i0; i < i1;)
                 {
-                    int j = _jc + panel * _nr;
-                    Tile(ap, _packedB + (long)panel * _nr * _kc, _nr, i0 + ir, j, Math.Min(_mr, mc - ir), Math.Min(_nr, n - j), _kc, _blockBeta);
+                    int rows = isa.TileRows(i1 - i);
+                    for (int panel = pb; panel < pbEnd; panel++)
+                    {
+                        int j = _jc + panel * _nr;
+                        Tile(rows, i, _pc, _kc, _packedB + (long)panel * _nr * _kc, _nr, j, Math.Min(_nr, n - j), _blockBeta);
+                    }
+                    i += rows;
                 }
             }
         }
 
-        /// <summary>One MR x NR tile at C[i, j]; edge tiles go through a scratch tile and <see cref="GemmKernels.WriteBack"/>.</summary>
-        private void Tile(float* ap, float* bp, nint bStride, int i, int j, int rows, int cols, int kc, float blockBeta)
+        /// <summary>
+        /// C[i .. i + rows, j .. j + cols) for the k block [pc, pc + kc), A read in place; a tile narrower than NR
+        /// (B zero-padded) goes through a scratch tile and <see cref="GemmKernels.WriteBack"/>.
+        /// </summary>
+        private void Tile(int rows, int i, int pc, int kc, float* bp, nint bStride, int j, int cols, float blockBeta)
         {
-            float* ct = c + (long)i * ldc + j;
-            if (rows == _mr && cols == _nr)
+            float* at;
+            delegate*<int, float*, nint, float*, nint, float*, nint, float, float, void> kernel;
+            if (transA)
             {
-                isa.Kernel(kc, ap, bp, bStride, ct, ldc, alpha, blockBeta);
+                at = a + (long)pc * lda + i;
+                kernel = isa.Steps[rows];
+            }
+            else
+            {
+                at = a + (long)i * lda + pc;
+                kernel = isa.Rows[rows];
+            }
+            float* ct = c + (long)i * ldc + j;
+            if (cols == _nr)
+            {
+                kernel(kc, at, lda, bp, bStride, ct, ldc, alpha, blockBeta);
                 return;
             }
-            float* scratch = stackalloc float[_mr * _nr];
-            isa.Kernel(kc, ap, bp, bStride, scratch, _nr, 1f, 0f);
+            float* scratch = stackalloc float[rows * _nr];
+            kernel(kc, at, lda, bp, bStride, scratch, _nr, 1f, 0f);
             for (int r = 0; r < rows; r++)
                 for (int q = 0; q < cols; q++)
                     ct[(long)r * ldc + q] = GemmKernels.WriteBack(alpha, scratch[r * _nr + q], blockBeta, ct[(long)r * ldc + q]);
-        }
-
-        /// <summary>Rows [i0, i0 + mc) of op(A), k in [pc, pc + kc), as MR-row micro-panels [kc][MR], zero-padded.</summary>
-        private void PackA(int i0, int mc, int pc, int kc, float* dst)
-        {
-            for (int ir = 0; ir < mc; ir += _mr)
-            {
-                int rows = Math.Min(_mr, mc - ir);
-                float* panel = dst + (long)(ir / _mr) * _mr * kc;
-                if (transA)
-                {
-                    // op(A)[i, p] = A[p, i]: each k contributes `rows` contiguous floats.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = a + (long)(pc + p) * lda + i0 + ir;
-                        float* d = panel + p * _mr;
-                        int r = 0;
-                        if (rows == 8 && _mr == 8) { Vector256.Store(Vector256.Load(src), d); r = 8; }
-                        for (; r < rows; r++) d[r] = src[r];
-                        for (; r < _mr; r++) d[r] = 0;
-                    }
-                }
-                else
-                {
-                    for (int r = 0; r < _mr; r++)
-                    {
-                        float* d = panel + r;
-                        if (r >= rows)
-                        {
-                            for (int p = 0; p < kc; p++) d[p * _mr] = 0;
-                            continue;
-                        }
-                        float* src = a + (long)(i0 + ir + r) * lda + pc;
-                        for (int p = 0; p < kc; p++) d[p * _mr] = src[p];
-                    }
-                }
-            }
         }
 
         /// <summary>op(B) rows [pc, pc + kc), columns [j0, j0 + cols) as one [kc][NR] micro-panel, zero-padded.</summary>
@@ -257,8 +256,20 @@ internal static unsafe class GemmManaged
                 }
                 return;
             }
-            // op(B)[p, j] = B[j, p]: read each stored row along k, write a column of the panel.
-            for (int q = 0; q < _nr; q++)
+            // op(B)[p, j] = B[j, p]: transpose 8 x 8 blocks (8 stored rows, 8 k), then the ragged rest element-wise.
+            int q0 = 0;
+            if (Avx.IsSupported && _nr % 8 == 0)
+            {
+                for (; q0 + 8 <= cols; q0 += 8)
+                {
+                    float* src = b + (long)(j0 + q0) * ldb + pc;
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, ldb, dst + (long)p * _nr + q0, _nr);
+                    for (; p < kc; p++)
+                        for (int q = 0; q < 8; q++) dst[(long)p * _nr + q0 + q] = src[(long)q * ldb + p];
+                }
+            }
+            for (int q = q0; q < _nr; q++)
             {
                 float* d = dst + q;
                 if (q >= cols)
@@ -271,17 +282,46 @@ internal static unsafe class GemmManaged
             }
         }
 
-        /// <summary>Small m, B not transposed: A packed once, B rows read in place (only a ragged last panel is packed).</summary>
+        /// <summary>dst[r * dstStride + q] = src[q * srcStride + r] for an 8 x 8 block (AVX unpack/shuffle/permute).</summary>
+        private static void Transpose8x8(float* src, nint srcStride, float* dst, nint dstStride)
+        {
+            var r0 = Avx.LoadVector256(src);
+            var r1 = Avx.LoadVector256(src + srcStride);
+            var r2 = Avx.LoadVector256(src + 2 * srcStride);
+            var r3 = Avx.LoadVector256(src + 3 * srcStride);
+            var r4 = Avx.LoadVector256(src + 4 * srcStride);
+            var r5 = Avx.LoadVector256(src + 5 * srcStride);
+            var r6 = Avx.LoadVector256(src + 6 * srcStride);
+            var r7 = Avx.LoadVector256(src + 7 * srcStride);
+            var t0 = Avx.UnpackLow(r0, r1);
+            var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3);
+            var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5);
+            var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7);
+            var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44);
+            var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44);
+            var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44);
+            var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44);
+            var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
+        }
+
+        /// <summary>Small m, B not transposed: both operands read in place (only a ragged last panel is packed).</summary>
         public void RunDirect()
         {
-            int microPanels = (m + _mr - 1) / _mr;
-            long perBlock = (long)microPanels * _mr * MaxKBlock;
-            float* packedA = Rent(ref t_sharedBuffer, perBlock * _kBlocks);
-            for (int kb = 0; kb < _kBlocks; kb++)
-            {
-                var (pc, kc) = KBlock(kb);
-                PackA(0, m, pc, kc, packedA + perBlock * kb);
-            }
             int panels = (n + _nr - 1) / _nr;
             int chunks = _parallel ? Math.Min(panels, 4 * Parallelism.MaxDegree) : 1;
             Run(chunks, chunk =>
@@ -302,8 +342,12 @@ internal static unsafe class GemmManaged
                             bStride = _nr;
                         }
                         float blockBeta = kb == 0 ? beta : 1f;
-                        for (int ir = 0; ir < m; ir += _mr)
-                            Tile(packedA + perBlock * kb + (long)(ir / _mr) * _mr * kc, bp, bStride, ir, j, Math.Min(_mr, m - ir), cols, kc, blockBeta);
+                        for (int i = 0; i < m;)
+                        {
+                            int rows = isa.TileRows(m - i);
+                            Tile(rows, i, pc, kc, bp, bStride, j, cols, blockBeta);
+                            i += rows;
+                        }
                     }
                 }
             });
@@ -332,8 +376,11 @@ internal static unsafe class GemmManaged
                 {
                     int j = g * rb, bRows = Math.Min(rb, n - j);
                     for (int i = 0; i < m; i += ra)
-                        isa.Dot(k, rowsA + i * strideA, strideA, Math.Min(ra, m - i), b + (long)j * ldb, ldb, bRows,
-                            c + (long)i * ldc + j, ldc, alpha, beta);
+                    {
+                        int aRows = Math.Min(ra, m - i);
+                        var dot = aRows == 1 ? isa.Dot1 : isa.Dot;
+                        dot(k, rowsA + i * strideA, strideA, aRows, b + (long)j * ldb, ldb, bRows, c + (long)i * ldc + j, ldc, alpha, beta);
+                    }
                 }
             });
         }
