@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Pacs.Rl.Sft;
+using Spectre.Console;
+
+namespace Pacs.Cli.Commands;
+
+/// <summary>`pacs sft`: trains a small base model from scratch on a synthetic task's worked solutions.</summary>
+public sealed class SftCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var defaults = new SftOptions();
+        var task = new Option<string>("--task") { Description = "Synthetic task: arith or countdown", DefaultValueFactory = _ => defaults.Task };
+        var output = new Option<string>("--out") { Description = "Output model directory (config.json, model.safetensors, char_tokenizer.json, metrics.jsonl)", Required = true };
+        var steps = new Option<int>("--steps") { Description = "Optimiser steps", DefaultValueFactory = _ => defaults.Steps };
+        var seed = new Option<long>("--seed") { Description = "Seed of the initial weights and the training problems", DefaultValueFactory = _ => defaults.Seed };
+        var batch = new Option<int>("--batch-size") { Description = "Sequences per step", DefaultValueFactory = _ => defaults.BatchSize };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (warm-up, then cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
+        var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults)" };
+        var command = new Command("sft", "Train a small decoder from scratch on worked solutions of a synthetic task (the base model for RL)");
+        foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level }) command.Options.Add(option);
+        command.SetAction(parse => ErrorReporting.Run(() =>
+        {
+            var options = defaults with
+            {
+                Task = parse.GetValue(task)!,
+                Steps = parse.GetValue(steps),
+                Seed = parse.GetValue(seed),
+                BatchSize = parse.GetValue(batch),
+                LearningRate = parse.GetValue(lr),
+                Level = parse.GetValue(level),
+                WarmupSteps = System.Math.Min(defaults.WarmupSteps, System.Math.Max(0, parse.GetValue(steps) / 10)),
+            };
+            string outDir = parse.GetValue(output)!;
+            var trainer = new SftTrainer(options);
+            AnsiConsole.MarkupLine($"[bold]sft[/] task [cyan]{options.Task}[/], {trainer.Model.ParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} sequences -> {Markup.Escape(outDir)}");
+            double loss = Run(trainer, outDir, options.Steps);
+            AnsiConsole.MarkupLine($"final loss {loss:0.0000}; model written to [green]{Markup.Escape(outDir)}[/]");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Trains with a live progress bar (steps, loss, tokens/s, ETA), or periodic log lines when not on a terminal.</summary>
+    public static double Run(SftTrainer trainer, string outDir, int steps)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            int every = System.Math.Max(1, steps / 20);
+            return trainer.Train(outDir, info =>
+            {
+                if (info.Step % every == 0 || info.Step == info.TotalSteps)
+                    Console.WriteLine($"step {info.Step}/{info.TotalSteps}  loss {info.Loss:0.0000}  lr {info.LearningRate:0.00e0}  grad {info.GradNorm:0.00}  {info.TokensPerSecond:0} tok/s  {info.Elapsed:mm\\:ss}");
+            });
+        }
+        double result = 0;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask("sft", maxValue: steps);
+                result = trainer.Train(outDir, info =>
+                {
+                    bar.Value = info.Step;
+                    bar.Description = $"step {info.Step}/{info.TotalSteps} loss {info.Loss:0.000} {info.TokensPerSecond:0} tok/s";
+                });
+            });
+        return result;
+    }
+}
