@@ -32,18 +32,21 @@ public static class KlEstimators
             case "k2" or "mse":
                 return (0.5 * diff * diff, diff);
             case "k3" or "low_var_kl":
-            {
-                double logRatio = refLogProb - logProb;
-                bool ratioClamped = logRatio < -20 || logRatio > 20;
-                logRatio = Math.Clamp(logRatio, -20, 20);
-                double ratio = Math.Exp(logRatio);
-                double kld = ratio - logRatio - 1;
-                if (kld > 10) return (10, 0);
-                if (kld < -10) return (-10, 0);
-                return (kld, ratioClamped ? 0 : 1 - ratio);
-            }
+                return LowVarianceKl(logProb, refLogProb);
             default:
                 throw new ArgumentException($"KL estimator '{name}' is not one of {string.Join(", ", Names)}");
         }
+    }
+
+    private static (double Value, double Grad) LowVarianceKl(double logProb, double refLogProb)
+    {
+        double logRatio = refLogProb - logProb;
+        bool ratioClamped = logRatio < -20 || logRatio > 20;
+        logRatio = Math.Clamp(logRatio, -20, 20);
+        double ratio = Math.Exp(logRatio);
+        double kld = ratio - logRatio - 1;
+        if (kld > 10) return (10, 0);
+        if (kld < -10) return (-10, 0);
+        return (kld, ratioClamped ? 0 : 1 - ratio);
     }
 }
