@@ -16,6 +16,9 @@ public static class Gemm
     /// <summary>"managed (avx512)"-style name of the backend <see cref="Sgemm"/> uses, for logs and benchmarks.</summary>
     public static string Backend => s_useNative.Value ? $"native ({BlasNative.LibraryPath})" : $"managed ({GemmManaged.Isa})";
 
+    /// <summary>Instruction set of the managed kernels on this CPU: avx512, avx2 or scalar.</summary>
+    public static string ManagedIsa => GemmManaged.Isa;
+
     /// <summary>True when <see cref="Sgemm"/> calls OpenBLAS.</summary>
     public static bool UsesNative => s_useNative.Value;
 

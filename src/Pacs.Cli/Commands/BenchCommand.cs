@@ -1,0 +1,104 @@
+using System.CommandLine;
+using Pacs.Cli.Bench;
+using Pacs.Models;
+using Pacs.Tensors.Kernels;
+
+namespace Pacs.Cli.Commands;
+
+/// <summary>
+/// `pacs bench`: SGEMM GFLOP/s at 1024^3 (managed and OpenBLAS), then on bench-tiny training tokens/s (forward,
+/// backward, AdamW; batch 32 x 128) with peak memory and generation tokens/s (64 sequences, 16-token prompts,
+/// 112 new tokens); on qwen2.5-0.5b prefill and decode tokens/s at batch 1 and 16. Medians of --repeats runs.
+/// </summary>
+public sealed class BenchCommand : ICliCommand
+{
+    private static readonly string[] s_parts = ["sgemm", "train", "generate"];
+
+    public Command Build()
+    {
+        var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
+        var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
+        var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, train, generate (default: all)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
+        foreach (var option in new Option[] { json, repeats, shape, only }) command.Options.Add(option);
+        command.SetAction(parse => ErrorReporting.Run(() =>
+        {
+            int n = parse.GetValue(repeats);
+            if (n < 1) throw new ArgumentException($"--repeats must be at least 1, got {n}");
+            string shapeName = parse.GetValue(shape)!;
+            var config = BenchShapes.ByName(shapeName);
+            var parts = parse.GetValue(only)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var part in parts)
+                if (!s_parts.Contains(part)) throw new ArgumentException($"--only: unknown part '{part}' (expected {string.Join(", ", s_parts)})");
+            var report = Run(shapeName, config, n, parts);
+            if (parse.GetValue(json) is { } path)
+            {
+                File.WriteAllText(path, report.ToJson());
+                Console.WriteLine($"figures written to {path}");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts)
+    {
+        var machine = MachineInfo.Capture();
+        Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
+            + $"{machine.Threads} threads, {machine.Runtime}, sgemm backend {machine.GemmBackend}");
+        if (machine.LoadAverageStart is { } load) Console.WriteLine($"load average at start: {string.Join(" ", load)}");
+
+        SgemmFigures? sgemm = null;
+        if (parts.Contains("sgemm"))
+        {
+            var managed = BenchRunner.Sgemm(1024, repeats, native: false);
+            Console.WriteLine($"sgemm 1024^3 managed ({Gemm.ManagedIsa}): {managed.Median:F1} GFLOP/s (best {managed.Best:F1})");
+            Measured? native = null;
+            if (BlasNative.IsAvailable)
+            {
+                native = BenchRunner.Sgemm(1024, repeats, native: true);
+                Console.WriteLine($"sgemm 1024^3 OpenBLAS: {native.Median:F1} GFLOP/s (best {native.Best:F1}); managed/OpenBLAS = {managed.Median / native.Median:F2}");
+            }
+            else Console.WriteLine($"sgemm OpenBLAS: not available ({BlasNative.LoadFailure})");
+            sgemm = new SgemmFigures(1024, $"managed ({Gemm.ManagedIsa})", managed, BlasNative.LibraryPath, native);
+        }
+
+        TrainFigures? train = null;
+        GenerateFigures? generate = null;
+        List<PrefillDecodeFigures>? prefillDecode = null;
+        if (shapeName == BenchShapes.Tiny)
+        {
+            if (parts.Contains("train"))
+            {
+                train = BenchRunner.Train(config, batch: 32, seqLen: 128, repeats);
+                Console.WriteLine($"train {train.Batch}x{train.SeqLen} tokens, {train.Parameters:N0} parameters: {train.TokensPerSecond.Median:F0} tokens/s "
+                    + $"({train.StepSeconds.Median * 1000:F0} ms/step), peak working set {train.PeakWorkingSetMiB:F0} MiB ({train.PeakScope}), "
+                    + $"loss {train.FirstLoss:F3} -> {train.LastLoss:F3}");
+            }
+            if (parts.Contains("generate"))
+            {
+                var model = new Transformer(config, seed: 2);
+                generate = BenchRunner.Generate(model, sequences: 64, promptTokens: 16, newTokens: 112, repeats);
+                Console.WriteLine($"generate {generate.Sequences} x ({generate.PromptTokens} prompt + {generate.NewTokens} new): "
+                    + $"{generate.TokensPerSecond.Median:F0} new tokens/s ({generate.Seconds.Median * 1000:F0} ms per batch)");
+            }
+        }
+        else if (parts.Contains("generate"))
+        {
+            Console.WriteLine($"building {shapeName} with random weights...");
+            var model = new Transformer(config, seed: 3);
+            prefillDecode = [];
+            foreach (int batch in new[] { 1, 16 })
+            {
+                var figures = BenchRunner.PrefillDecode(model, batch, promptTokens: 128, decodeTokens: 32, repeats);
+                prefillDecode.Add(figures);
+                Console.WriteLine($"{shapeName} batch {batch}: prefill {figures.PrefillTokensPerSecond.Median:F0} tokens/s ({figures.PromptTokens}-token prompts), "
+                    + $"decode {figures.DecodeTokensPerSecond.Median:F1} tokens/s ({figures.DecodeTokens} tokens per sequence)");
+            }
+        }
+        var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
+        if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, train, generate, prefillDecode);
+    }
+}
