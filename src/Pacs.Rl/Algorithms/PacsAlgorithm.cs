@@ -68,9 +68,9 @@ public sealed record PacsLossResult(double Loss, float[][] GradLogProbs, double[
 /// batch (whole groups). Gradient: ∂L/∂ψ_i = w_i (σ(ψ_i) − y_i)/R = −δ_i/R with δ_i = w_i (y_i − σ(ψ_i)); for the
 /// RLOO score ∂L/∂r̂_i = −(1/R)[δ_i − mean_{j≠i} δ_j] and ∂r̂_i/∂log π(o_{i,t}) = β, so
 /// ∇_θ L = −(β/R) Σ_i [δ_i − mean_{j≠i} δ_j] ∇ log π(o_i): the loss gradient (descent goes against it).
-/// <para>Deviations, all at the level of the plain arrays: the released code sums the log-ratio over the padded
-/// response length without the response mask; rows here hold only response tokens, which is the paper's sum over
-/// the response. For the "grpo" score at a group whose proxies are all equal (std = 0, e.g. the first on-policy
+/// <para>Deviations, all at the level of the plain arrays: the released code sums the log-ratio (reward_method 1) or
+/// the log-prob (reward_method 2, then ÷ response length) over the padded response length without the response
+/// mask; rows here hold only response tokens, which is the paper's sum over the response. For the "grpo" score at a group whose proxies are all equal (std = 0, e.g. the first on-policy
 /// update, where log π_θ = log π_old) torch's std backward is 0/0; we take the std's derivative there as 0.</para>
 /// </summary>
 public static class PacsLoss
