@@ -150,4 +150,16 @@ internal static unsafe class DecodeKernels
             gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
         }
     }
+
+    /// <summary>Rotates one head vector x [hd] in place (rotate-half: dimension i pairs with i + hd/2).</summary>
+    public static void Rotate(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        int half = cos.Length;
+        for (int i = 0; i < half; i++)
+        {
+            float a = x[i], b = x[i + half];
+            x[i] = a * cos[i] - b * sin[i];
+            x[i + half] = b * cos[i] + a * sin[i];
+        }
+    }
 }

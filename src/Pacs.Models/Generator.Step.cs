@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Pacs.Tensors.Kernels;
+using RopeTable = Pacs.Tensors.Kernels.RopeTable;
 
 namespace Pacs.Models;
 
@@ -62,7 +63,7 @@ public sealed unsafe partial class Generator
 
     /// <summary>Runs rows [n] (each a token of some sequence at some position) through all layers, writes their
     /// K/V into the cache, and samples the next token of every row marked Sample.</summary>
-    private void Step(List<Row> rows, Sequence[] seqs, (float[] Cos, float[] Sin) rope, SamplingOptions options, HashSet<int> stop)
+    private void Step(List<Row> rows, Sequence[] seqs, RopeTable rope, SamplingOptions options, HashSet<int> stop)
     {
         int n = rows.Count, samples = 0;
         foreach (var r in rows) if (r.Sample) samples++;
@@ -103,14 +104,14 @@ public sealed unsafe partial class Generator
                         {
                             float* qh = q + (long)i * qDim + head * hd;
                             if (qNorm != null) DecodeKernels.RmsNorm(qh, qNorm, eps, qh, hd);
-                            RotaryTable.Apply(new Span<float>(qh, hd), cos, sin);
+                            DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
                         }
                         long cacheRow = (seqs[row.Seq].CacheOffset + row.Position) * kvDim;
                         for (int head = 0; head < hkv; head++)
                         {
                             float* kh = k + (long)i * kvDim + head * hd;
                             if (kNorm != null) DecodeKernels.RmsNorm(kh, kNorm, eps, kh, hd);
-                            RotaryTable.Apply(new Span<float>(kh, hd), cos, sin);
+                            DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
                         }
                         new ReadOnlySpan<float>(k + (long)i * kvDim, kvDim).CopyTo(new Span<float>(kc + cacheRow, kvDim));
                         new ReadOnlySpan<float>(v + (long)i * kvDim, kvDim).CopyTo(new Span<float>(vc + cacheRow, kvDim));

@@ -71,7 +71,6 @@ public sealed unsafe partial class Generator
         var stop = new HashSet<int>(stopIds);
         var seqs = new Sequence[requests.Count];
         long offset = 0;
-        int longest = 1;
         for (int s = 0; s < seqs.Length; s++)
         {
             var prompt = requests[s].PromptIds;
@@ -79,7 +78,6 @@ public sealed unsafe partial class Generator
             int capacity = Math.Min(maxPos, prompt.Length + Math.Max(0, options.MaxNewTokens - 1));
             seqs[s] = new Sequence(prompt, new SplitMix64(requests[s].Seed), offset, capacity, options.MaxNewTokens);
             offset += capacity;
-            longest = Math.Max(longest, capacity);
         }
         var results = new GenerationResult[seqs.Length];
         if (options.MaxNewTokens == 0)
@@ -87,7 +85,7 @@ public sealed unsafe partial class Generator
             for (int s = 0; s < seqs.Length; s++) results[s] = new GenerationResult([], [], false);
             return results;
         }
-        var rope = _model.Rope.Ensure(longest);
+        var rope = _model.Rope;
         EnsureCache(offset);
 
         // Prefill: all prompt tokens, in steps of at most _maxRowsPerStep rows; sample after each prompt's last row.
@@ -114,12 +112,23 @@ public sealed unsafe partial class Generator
                 rows.Add(new Row(s, seq.Length - 1, seq.Tokens[^1], true));
                 if (rows.Count == _maxRowsPerStep) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
             }
-            if (rows.Count == 0 && seqs.All(q => q.Done)) break;
             if (rows.Count > 0) Step(rows, seqs, rope, options, stop);
+            else if (seqs.All(q => q.Done)) break;
         }
         for (int s = 0; s < seqs.Length; s++)
             results[s] = new GenerationResult(seqs[s].Tokens.ToArray(), seqs[s].LogProbs.ToArray(), seqs[s].Stopped);
         return results;
+    }
+
+    /// <summary>Next-token logits [V] after a whole prompt, through the KV-cache path (for tests).</summary>
+    internal float[] PromptLogits(int[] prompt)
+    {
+        var seqs = new[] { new Sequence(prompt, new SplitMix64(0), 0, prompt.Length, 1) };
+        EnsureCache(prompt.Length);
+        var rows = new List<Row>();
+        for (int p = 0; p < prompt.Length; p++) rows.Add(new Row(0, p, prompt[p], p == prompt.Length - 1));
+        Step(rows, seqs, _model.Rope, new SamplingOptions(Greedy: true), []);
+        return _logits[.._c.VocabSize];
     }
 
     /// <summary>Per-request state: tokens so far, where its K/V rows live, and its random stream.</summary>

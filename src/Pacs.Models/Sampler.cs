@@ -13,19 +13,19 @@ public static class Sampler
     public static (int Token, float LogProb) Sample(ReadOnlySpan<float> logits, SamplingOptions options, SplitMix64 rng)
     {
         int vocab = logits.Length;
+        var weights = t_weights is { } w && w.Length >= vocab ? w : (t_weights = new float[vocab]);
+        float temperature = options.IsGreedy ? 1f : options.Temperature;
+        // The normaliser comes from the same kernel as Ops.GatherLogProbs, so sampled and teacher-forced log-probs
+        // differ only by the logits' rounding.
+        float logNormaliser = Pacs.Tensors.Kernels.Softmax.LogSumExp(logits, temperature, weights);
         if (options.IsGreedy)
         {
             int best = 0;
             for (int i = 1; i < vocab; i++) if (logits[i] > logits[best]) best = i;
-            double sum = 0;
-            float max = logits[best];
-            for (int i = 0; i < vocab; i++) sum += MathF.Exp(logits[i] - max);
-            return (best, (float)(-Math.Log(sum)));
+            return (best, logits[best] - logNormaliser);
         }
 
         // weights[i] = exp(z_i - max z), z = logits / T
-        var weights = t_weights is { } w && w.Length >= vocab ? w : (t_weights = new float[vocab]);
-        float temperature = options.Temperature;
         float zmax = float.NegativeInfinity;
         for (int i = 0; i < vocab; i++) zmax = MathF.Max(zmax, logits[i] / temperature);
         double total = 0;
@@ -35,7 +35,6 @@ public static class Sampler
             weights[i] = e;
             total += e;
         }
-        double logTotal = Math.Log(total);
         double u = rng.NextDouble();
         int token;
         bool truncated = (options.TopK > 0 && options.TopK < vocab) || options.TopP < 1;
@@ -57,7 +56,7 @@ public static class Sampler
                 if (cum > target) { token = idx; break; }
             }
         }
-        float logProb = (float)(logits[token] / temperature - zmax - logTotal);
+        float logProb = (temperature == 1f ? logits[token] : logits[token] / temperature) - logNormaliser;
         return (token, logProb);
     }
 

@@ -1,4 +1,5 @@
 using Pacs.Tensors;
+using Pacs.Tensors.Kernels;
 
 namespace Pacs.Models;
 
@@ -97,11 +98,15 @@ public sealed partial class Transformer
         FinalNorm = Ones("model.norm.weight", d);
         LmHead = config.TieWordEmbeddings ? Embed : Weight("lm_head.weight", v, d);
         Parameters = parameters;
-        Rope = new RotaryTable(config);
+        _rope = new Lazy<RopeTable>(() => new RopeTable(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta,
+            config.RopeScaling is { } s ? new Pacs.Tensors.Kernels.RopeScaling((float)s.Factor, (float)s.LowFreqFactor,
+                (float)s.HighFreqFactor, s.OriginalMaxPositionEmbeddings) : null));
     }
 
-    /// <summary>cos/sin tables shared by training forward and the KV-cache decoder.</summary>
-    internal RotaryTable Rope { get; }
+    private readonly Lazy<RopeTable> _rope;
+
+    /// <summary>cos/sin tables [max_position_embeddings, hd/2], shared by <see cref="Forward"/> and the KV-cache decoder.</summary>
+    public RopeTable Rope => _rope.Value;
 
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Numel);
 

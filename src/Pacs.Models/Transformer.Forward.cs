@@ -1,0 +1,65 @@
+using Pacs.Tensors;
+
+namespace Pacs.Models;
+
+public sealed partial class Transformer
+{
+    /// <summary>
+    /// Logits [B*T, V] for tokens [B*T] (row-major batch of B sequences of length T), with autograd.
+    /// Sequence b is right-padded after validLengths[b] tokens: keys there are masked (their own rows are junk).
+    /// </summary>
+    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths = null)
+    {
+        var c = Config;
+        int n = batch * seqLen, hd = c.HeadDim, hq = c.NumAttentionHeads, hkv = c.NumKeyValueHeads;
+        if (batch <= 0 || seqLen <= 0 || tokens.Length != n)
+            throw new ArgumentException($"Forward: {tokens.Length} tokens for batch {batch} x seqLen {seqLen}");
+        if (seqLen > c.MaxPositionEmbeddings)
+            throw new ArgumentException($"Forward: seqLen {seqLen} exceeds max_position_embeddings {c.MaxPositionEmbeddings}");
+        if (validLengths is not null)
+        {
+            if (validLengths.Length != batch) throw new ArgumentException($"Forward: {validLengths.Length} valid lengths for batch {batch}");
+            foreach (var len in validLengths)
+                if (len < 1 || len > seqLen) throw new ArgumentException($"Forward: valid length {len} outside [1, {seqLen}]");
+        }
+        var positions = new int[n];                                   // [B*T]
+        for (int i = 0; i < n; i++) positions[i] = i % seqLen;
+        float eps = (float)c.RmsNormEps;
+
+        var x = Ops.Embedding(Embed, tokens);                         // [B*T, D]
+        foreach (var layer in Layers)
+        {
+            var h = Ops.RmsNorm(x, layer.InputNorm, eps);             // [B*T, D]
+            var q = Ops.Reshape(Ops.Linear(h, layer.QProj, layer.QBias), batch, seqLen, hq, hd);   // [B, T, Hq, hd]
+            var k = Ops.Reshape(Ops.Linear(h, layer.KProj, layer.KBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+            var v = Ops.Reshape(Ops.Linear(h, layer.VProj, layer.VBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+            if (layer.QNorm is not null) q = Ops.RmsNorm(q, layer.QNorm, eps);
+            if (layer.KNorm is not null) k = Ops.RmsNorm(k, layer.KNorm!, eps);
+            q = Ops.Rope(q, positions, Rope);
+            k = Ops.Rope(k, positions, Rope);
+            var a = Ops.Attention(q, k, v, causal: true, validLengths);                            // [B, T, Hq, hd]
+            a = Ops.Reshape(a, n, hq * hd);                                                        // [B*T, Hq*hd]
+            x = Ops.Add(x, Ops.Linear(a, layer.OProj, layer.OBias));                               // [B*T, D]
+            h = Ops.RmsNorm(x, layer.PostAttentionNorm, eps);                                      // [B*T, D]
+            var mlp = Ops.SwiGlu(Ops.Linear(h, layer.GateProj), Ops.Linear(h, layer.UpProj));     // [B*T, I]
+            x = Ops.Add(x, Ops.Linear(mlp, layer.DownProj));                                       // [B*T, D]
+        }
+        x = Ops.RmsNorm(x, FinalNorm, eps);                           // [B*T, D]
+        return Ops.Linear(x, LmHead);                                 // [B*T, V]
+    }
+
+    /// <summary>
+    /// log softmax(logits / temperature)[target] per position [B*T] with autograd (targets [B*T]; -1 = ignore,
+    /// giving 0), and optionally the entropy of softmax(logits / temperature) [B*T].
+    /// </summary>
+    public (Tensor LogProbs, Tensor? Entropy) TokenLogProbs(int[] tokens, int batch, int seqLen, int[] targets,
+        float temperature = 1f, int[]? validLengths = null, bool withEntropy = false)
+    {
+        if (targets.Length != tokens.Length) throw new ArgumentException($"TokenLogProbs: {targets.Length} targets for {tokens.Length} tokens");
+        if (!(temperature > 0)) throw new ArgumentException($"TokenLogProbs: temperature must be > 0, got {temperature}");
+        var logits = Forward(tokens, batch, seqLen, validLengths);    // [B*T, V]
+        var logProbs = Ops.GatherLogProbs(logits, targets, temperature); // [B*T]
+        var entropy = withEntropy ? Ops.Entropy(logits, temperature) : null; // [B*T]
+        return (logProbs, entropy);
+    }
+}
