@@ -2,7 +2,7 @@
 """Golden fixtures for Pacs.Rl.Algorithms and Pacs.Tensors.Optim, computed with PyTorch 1.13 autograd.
 
 Run from the repository root:  /usr/bin/python3 tools/make_pacs_fixtures.py
-Writes tests/fixtures/rl/pacs_loss.json, policy_loss.json and adamw.json.
+Writes tests/fixtures/rl/pacs_loss.json, policy_loss.json, advantage_value.json and adamw.json.
 
 The PACS functions below are a line-by-line port of compute_pacs_loss and its helpers in the paper's released code
 (github.com/ritzz-ai/PACS, src/pacs/pacs_core_algos.py), with two substitutions: sklearn's
@@ -140,6 +140,51 @@ def compute_policy_loss(old_log_prob, log_prob, advantages, response_mask, clip_
     return agg_loss(pg_losses, response_mask, mode, normalizer)
 
 
+def masked_whiten(values, mask, shift_mean=True):
+    mean = (values * mask).sum() / mask.sum()
+    centered = values - mean
+    var = (centered.square() * mask).sum() / mask.sum()
+    var = var * mask.sum() / (mask.sum() - 1)  # unbiased, as verl masked_var
+    whitened = centered * torch.rsqrt(var + 1e-8)
+    return whitened if shift_mean else whitened + mean
+
+
+def compute_gae_advantage_return(token_level_rewards, values, response_mask, gamma, lam):
+    with torch.no_grad():
+        lastgaelam = 0
+        advantages_reversed = []
+        gen_len = token_level_rewards.shape[-1]
+        for t in reversed(range(gen_len)):
+            nextvalues = values[:, t + 1] if t < gen_len - 1 else 0.0
+            delta = token_level_rewards[:, t] + gamma * nextvalues - values[:, t]
+            lastgaelam = delta + gamma * lam * lastgaelam
+            advantages_reversed.append(lastgaelam)
+        advantages = torch.stack(advantages_reversed[::-1], dim=1)
+        returns = advantages + values
+        advantages = masked_whiten(advantages, response_mask)
+    return advantages, returns
+
+
+def compute_reinforce_plus_plus_outcome_advantage(token_level_rewards, response_mask, gamma):
+    with torch.no_grad():
+        returns = torch.zeros_like(token_level_rewards)
+        running_return = 0
+        for t in reversed(range(token_level_rewards.shape[1])):
+            running_return = token_level_rewards[:, t] + gamma * running_return
+            returns[:, t] = running_return
+            running_return = running_return * response_mask[:, t]
+        advantages = masked_whiten(returns, response_mask) * response_mask
+    return advantages
+
+
+def compute_value_loss(vpreds, returns, values, response_mask, cliprange_value, mode, normalizer):
+    vpredclipped = torch.clamp(vpreds, values - cliprange_value, values + cliprange_value)
+    vf_losses1 = (vpreds - returns) ** 2
+    vf_losses2 = (vpredclipped - returns) ** 2
+    clipped_vf_losses = torch.max(vf_losses1, vf_losses2)
+    return 0.5 * agg_loss(clipped_vf_losses, response_mask, mode, normalizer)
+
+
 # ---------------------------------------------------------------- helpers
 def ragged(rows):
     return [[float(v) for v in row] for row in rows]
@@ -241,6 +286,36 @@ def policy_fixtures(rng):
     return fixtures
 
 
+def advantage_value_fixture(rng):
+    """PPO (GAE + clipped value loss, k1 KL in the token rewards) and REINFORCE++ on one random batch."""
+    count = 5
+    lengths = rng.integers(1, 9, size=count).tolist()
+    rewards = [float(v) for v in rng.integers(0, 2, size=count)]
+    old = random_log_probs(rng, lengths)
+    ref = perturb(rng, old, 0.3)
+    old_values = [rng.normal(0.3, 0.5, n).astype(np.float32).astype(np.float64) for n in lengths]
+    values = perturb(rng, old_values, 0.4)
+    max_len = max(lengths)
+    old_t, mask = pad(old, max_len)
+    ref_t, _ = pad(ref, max_len)
+    old_values_t, _ = pad(old_values, max_len)
+    kl_coef, gamma, lam, value_clip, vf_coef = 0.05, 0.99, 0.95, 0.2, 0.5
+    token_rewards = -kl_coef * kl_penalty(old_t, ref_t, "k1") * mask
+    for i, n in enumerate(lengths):
+        token_rewards[i, n - 1] += rewards[i]
+    advantages, returns = compute_gae_advantage_return(token_rewards, old_values_t, mask, gamma, lam)
+    values_t, _ = pad(values, max_len)
+    values_t.requires_grad_(True)
+    vf_loss = compute_value_loss(values_t, returns, old_values_t, mask, value_clip, "token-mean", 0.0)
+    (vf_coef * vf_loss).backward()
+    rpp = compute_reinforce_plus_plus_outcome_advantage(token_rewards, mask, gamma)
+    cut = lambda t: [t[i, :n].tolist() for i, n in enumerate(lengths)]
+    return dict(rewards=rewards, old_log_probs=ragged(old), ref_log_probs=ragged(ref), old_values=ragged(old_values),
+                values=ragged(values), kl_in_reward_coef=kl_coef, gamma=gamma, lam=lam, value_clip=value_clip,
+                value_loss_coef=vf_coef, gae_advantages=cut(advantages), gae_returns=cut(returns),
+                vf_loss=vf_loss.item(), grad_values=cut(values_t.grad), reinforce_pp_advantages=cut(rpp))
+
+
 def adamw_fixture(rng):
     torch.manual_seed(1234)
     shapes = {"wte": [5, 7], "ln_f.weight": [13], "fc.bias": [33]}
@@ -274,6 +349,7 @@ def main():
         "pacs_loss.json": dict(torch=torch.__version__, fixtures=pacs_fixtures(rng)),
         "policy_loss.json": dict(torch=torch.__version__, fixtures=policy_fixtures(rng)),
         "adamw.json": dict(torch=torch.__version__, **adamw_fixture(rng)),
+        "advantage_value.json": dict(torch=torch.__version__, **advantage_value_fixture(rng)),
     }
     for name, data in outputs.items():
         path = os.path.join(OUT, name)

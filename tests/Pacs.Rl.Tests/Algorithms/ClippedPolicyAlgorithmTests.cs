@@ -202,3 +202,60 @@ public class MicroBatchTotalsTests
         Assert.Equal(expected.Loss, loss, 9);
     }
 }
+
+public class AdvantageValueFixtureTests
+{
+    private static void AssertRagged(double[][] expected, float[][] actual, double tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int r = 0; r < expected.Length; r++)
+        {
+            Assert.Equal(expected[r].Length, actual[r].Length);
+            for (int t = 0; t < expected[r].Length; t++)
+                AlgorithmFixtures.AssertClose(expected[r][t], actual[r][t], tolerance, $"{what}[{r}][{t}]");
+        }
+    }
+
+    [Fact]
+    public void PpoGaeAndValueLossMatchThePyTorchPortOfVerl()
+    {
+        var f = AlgorithmFixtures.Load("advantage_value.json");
+        var batch = new PolicyBatch(1, AlgorithmFixtures.Floats(f.GetProperty("rewards")), AlgorithmFixtures.Ragged(f.GetProperty("old_log_probs")))
+        {
+            RefLogProbs = AlgorithmFixtures.Ragged(f.GetProperty("ref_log_probs")),
+            OldValues = AlgorithmFixtures.Ragged(f.GetProperty("old_values")),
+        };
+        var options = new PpoOptions
+        {
+            KlInRewardCoef = f.GetProperty("kl_in_reward_coef").GetDouble(),
+            Gamma = f.GetProperty("gamma").GetDouble(),
+            Lambda = f.GetProperty("lam").GetDouble(),
+            ValueClip = f.GetProperty("value_clip").GetDouble(),
+            ValueLossCoef = f.GetProperty("value_loss_coef").GetDouble(),
+        };
+        var ppo = new PpoAlgorithm(options);
+        ppo.Prepare(batch);
+        AssertRagged(AlgorithmFixtures.RaggedDouble(f.GetProperty("gae_advantages")), batch.Advantages!, 1e-5, "GAE advantage");
+        AssertRagged(AlgorithmFixtures.RaggedDouble(f.GetProperty("gae_returns")), batch.Returns!, 1e-5, "GAE return");
+
+        batch.LogProbs = AlgorithmFixtures.Clone(batch.OldLogProbs);
+        batch.Values = AlgorithmFixtures.Ragged(f.GetProperty("values"));
+        var output = ppo.Loss(batch);
+        AlgorithmFixtures.AssertClose(f.GetProperty("vf_loss").GetDouble(), output.Metrics["critic/vf_loss"], 1e-5, "value loss");
+        AssertRagged(AlgorithmFixtures.RaggedDouble(f.GetProperty("grad_values")), output.GradValues!, 1e-5, "d loss / d value");
+        Assert.InRange(output.Metrics["critic/vf_clipfrac"], 1e-9, 1);
+    }
+
+    [Fact]
+    public void ReinforcePlusPlusMatchesThePyTorchPortOfVerl()
+    {
+        var f = AlgorithmFixtures.Load("advantage_value.json");
+        var batch = new PolicyBatch(1, AlgorithmFixtures.Floats(f.GetProperty("rewards")), AlgorithmFixtures.Ragged(f.GetProperty("old_log_probs")))
+        {
+            RefLogProbs = AlgorithmFixtures.Ragged(f.GetProperty("ref_log_probs")),
+        };
+        var options = new ReinforcePlusPlusOptions { KlInRewardCoef = f.GetProperty("kl_in_reward_coef").GetDouble(), Gamma = f.GetProperty("gamma").GetDouble() };
+        new ReinforcePlusPlusAlgorithm(options).Prepare(batch);
+        AssertRagged(AlgorithmFixtures.RaggedDouble(f.GetProperty("reinforce_pp_advantages")), batch.Advantages!, 1e-5, "REINFORCE++ advantage");
+    }
+}
