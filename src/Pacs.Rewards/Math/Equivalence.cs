@@ -251,6 +251,17 @@ public static class Equivalence
         bool Less(RelationKind k) => k is RelationKind.Less or RelationKind.LessEqual;
         bool Closed(RelationKind k) => k is RelationKind.LessEqual or RelationKind.GreaterEqual;
         Node inf = new ConstantNode(ConstantKind.Infinity), negInf = new NegateNode(inf);
+        if (ops.Count == 3 && ops[1] is FunctionNode { Name: "abs" } abs && IsVariable(abs.Argument) && Less(kinds[0]) == Less(kinds[1]))
+        {
+            // a ≤ |x| ≤ b is [-b, -a] ∪ [a, b]
+            bool up = Less(kinds[0]);
+            Node lo = up ? ops[0] : ops[2], hi = up ? ops[2] : ops[0];
+            var (loK, hiK) = up ? (kinds[0], kinds[1]) : (kinds[1], kinds[0]);
+            return new UnionNode([
+                new TupleNode([new NegateNode(hi), new NegateNode(lo)], Closed(hiK) ? '[' : '(', Closed(loK) ? ']' : ')'),
+                new TupleNode([lo, hi], Closed(loK) ? '[' : '(', Closed(hiK) ? ']' : ')'),
+            ]);
+        }
         if (ops.Count == 3 && IsVariable(ops[1]) && Less(kinds[0]) == Less(kinds[1]))
         {
             bool up = Less(kinds[0]);

@@ -56,6 +56,18 @@ public sealed record ExtractionPolicy(IReadOnlyList<AnswerFormat> Order)
         return new ExtractionPolicy(order);
     }
 
+    /// <summary>The policy matching Math-Verify's extraction targets: "latex" (boxed, answer statements, final math,
+    /// a whole short response), "expr" (a whole short response, the last number), both (all of them).</summary>
+    public static ExtractionPolicy? ForMathVerifyTargets(IEnumerable<string?> matchTypes)
+    {
+        var types = matchTypes.ToHashSet();
+        bool latex = types.Contains("latex"), expr = types.Contains("expr");
+        if (latex && expr) return Lenient;
+        if (latex) return Default;
+        if (expr) return new ExtractionPolicy([AnswerFormat.WholeResponse, AnswerFormat.LastNumber]);
+        return null;
+    }
+
     public override string ToString() => string.Join(",", Order);
 }
 

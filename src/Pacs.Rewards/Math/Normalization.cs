@@ -72,6 +72,8 @@ public static class Normalization
         while (s.Length > 0 && (s[^1] == '.' || s[^1] == '$' || s[^1] == ',')) s = s[..^1].TrimEnd();
         while (s.StartsWith('$')) s = s[1..].TrimStart();
         if (s.StartsWith("\\$", StringComparison.Ordinal)) s = s[2..];
+        if (s.Contains("circ", StringComparison.Ordinal))
+            s = s.Replace("^{\\circ}", "").Replace("^\\circ", "").Replace("^{ \\circ }", "").Replace("^{\\circ }", "");
         if (s.Contains("{,", StringComparison.Ordinal)) s = s.Replace(" {, }", "{,}").Replace("{, }", "{,}").Replace(" {,}", "{,}");
         if (IsGroupedNumber(s, ',')) return s.Replace(",", "");
         if (IsGroupedNumber(s, ' ')) return s.Replace(" ", "");
