@@ -8,11 +8,11 @@ public class ConfigBinderTests
     public void Yaml_overlays_only_the_given_keys()
     {
         var config = new TrainConfig();
-        ConfigBinder.ApplyYaml(config, "rollout:\n  group_size: 4\n  temperature: 0.7\nalgorithm:\n  name: grpo\n  normalize_std: false\n", "t.yaml");
+        ConfigBinder.ApplyYaml(config, "rollout:\n  group_size: 4\n  temperature: 0.7\nalgorithm:\n  norm_adv_by_std: false\n  name: grpo\n", "t.yaml");
         Assert.Equal(4, config.Rollout.GroupSize);
         Assert.Equal(0.7, config.Rollout.Temperature);
         Assert.Equal("grpo", config.Algorithm.Name);
-        Assert.False(config.Algorithm.NormalizeStd);
+        Assert.False(Assert.IsType<Pacs.Rl.Algorithms.GrpoOptions>(config.Algorithm.Options).NormAdvByStd);
         Assert.Equal(new TrainConfig().Rollout.BatchPrompts, config.Rollout.BatchPrompts);
     }
 
@@ -33,6 +33,10 @@ public class ConfigBinderTests
         Assert.Contains("rollout.group_size", e.Message);
         Assert.Contains("integer", e.Message);
         var b = Assert.Throws<FormatException>(() => ConfigBinder.Set(new TrainConfig(), "trainer.recompute_logprobs=yes"));
+        var a = Assert.Throws<InvalidDataException>(() => ConfigBinder.Set(new TrainConfig(), "algorithm.clip_eps_low=0.1"));
+        Assert.Contains("algorithm.clip_eps_low", a.Message); // pacs has no ratio clip
+        var n = Assert.Throws<InvalidDataException>(() => ConfigBinder.Set(new TrainConfig(), "algorithm.name=ppo2"));
+        Assert.Contains("algorithm.name", n.Message);
         Assert.Contains("trainer.recompute_logprobs", b.Message);
         Assert.Throws<InvalidDataException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), "rollout: 3\n", "t.yaml"));
     }
@@ -57,7 +61,8 @@ public class ConfigBinderTests
         var config = new TrainConfig();
         ConfigBinder.Set(config, "optim.lr=0.000123");
         ConfigBinder.Set(config, "model.dir=some \"dir\"");
-        ConfigBinder.Set(config, "algorithm.kl_coef=0.05");
+        ConfigBinder.Set(config, "algorithm.name=grpo");
+        ConfigBinder.Set(config, "algorithm.kl_loss_coef=0.05");
         string yaml = ConfigBinder.ToYaml(config);
         Assert.Contains("# Peak learning rate of the policy.", yaml);
         var reloaded = new TrainConfig();

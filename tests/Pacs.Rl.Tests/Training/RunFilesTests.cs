@@ -41,7 +41,7 @@ public sealed class RunFilesTests : IDisposable
             }, keep: 2);
         string latest = Checkpointer.Latest(_dir);
         Assert.EndsWith(Checkpointer.DirName(3), latest);
-        var names = Directory.GetDirectories(Path.Combine(_dir, RunFiles.CheckpointsDir)).Select(Path.GetFileName).Order().ToArray();
+        var names = Directory.GetDirectories(Path.Combine(_dir, RunFiles.CheckpointsDir)).Select(d => Path.GetFileName(d)!).Order().ToArray();
         Assert.Equal([Checkpointer.DirName(2), Checkpointer.DirName(3)], names);
         var state = TrainerState.Read(latest);
         Assert.Equal(new TrainerState(3, 30, 102, 0), state);

@@ -1,0 +1,123 @@
+using Pacs.Rl.Algorithms;
+using Pacs.Rl.Config;
+using Pacs.Rl.Training;
+
+namespace Pacs.Rl.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly TinyRun _run = new();
+
+    public void Dispose() => _run.Dispose();
+
+    private static List<Dictionary<string, double>> Deterministic(string runDir) =>
+        MetricsLog.Read(Path.Combine(runDir, MetricsLog.FileName))
+            .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
+            .ToList();
+
+    private static void AssertSameMetrics(List<Dictionary<string, double>> expected, List<Dictionary<string, double>> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Keys.Order(), actual[i].Keys.Order());
+            foreach (var (k, v) in expected[i])
+                Assert.True(v.Equals(actual[i][k]), $"step {expected[i]["step"]}: {k} = {v:R} uninterrupted vs {actual[i][k]:R} resumed");
+        }
+    }
+
+    [Theory]
+    [InlineData("pacs")]
+    [InlineData("grpo")]
+    [InlineData("ppo")]
+    public void Killed_and_resumed_run_repeats_the_uninterrupted_metrics(string algorithm)
+    {
+        string full = _run.RunDir(algorithm + "-full");
+        var outcome = RlTrainer.Start(_run.Config(algorithm), full).Run();
+        Assert.Equal(StopReason.Completed, outcome.Reason);
+        var expected = Deterministic(full);
+        Assert.Equal([1.0, 2, 3, 4], expected.Select(r => r["step"]));
+        Assert.Contains("val/pass@1", expected[1].Keys);
+        Assert.Contains("actor/grad_norm", expected[0].Keys);
+        Assert.Contains("actor/entropy", expected[0].Keys);
+        if (algorithm == "pacs") Assert.Contains("pacs/critic_accuracy", expected[0].Keys);
+        if (algorithm == "ppo") Assert.Contains("critic/vf_loss", expected[0].Keys);
+
+        // Killed after step 3 (checkpoint at step 2, step 3's metrics already written): the exception stands for the kill.
+        string killed = _run.RunDir(algorithm + "-killed");
+        var trainer = RlTrainer.Start(_run.Config(algorithm), killed);
+        trainer.StepCompleted += (step, _) => { if (step == 3) throw new OperationCanceledException("killed"); };
+        Assert.Throws<OperationCanceledException>(() => trainer.Run());
+        Assert.Equal(3, MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Count);
+
+        var resumed = RlTrainer.Resume(killed);
+        Assert.Equal(2, resumed.Step);
+        Assert.Equal(StopReason.Completed, resumed.Run().Reason);
+        AssertSameMetrics(expected, Deterministic(killed));
+    }
+
+    [Fact]
+    public void Cancellation_saves_and_resume_with_more_steps_continues()
+    {
+        string dir = _run.RunDir("cancel");
+        using var cts = new CancellationTokenSource();
+        var trainer = RlTrainer.Start(_run.Config("grpo", "trainer.save_every=0"), dir);
+        trainer.StepCompleted += (step, _) => { if (step == 1) cts.Cancel(); };
+        var outcome = trainer.Run(cts.Token);
+        Assert.Equal(StopReason.Cancelled, outcome.Reason);
+        Assert.Equal(1, outcome.LastStep);
+        var resumed = RlTrainer.Resume(dir, steps: 2);
+        Assert.Equal(StopReason.Completed, resumed.Run().Reason);
+        Assert.Equal([1.0, 2.0], MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => r["step"]));
+        Assert.Contains("steps: 2", File.ReadAllText(Path.Combine(dir, RunFiles.ConfigFile)));
+    }
+
+    [Fact]
+    public void Consecutive_nan_losses_skip_steps_then_stop_the_run()
+    {
+        string dir = _run.RunDir("nan");
+        var trainer = RlTrainer.Start(_run.Config("pacs", "trainer.max_nan_skips=2", "trainer.eval_every=0"), dir);
+        var before = trainer.Policy.Parameters[0].Value.Data.ToArray();
+        trainer.LossHook = (_, output) => output with { Loss = double.NaN };
+        var outcome = trainer.Run();
+        Assert.Equal(StopReason.TooManyNanSkips, outcome.Reason);
+        Assert.Equal(2, outcome.LastStep);
+        Assert.Contains("trainer.max_nan_skips", outcome.Message);
+        Assert.Equal(before, trainer.Policy.Parameters[0].Value.Data);
+        Assert.All(MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)), r => Assert.Equal(1.0, r["train/nan_skipped"]));
+    }
+
+    [Fact]
+    public void Bad_configs_fail_before_any_work_naming_the_key()
+    {
+        string dir = _run.RunDir("bad");
+        var group = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("grpo", "rollout.group_size=1", "update.micro_batch_size=0"), dir));
+        Assert.Contains("rollout.group_size", group.Message);
+        var split = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "update.micro_batch_size=6"), dir));
+        Assert.Contains("update.micro_batch_size", split.Message);
+        var model = Assert.Throws<DirectoryNotFoundException>(() => RlTrainer.Start(_run.Config("pacs", "model.dir=" + Path.Combine(_run.Root, "nope")), dir));
+        Assert.Contains("model.dir", model.Message);
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [Fact]
+    public void Micro_batching_gives_the_same_update_as_one_pass()
+    {
+        // Gradient accumulation over micro-batches must equal the whole mini-batch at once (up to float rounding).
+        string a = _run.RunDir("micro-a"), b = _run.RunDir("micro-b");
+        var one = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
+        var many = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=3", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
+        one.Run();
+        many.Run();
+        var ma = MetricsLog.Read(Path.Combine(a, MetricsLog.FileName))[0];
+        var mb = MetricsLog.Read(Path.Combine(b, MetricsLog.FileName))[0];
+        Assert.Equal(ma["reward/mean"], mb["reward/mean"]);
+        Assert.Equal(ma["actor/grad_norm"], mb["actor/grad_norm"], 4);
+        for (int p = 0; p < one.Policy.Parameters.Count; p++)
+        {
+            var x = one.Policy.Parameters[p].Value.Data;
+            var y = many.Policy.Parameters[p].Value.Data;
+            for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-5 + 1e-4 * Math.Abs(x[i]), $"{one.Policy.Parameters[p].Key}[{i}]: {x[i]} vs {y[i]}");
+        }
+    }
+}
