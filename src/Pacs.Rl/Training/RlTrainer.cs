@@ -471,10 +471,11 @@ public sealed class RlTrainer
         return metrics;
     }
 
-    private static SamplingOptions SamplingFor(TrainConfig cfg) => new(
+    private SamplingOptions SamplingFor(TrainConfig cfg) => new(
         Temperature: (float)cfg.Rollout.Temperature,
         TopP: (float)cfg.Rollout.TopP,
-        MaxNewTokens: cfg.Rollout.MaxResponseTokens);
+        MaxNewTokens: cfg.Rollout.MaxResponseTokens,
+        StopTokenIds: _tokenizer.EosIds);
 
     private long TrainIndex(long position)
     {

@@ -1,0 +1,23 @@
+using System.CommandLine;
+using Pacs.Rl.Reporting;
+
+namespace Pacs.Cli.Commands;
+
+/// <summary>`pacs report RUN_DIR`: a self-contained HTML page with the run's curves.</summary>
+public sealed class ReportCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var run = new Argument<string>("RUN_DIR") { Description = "A `pacs train` run directory (holding metrics.jsonl)" };
+        var output = new Option<string?>("--out") { Description = "Output HTML file (default RUN_DIR/report.html)" };
+        var command = new Command("report", "Write a self-contained HTML report (inline SVG plots) of a training run");
+        command.Arguments.Add(run);
+        command.Options.Add(output);
+        command.SetAction(parse => ErrorReporting.Run(() =>
+        {
+            Console.WriteLine(HtmlReport.Write(parse.GetValue(run)!, parse.GetValue(output)));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,118 @@
+using System.CommandLine;
+using System.Globalization;
+using Pacs.Rl.Config;
+using Pacs.Rl.Reporting;
+using Pacs.Rl.Training;
+using Spectre.Console;
+
+namespace Pacs.Cli.Commands;
+
+/// <summary>`pacs train`: RL post-training (PACS, GRPO, PPO, ...) from a YAML config, with resume and Ctrl-C saving.</summary>
+public sealed class TrainCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var config = new Option<string?>("--config") { Description = "YAML config (configs/arith-pacs.yaml, ...); every knob is documented there" };
+        var model = new Option<string?>("--model") { Description = "Starting model directory (an SFT base); overrides model.dir" };
+        var output = new Option<string?>("--out") { Description = "Run directory (metrics.jsonl, config.yaml, checkpoints/, report.html); default runs/<algorithm>-<seed>" };
+        var steps = new Option<int?>("--steps") { Description = "Training steps; overrides trainer.steps (with --resume: the new total)" };
+        var seed = new Option<long?>("--seed") { Description = "Seed of sampling and data order; overrides trainer.seed" };
+        var set = new Option<string[]>("--set") { Description = "Override any key: --set optim.lr=3e-4 (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint" };
+        var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++ or PPO");
+        foreach (var option in new Option[] { config, model, output, steps, seed, set, resume }) command.Options.Add(option);
+        command.SetAction(parse => ErrorReporting.Run(() =>
+        {
+            RlTrainer trainer;
+            if (parse.GetValue(resume) is { } runDir)
+            {
+                if (parse.GetValue(config) is not null || parse.GetValue(model) is not null || parse.GetValue(seed) is not null || (parse.GetValue(set)?.Length ?? 0) > 0)
+                    throw new ArgumentException("--resume continues a run with its saved config; only --steps may change it");
+                trainer = RlTrainer.Resume(runDir, parse.GetValue(steps));
+            }
+            else
+            {
+                var resolved = Resolve(parse.GetValue(config), parse.GetValue(model), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(set) ?? []);
+                string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{resolved.Algorithm.Name}-{resolved.Trainer.Seed}");
+                trainer = RlTrainer.Start(resolved, outDir);
+            }
+            var outcome = Run(trainer);
+            Console.WriteLine(outcome.Message);
+            Console.WriteLine($"report: {HtmlReport.Write(trainer.RunDir)}");
+            return outcome.Reason == StopReason.TooManyNanSkips ? 1 : 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The config file, then --set overrides (algorithm.name first), then the dedicated flags.</summary>
+    public static TrainConfig Resolve(string? configPath, string? model, int? steps, long? seed, IEnumerable<string> sets)
+    {
+        var config = configPath is null ? new TrainConfig() : ConfigBinder.LoadFile<TrainConfig>(configPath);
+        foreach (var assignment in sets.OrderBy(s => s.TrimStart().StartsWith("algorithm.name=", StringComparison.Ordinal) ? 0 : 1))
+            ConfigBinder.Set(config, assignment);
+        if (model is not null) config.Model.Dir = model;
+        if (steps is not null) config.Trainer.Steps = steps.Value;
+        if (seed is not null) config.Trainer.Seed = seed.Value;
+        return config;
+    }
+
+    /// <summary>Runs with a live display (or one line per step when not on a terminal); Ctrl-C saves and exits cleanly.</summary>
+    public static TrainOutcome Run(RlTrainer trainer)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return; // a second Ctrl-C kills the process
+            e.Cancel = true;
+            cancel.Cancel();
+            Console.Error.WriteLine("interrupt: finishing the current step, then saving a checkpoint (Ctrl-C again to abort)");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            int total = trainer.Config.Trainer.Steps;
+            var c = trainer.Config;
+            Console.WriteLine($"train {c.Algorithm.Name} on {c.Task.Name} from {c.Model.Dir}: {total} steps x {c.Rollout.BatchPrompts} prompts x {c.Rollout.GroupSize} samples -> {trainer.RunDir}");
+            trainer.Message += line => Console.WriteLine(line);
+            if (!AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                trainer.StepCompleted += (step, metrics) => Console.WriteLine(StepLine(step, total, metrics));
+                return trainer.Run(cancel.Token);
+            }
+            TrainOutcome? outcome = null;
+            AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                    new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask($"{c.Algorithm.Name}", maxValue: total);
+                    bar.Value = trainer.Step;
+                    trainer.StepCompleted += (step, metrics) =>
+                    {
+                        bar.Value = step;
+                        bar.Description = Markup.Escape(StepLine(step, total, metrics));
+                    };
+                    outcome = trainer.Run(cancel.Token);
+                });
+            return outcome!;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    public static string StepLine(int step, int total, IReadOnlyDictionary<string, double> m)
+    {
+        string F(string key, string format = "0.000") => m.TryGetValue(key, out var v) && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "-";
+        string passG = m.Keys.FirstOrDefault(k => k.StartsWith("reward/pass@", StringComparison.Ordinal)) ?? "reward/pass@G";
+        string line = $"step {step}/{total} reward {F("reward/mean")} {passG[7..]} {F(passG)} len {F("response/length_mean", "0.0")} ent {F("actor/entropy")} "
+            + $"kl {F("actor/kl_ref", "0.0000")} gnorm {F("actor/grad_norm")} lr {F("actor/lr", "0.0e0")} | rollout {F("time/rollout", "0.0")}s update {F("time/update", "0.0")}s "
+            + $"{F("perf/step_tokens_per_s", "0")} tok/s";
+        if (m.ContainsKey("pacs/critic_accuracy")) line += $" | critic acc {F("pacs/critic_accuracy")}";
+        if (m.TryGetValue("val/pass@1", out var val)) line += $" | val pass@1 {val.ToString("0.000", CultureInfo.InvariantCulture)}";
+        if (m.TryGetValue("train/nan_skipped", out var nan) && nan > 0) line += " | SKIPPED (non-finite)";
+        return line;
+    }
+}
