@@ -86,7 +86,11 @@ public sealed class Tensor
         Backward([1f]);
     }
 
-    /// <summary>Back-propagates with the given upstream gradient (same shape as this tensor), then frees the graph.</summary>
+    /// <summary>
+    /// Back-propagates with the given upstream gradient (same shape as this tensor). Each node's gradient, closure and
+    /// parent links are dropped as soon as its closure has run, so activations become collectable during the pass;
+    /// afterwards only leaves keep gradients. A graph can be back-propagated once: add losses before calling this.
+    /// </summary>
     public void Backward(float[] upstream)
     {
         if (upstream.Length != Numel) throw new ArgumentException($"upstream gradient has {upstream.Length} elements, tensor has {Numel}");
@@ -96,18 +100,17 @@ public sealed class Tensor
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var node = order[i];
-            if (node.BackwardFn is null || node.Grad is null) continue;
-            node.BackwardFn();
-        }
-        // Free the graph and intermediate gradients so activations can be collected.
-        foreach (var node in order)
-        {
+            order.RemoveAt(i);
             if (node.BackwardFn is null) continue;
+            if (node.Grad is not null) node.BackwardFn();
             node.BackwardFn = null;
             node.Parents = [];
             node.Grad = null;
         }
     }
+
+    /// <summary>A tensor sharing this one's data with no gradient and no graph (e.g. old log-probs as constants).</summary>
+    public Tensor Detach() => new(Data, Shape, requiresGrad: false, Name);
 
     private List<Tensor> TopologicalOrder()
     {

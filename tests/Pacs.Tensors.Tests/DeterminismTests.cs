@@ -60,3 +60,35 @@ public class DeterminismTests
             maxChecks: 12);
     }
 }
+
+public class CheckpointTests
+{
+    [Fact]
+    public void Checkpointed_layers_give_the_same_gradients()
+    {
+        int batch = 2, time = 9, vocab = 13;
+        var rng = new Random(3);
+        var ids = Enumerable.Range(0, batch * time).Select(_ => rng.Next(vocab)).ToArray();
+        var targets = ids.Skip(1).Append(-1).ToArray();
+        float[][] Run(bool checkpoint)
+        {
+            var model = new TinyDecoder(vocab, hidden: 16, layers: 2, heads: 4, kvHeads: 2, mlp: 24, maxPositions: time, seed: 8);
+            var loss = Ops.CrossEntropy(model.Logits(ids, batch, time, [9, 6], checkpoint), targets);
+            loss.Backward();
+            return model.Parameters().Select(p => p.Grad!).ToArray();
+        }
+        var plain = Run(false);
+        var checkpointed = Run(true);
+        for (int p = 0; p < plain.Length; p++) Assert.Equal(plain[p], checkpointed[p]);
+    }
+
+    [Fact]
+    public void Checkpoint_gradient_matches_finite_differences()
+    {
+        var rng = new Random(5);
+        var x = GradCheck.Param(rng, 3, 4);
+        var w = GradCheck.Param(rng, 4, 4);
+        var norm = GradCheck.Param(rng, 4);
+        GradCheck.Check(() => Ops.Checkpoint(t => Ops.Linear(Ops.SwiGlu(Ops.RmsNorm(t[0], norm, 1e-5f), t[0]), w), x), [x, w, norm]);
+    }
+}

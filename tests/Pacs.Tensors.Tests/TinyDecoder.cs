@@ -48,22 +48,26 @@ internal sealed class TinyDecoder
     }
 
     /// <summary>ids [B*T] -> logits [B*T, vocab].</summary>
-    public Tensor Logits(int[] ids, int batch, int time, int[]? validLengths)
+    public Tensor Logits(int[] ids, int batch, int time, int[]? validLengths, bool checkpoint = false)
     {
         var positions = new int[batch * time];
         for (int i = 0; i < positions.Length; i++) positions[i] = i % time;
         var h = Ops.Embedding(Embed, ids); // [B*T, D]
         foreach (var l in Layers)
-        {
-            var x = Ops.RmsNorm(h, l.AttnNorm, 1e-5f);
-            var q = Ops.Rope(Ops.Reshape(Ops.Linear(x, l.Wq), batch, time, Heads, HeadDim), positions, Rope);
-            var k = Ops.Rope(Ops.Reshape(Ops.Linear(x, l.Wk), batch, time, KvHeads, HeadDim), positions, Rope);
-            var v = Ops.Reshape(Ops.Linear(x, l.Wv), batch, time, KvHeads, HeadDim);
-            var a = Ops.Reshape(Ops.Attention(q, k, v, causal: true, validLengths), batch * time, Heads * HeadDim);
-            h = Ops.Add(h, Ops.Linear(a, l.Wo));
-            var m = Ops.RmsNorm(h, l.MlpNorm, 1e-5f);
-            h = Ops.Add(h, Ops.Linear(Ops.SwiGlu(Ops.Linear(m, l.Gate), Ops.Linear(m, l.Up)), l.Down));
-        }
+            h = checkpoint ? Ops.Checkpoint(t => Block(l, t[0], batch, time, positions, validLengths), h) : Block(l, h, batch, time, positions, validLengths);
         return Ops.Linear(Ops.RmsNorm(h, FinalNorm, 1e-5f), Embed);
+    }
+
+    /// <summary>One pre-norm decoder layer: h [B*T, D] -> [B*T, D].</summary>
+    private Tensor Block(Layer l, Tensor h, int batch, int time, int[] positions, int[]? validLengths)
+    {
+        var x = Ops.RmsNorm(h, l.AttnNorm, 1e-5f);
+        var q = Ops.Rope(Ops.Reshape(Ops.Linear(x, l.Wq), batch, time, Heads, HeadDim), positions, Rope);
+        var k = Ops.Rope(Ops.Reshape(Ops.Linear(x, l.Wk), batch, time, KvHeads, HeadDim), positions, Rope);
+        var v = Ops.Reshape(Ops.Linear(x, l.Wv), batch, time, KvHeads, HeadDim);
+        var a = Ops.Reshape(Ops.Attention(q, k, v, causal: true, validLengths), batch * time, Heads * HeadDim);
+        h = Ops.Add(h, Ops.Linear(a, l.Wo));
+        var m = Ops.RmsNorm(h, l.MlpNorm, 1e-5f);
+        return Ops.Add(h, Ops.Linear(Ops.SwiGlu(Ops.Linear(m, l.Gate), Ops.Linear(m, l.Up)), l.Down));
     }
 }
