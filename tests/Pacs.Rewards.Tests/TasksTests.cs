@@ -202,3 +202,28 @@ public class TasksVerifierTests
         Assert.Equal([1L, 2, 3, 4, 8], result.Literals);
     }
 }
+
+public class TasksRegistryDatasetTests
+{
+    [Fact]
+    public void Registry_lists_math_datasets_and_delegates_jsonl_paths()
+    {
+        var e = Assert.Throws<ArgumentException>(() => TaskRegistry.Create("nope"));
+        Assert.Contains("math500", e.Message);
+        string file = Path.Combine(Path.GetTempPath(), "pacs-registry-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllText(file, "{\"id\": \"q1\", \"problem\": \"What is 2+3?\", \"answer\": \"5\"}\n");
+        try
+        {
+            var task = TaskRegistry.Create(file);
+            var problem = task.Get(Split.Test, 0);
+            Assert.Contains("What is 2+3?", problem.Prompt);
+            Assert.True(task.Verify(problem, "so \\boxed{5}").Correct);
+            Assert.False(task.Verify(problem, "so \\boxed{6}").Correct);
+            Assert.Throws<ArgumentException>(() => TaskRegistry.Create(file, level: 2));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}

@@ -14,6 +14,7 @@ public sealed class EvalCommand : ICliCommand
     {
         var model = new Option<string>("--model") { Description = "Model directory (config.json, model.safetensors, tokenizer)", Required = true };
         var task = new Option<string>("--task") { Description = "Synthetic task: arith or countdown", DefaultValueFactory = _ => "arith" };
+        var dataset = new Option<string?>("--dataset") { Description = "Math dataset instead of a synthetic task: math500, aime24, aime25, amc23, gsm8k, or FILE.jsonl" };
         var samples = new Option<int>("--samples") { Description = "Samples per problem (n); pass@k is reported for k = 1, 2, 4, ..., n", DefaultValueFactory = _ => 16 };
         var problems = new Option<int>("--problems") { Description = "Held-out problems to evaluate (the first ones of the test split)", DefaultValueFactory = _ => 200 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature (0 = greedy)", DefaultValueFactory = _ => 1f };
@@ -23,14 +24,16 @@ public sealed class EvalCommand : ICliCommand
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults; use the one the model was trained on)" };
         var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: MODEL/eval/TASK)" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
-        foreach (var option in new Option[] { model, task, samples, problems, temperature, topP, maxNew, seed, level, output }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, output }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
-            var evalTask = TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
+            var evalTask = parse.GetValue(dataset) is { } datasetName
+                ? TaskRegistry.Create(datasetName, level: parse.GetValue(level))
+                : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
             var sampling = new SamplingOptions(Temperature: parse.GetValue(temperature), TopP: parse.GetValue(topP), MaxNewTokens: parse.GetValue(maxNew));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
-            string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", evalTask.Name);
+            string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", SafeName(evalTask.Name));
             var report = Run(modelDir, evalTask, sampling, options, outDir);
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(Path.Combine(outDir, Evaluator.MetricsFileName))}[/] and {Evaluator.RolloutsFileName}");
             return report.Problems.Count > 0 ? 0 : 1;
@@ -69,6 +72,8 @@ public sealed class EvalCommand : ICliCommand
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));
         return report;
     }
+
+    private static string SafeName(string name) => string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
 
     /// <summary>A metric / value table: pass@k rows, then avg@n and maj@n.</summary>
     public static Table Table(EvalReport report, string title)

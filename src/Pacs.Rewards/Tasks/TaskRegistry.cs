@@ -1,13 +1,21 @@
+using Pacs.Rewards.Datasets;
+
 namespace Pacs.Rewards.Tasks;
 
-/// <summary>Creates tasks by name: the synthetic <c>arith</c> and <c>countdown</c> generators.</summary>
+/// <summary>
+/// Creates tasks by name: the synthetic <c>arith</c> and <c>countdown</c> generators, and the math datasets of
+/// <see cref="MathDatasets"/> (by name, e.g. <c>math500</c>, or a path to a <c>.jsonl</c> file).
+/// </summary>
 public static class TaskRegistry
 {
     public static IReadOnlyList<string> SyntheticNames { get; } = ["arith", "countdown"];
 
+    /// <summary>Every name <see cref="Create"/> accepts besides file paths.</summary>
+    public static IReadOnlyList<string> KnownNames => [.. SyntheticNames, .. MathDatasets.Names];
+
     /// <summary>
     /// A task by name. <paramref name="seed"/> seeds the generators; <paramref name="level"/> picks a difficulty
-    /// preset (1..5) of a synthetic task, default: the task's default options.
+    /// preset (1..5) of a synthetic task, default: the task's default options. Datasets take neither.
     /// </summary>
     public static ITask Create(string name, long seed = 0, int? level = null)
     {
@@ -19,7 +27,12 @@ public static class TaskRegistry
             case "countdown":
                 return new CountdownTask(seed, level is { } c ? CountdownOptions.ForLevel(c) : null);
             default:
-                throw new ArgumentException($"unknown task '{name}'; known tasks: {string.Join(", ", SyntheticNames)}");
+                if (MathDatasets.IsKnown(name.Trim()) || name.Trim().EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+                {
+                    if (level is not null) throw new ArgumentException($"task '{name}': a difficulty level applies only to {string.Join(", ", SyntheticNames)}");
+                    return MathDatasets.Open(name);
+                }
+                throw new ArgumentException($"unknown task '{name}'; known tasks: {string.Join(", ", KnownNames)} (or a path to a .jsonl file)");
         }
     }
 }
