@@ -179,9 +179,9 @@ public static class AnswerExtractor
         foreach (var noise in new[] { "\\qquad", "\\quad", "\\text", "\\textnormal", "\\mbox", "\\,", "\\;", "\\(", "\\)", "\\[", "\\]", "$", "{", "}", "\\ " })
             between = between.Replace(noise, " ");
         var words = between.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries);
-        if (words.Length == 0) return true;
-        if (words.Length > 5) return false;
-        return words.Any(w => w.Trim(',', '.', ';') is "and" or "or" || w.Contains(',') || w.Contains(';'));
+        if (words.All(w => w.Trim(',', ';', '.').Length == 0)) return true; // nothing, or only commas
+        // "\boxed{1} and \boxed{2}", "\boxed{(3,3)} for part (a) and \boxed{(1,1)}", but not "\boxed{41}, but then \boxed{42}"
+        return words.Length <= 5 && words[^1].Trim(',', '.', ';') is "and" or "or";
     }
 
     public static string? AfterHashes(string text)

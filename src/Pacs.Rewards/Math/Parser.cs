@@ -216,7 +216,8 @@ public sealed class Parser
         {
             TokenKind.Number or TokenKind.Word or TokenKind.BeginEnv => !(t.Kind == TokenKind.Word && t.Text is "and" or "or"),
             TokenKind.Text => !IsSeparatorText(t.Text),
-            TokenKind.Command => t.Text is not ("cdot" or "times" or "div" or "pm" or "mp" or "cup" or "ast") && PeekRelation() is null,
+            TokenKind.Command => t.Text is not ("cdot" or "times" or "div" or "pm" or "mp" or "cup" or "ast" or "rangle" or "rvert"
+                or "rVert" or "rfloor" or "rceil") && PeekRelation() is null,
             TokenKind.Symbol => t.Text is "(" or "{" or "«" || (t.Text == "|" && _absDepth == 0) || (t.Text == "[" && false),
             _ => false,
         };
@@ -376,6 +377,12 @@ public sealed class Parser
             case TokenKind.Number:
                 if (IsCommand("overline") && t.Text.Contains('.')) return Count(RepeatingDecimal(t.Text));
                 if (t.Text.Length > 400) throw new FormatException("number too long");
+                if (IsCommand("frac") && !t.Text.Contains('.') && MixedFraction() is { } fraction)
+                {
+                    // 1\frac{1}{2}: a mixed number, 1 + 1/2
+                    var whole = (NumberNode)NumberFrom(t.Text);
+                    return Count(new NumberNode((whole.Value + fraction) ?? throw new FormatException("mixed number"), 0));
+                }
                 return Count(NumberFrom(t.Text));
             case TokenKind.Word:
                 return ParseWord(t.Text);
@@ -423,6 +430,26 @@ public sealed class Parser
                 break;
         }
         throw new FormatException("unexpected token");
+    }
+
+    /// <summary>After an integer: \frac{p}{q} or \frac pq with integer p, q. Consumes it and returns p/q, or leaves
+    /// the tokens alone and returns null.</summary>
+    private Rational? MixedFraction()
+    {
+        static bool IsInt(Token t) => t.Kind == TokenKind.Number && !t.Text.Contains('.') && t.Text.Length <= 18;
+        Token a = PeekAt(1), b = PeekAt(2), c = PeekAt(3), d = PeekAt(4), e = PeekAt(5), f = PeekAt(6);
+        if (a is { Kind: TokenKind.Symbol, Text: "{" } && IsInt(b) && c is { Kind: TokenKind.Symbol, Text: "}" }
+            && d is { Kind: TokenKind.Symbol, Text: "{" } && IsInt(e) && f is { Kind: TokenKind.Symbol, Text: "}" })
+        {
+            _pos += 7;
+            return Rational.Create(System.Numerics.BigInteger.Parse(b.Text), System.Numerics.BigInteger.Parse(e.Text));
+        }
+        if (a.Kind == TokenKind.Number && a.Text.Length == 2 && char.IsAsciiDigit(a.Text[1]) && char.IsAsciiDigit(a.Text[0]))
+        {
+            _pos += 2;
+            return Rational.Create(a.Text[0] - '0', a.Text[1] - '0');
+        }
+        return null;
     }
 
     private Node RepeatingDecimal(string written)

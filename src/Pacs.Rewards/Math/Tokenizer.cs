@@ -122,6 +122,7 @@ public static class Tokenizer
             char c = s[i];
             if (char.IsAsciiDigit(c)) { sb.Append(c); i++; continue; }
             if (c == '.' && !seenPoint && i + 1 < n && char.IsAsciiDigit(s[i + 1])) { seenPoint = true; sb.Append('.'); i++; continue; }
+            if (c == '.' && !seenPoint && string.CompareOrdinal(s, i + 1, "\\overline", 0, 9) == 0) { seenPoint = true; sb.Append('.'); i++; continue; }
             // LaTeX thousands separators: 14{,}916 and 11,\!111
             if (!seenPoint && c == '{' && i + 3 < n && s[i + 1] == ',' && s[i + 2] == '}' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
             if (!seenPoint && c == ',' && i + 3 < n && s[i + 1] == '\\' && s[i + 2] == '!' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
