@@ -46,6 +46,8 @@ const SAMPLES = [
   "e\u0301 a\u0300 o\u0308 n\u0303 (combining marks)", "Å Å Ω Ω é é", "I'M DON'T WE'LL YOU'VE HE'D SHE'S THEY'RE", "it's 'quoted' ''double'' '''triple'''",
   "tab\there\tand\ttabs\t\t\tend", "trailing spaces   ", "   leading spaces", "line1\nline2\r\nline3\rline4\n\n\n", "\u00a0nbsp\u00a0and\u3000ideographic\u2003em",
   "\u2028line separator\u2029paragraph\u0085nel", "zero\u200bwidth\u200djoiner\ufeffbom", "",
+  "a\u{1D465}b c\u{1D466}\u{1D467}d \u{1D7D9}\u{1D7DA}2 x\u{20000}y\u{20001} \u{1D465}", "IT'S 'S 'Re 'LL \u017F'\u017F K'\u212A",
+  "x \n\n y\t\n\tz  \r\n  w \u0085 v\u00a0\u00a0u",
 ];
 
 function synthetic(rand, count) {
@@ -104,9 +106,14 @@ export function buildCorpus() {
   return strings.filter((s) => typeof s === "string");
 }
 
-/** The benchmark corpus: every problem and solution of train_math.jsonl, one string each. */
-export function benchCorpus() {
-  const strings = [];
-  for (const row of readJsonl("train_math.jsonl")) strings.push(row.problem, row.solution);
-  return strings.filter((s) => typeof s === "string");
+/** The texts of a JSON Lines file as `pacs tokenize --bench --jsonl` reads them: "text", else "problem" and "solution". */
+export function jsonlTexts(file) {
+  const texts = [];
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    if (!line) continue;
+    const row = JSON.parse(line);
+    if (typeof row.text === "string") { texts.push(row.text); continue; }
+    for (const key of ["problem", "solution"]) if (typeof row[key] === "string") texts.push(row[key]);
+  }
+  return texts;
 }

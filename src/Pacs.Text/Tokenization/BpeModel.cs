@@ -18,6 +18,7 @@ public sealed class BpeModel
     private readonly Dictionary<long, long> _merges; // (left id << 32 | right id) -> (rank << 32 | merged id)
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
+    private int _cacheSize;
     private readonly int[] _byteAlphabetIds = new int[256]; // id of the byte-alphabet character of each byte, -1 if absent
     private readonly int[] _byteFallbackIds = new int[256]; // id of "<0xXX>", -1 if absent
 
@@ -76,7 +77,7 @@ public sealed class BpeModel
             vocab[entry.Name] = id;
         }
 
-        var merges = new Dictionary<long, long>();
+        var merges = new Dictionary<long, long>(PairComparer.Instance);
         int rank = 0;
         foreach (var merge in TokenizerJson.RequireArray(model, "merges", file, "model"))
         {
@@ -108,6 +109,16 @@ public sealed class BpeModel
             TokenizerJson.OptionalBool(model, "fuse_unk", false), file);
     }
 
+    /// <summary>long.GetHashCode is left ^ right for our keys, which collides heavily between token-id pairs.</summary>
+    private sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
+
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
     /// <summary>Appends the ids of one pre-token word.</summary>
@@ -122,7 +133,12 @@ public sealed class BpeModel
         int[] ids = ByteLevelInput ? EncodeBytes(word) : EncodeCodePoints(word);
         if (word.Length < MaxCachedWordLength)
         {
-            if (_cache.Count >= MaxCacheEntries) _cache.Clear();
+            // ConcurrentDictionary.Count takes every lock, so the size is tracked separately.
+            if (Interlocked.Increment(ref _cacheSize) > MaxCacheEntries)
+            {
+                _cache.Clear();
+                Interlocked.Exchange(ref _cacheSize, 0);
+            }
             _cacheBySpan.TryAdd(word, ids);
         }
         foreach (int id in ids) output.Add(id);
