@@ -1,0 +1,54 @@
+using Pacs.Tensors.Kernels;
+
+namespace Pacs.Tensors.Tests;
+
+public class AttentionKernelTests
+{
+    /// <summary>Decoding one token per sequence against a KV cache gives the last row of full causal attention.</summary>
+    [Fact]
+    public void Cache_decode_step_matches_full_attention_rows()
+    {
+        var rng = new Random(31);
+        int batch = 3, t = 11, hq = 6, hkv = 2, hd = 20, capacity = 16;
+        var q = GradCheck.RandomArray(rng, batch * t * hq * hd);
+        var k = GradCheck.RandomArray(rng, batch * t * hkv * hd);
+        var v = GradCheck.RandomArray(rng, batch * t * hkv * hd);
+        var full = new float[q.Length];
+        Attention.Forward(q, k, v, full, new Attention.Dims(batch, t, t, hq, hkv, hd));
+
+        // Cache [B, capacity, Hkv, hd] filled with each sequence's first len tokens; the step query is token len-1.
+        int[] lengths = [11, 4, 7];
+        var kCache = new float[batch * capacity * hkv * hd];
+        var vCache = new float[kCache.Length];
+        var qStep = new float[batch * hq * hd];
+        int kvRow = hkv * hd, qRow = hq * hd;
+        for (int b = 0; b < batch; b++)
+        {
+            Array.Copy(k, b * t * kvRow, kCache, b * capacity * kvRow, lengths[b] * kvRow);
+            Array.Copy(v, b * t * kvRow, vCache, b * capacity * kvRow, lengths[b] * kvRow);
+            Array.Copy(q, (b * t + lengths[b] - 1) * qRow, qStep, b * qRow, qRow);
+        }
+        var oStep = new float[qStep.Length];
+        var offsets = lengths.Select(n => n - 1).ToArray();
+        Attention.Forward(qStep, kCache, vCache, oStep, new Attention.Dims(batch, 1, capacity, hq, hkv, hd),
+            causal: true, queryOffsets: offsets, keyLengths: lengths);
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < qRow; i++)
+                Assert.Equal(full[(b * t + lengths[b] - 1) * qRow + i], oStep[b * qRow + i], 5);
+    }
+
+    [Fact]
+    public void Rows_that_see_no_key_output_zeros()
+    {
+        var rng = new Random(32);
+        int batch = 2, t = 3, h = 2, hd = 4;
+        var q = Tensor.Parameter(GradCheck.RandomArray(rng, batch * t * h * hd), [batch, t, h, hd]);
+        var k = Tensor.Parameter(GradCheck.RandomArray(rng, batch * t * h * hd), [batch, t, h, hd]);
+        var v = Tensor.Parameter(GradCheck.RandomArray(rng, batch * t * h * hd), [batch, t, h, hd]);
+        var o = Ops.Attention(q, k, v, causal: false, validLengths: [0, 3]);
+        Assert.All(o.Data.Take(t * h * hd), x => Assert.Equal(0f, x));
+        o.Backward(Enumerable.Repeat(1f, o.Numel).ToArray());
+        Assert.All(k.Grad!.Take(t * h * hd), x => Assert.Equal(0f, x));
+        Assert.All(q.Grad!, x => Assert.True(float.IsFinite(x)));
+    }
+}
