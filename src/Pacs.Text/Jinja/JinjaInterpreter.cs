@@ -239,9 +239,9 @@ internal sealed class JinjaInterpreter
                 long sign = u.Op == "-" ? -1 : 1;
                 return operand switch
                 {
-                    double d => sign * d,
-                    long l => sign * l,
-                    bool b => sign * (b ? 1L : 0L),
+                    double d => (object)(sign * d),
+                    long l => (object)(sign * l),
+                    bool b => (object)(sign * (b ? 1L : 0L)),
                     _ => throw Fail(u.Line, $"unary {u.Op} on a {JinjaValues.TypeName(operand)}"),
                 };
             }
@@ -390,7 +390,7 @@ internal sealed class JinjaInterpreter
             double x = ToDouble(left), y = ToDouble(right);
             double r = Math.Pow(x, y);
             bool isFloat = left is double || right is double || y < 0;
-            return isFloat ? r : (long)r;
+            return isFloat ? (object)r : (long)r;
         }
         if (leftNumeric && rightNumeric)
         {
@@ -405,7 +405,7 @@ internal sealed class JinjaInterpreter
                     case "*": return x * y;
                     case "/": return (double)x / y;
                     case "//": return (long)Math.Floor((double)x / y);
-                    case "%": return y == 0 ? double.NaN : x % y;
+                    case "%": return y == 0 ? (object)double.NaN : x % y;
                     case "<": return x < y;
                     case ">": return x > y;
                     case "<=": return x <= y;
@@ -584,7 +584,7 @@ internal sealed class JinjaInterpreter
             case long or double:
                 switch (name)
                 {
-                    case "abs": return operand is long l ? Math.Abs(l) : Math.Abs((double)operand);
+                    case "abs": return operand is long l ? (object)Math.Abs(l) : Math.Abs((double)operand);
                     case "int": return operand is long ? operand : (long)Math.Floor((double)operand);
                     case "float": return ToDouble(operand);
                     case "string": return JinjaValues.ToOutput(operand);

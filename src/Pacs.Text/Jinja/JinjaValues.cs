@@ -239,8 +239,11 @@ internal static class JinjaValues
             case JsonValueKind.Null: return null;
             case JsonValueKind.Undefined: return Undefined.Instance;
             case JsonValueKind.Number:
-                return json.TryGetInt64(out long l) && !json.GetRawText().Contains('.') && !json.GetRawText().Contains('e', StringComparison.OrdinalIgnoreCase)
-                    ? l : json.GetDouble() is var d && d % 1 == 0 && Math.Abs(d) < 9e15 ? (long)d : json.GetDouble();
+            {
+                // JavaScript keeps one number type; integral values become Jinja integers.
+                double d = json.GetDouble();
+                return d % 1 == 0 && Math.Abs(d) < 9e15 ? (object)(long)d : d;
+            }
             case JsonValueKind.Array: return new JinjaList(json.EnumerateArray().Select(FromJson).ToList());
             default:
             {

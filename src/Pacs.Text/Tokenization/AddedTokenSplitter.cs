@@ -13,6 +13,7 @@ public sealed class AddedTokenSplitter
     }
 
     private readonly Node _root = new();
+    private System.Buffers.SearchValues<char> _firstChars = System.Buffers.SearchValues.Create("");
 
     public bool IsEmpty { get; private set; } = true;
 
@@ -28,6 +29,7 @@ public sealed class AddedTokenSplitter
         }
         node.Token ??= token;
         IsEmpty = false;
+        _firstChars = System.Buffers.SearchValues.Create(_root.Children!.Keys.ToArray());
     }
 
     /// <summary>Appends (text, null) for plain pieces and (content, token) for matches, then applies lstrip/rstrip
@@ -43,6 +45,9 @@ public sealed class AddedTokenSplitter
         int pieceStart = 0;
         for (int i = 0; i < text.Length;)
         {
+            int skip = text.AsSpan(i).IndexOfAny(_firstChars);
+            if (skip < 0) break;
+            i += skip;
             var node = _root;
             AddedToken? match = null;
             int matchLength = 0;
