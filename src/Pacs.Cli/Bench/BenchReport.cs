@@ -42,7 +42,8 @@ public sealed record MachineInfo(string DateUtc, int Nproc, string Cpu, string R
 
 /// <summary>Everything `pacs bench` measured; serialised as the --json file (snake_case keys).</summary>
 public sealed record BenchReport(string Tool, string ModelShape, int Repeats, MachineInfo Machine, SgemmFigures? Sgemm,
-    TrainFigures? Train, GenerateFigures? Generate, IReadOnlyList<PrefillDecodeFigures>? PrefillDecode)
+    TrainFigures? Train, GenerateFigures? Generate, IReadOnlyList<PrefillDecodeFigures>? PrefillDecode,
+    ProfileFigures? Profile)
 {
     private static readonly JsonSerializerOptions s_json = new()
     {

@@ -143,7 +143,8 @@ public static class BenchRunner
             generator.Generate(requests, options);
             return watch.Elapsed.TotalSeconds;
         }
-        Time(withDecode);
+        // Warm-up (JIT, caches) on a short request: a full-size one would cost as much as a timed run.
+        generator.Generate(RandomRequests(model.Config, 1, 4, seed: 12), prefillOnly with { MaxNewTokens = 2 });
         var prefill = new List<double>();
         var decode = new List<double>();
         for (int r = 0; r < repeats; r++)

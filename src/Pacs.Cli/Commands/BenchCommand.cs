@@ -12,14 +12,14 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "train", "generate"];
+    private static readonly string[] s_parts = ["sgemm", "train", "generate", "profile"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, train, generate (default: all)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, train, generate, profile (where a bench-tiny training step spends its time)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
         foreach (var option in new Option[] { json, repeats, shape, only }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
@@ -67,6 +67,7 @@ public sealed class BenchCommand : ICliCommand
         TrainFigures? train = null;
         GenerateFigures? generate = null;
         List<PrefillDecodeFigures>? prefillDecode = null;
+        ProfileFigures? profile = null;
         if (shapeName == BenchShapes.Tiny)
         {
             if (parts.Contains("train"))
@@ -75,6 +76,11 @@ public sealed class BenchCommand : ICliCommand
                 Console.WriteLine($"train {train.Batch}x{train.SeqLen} tokens, {train.Parameters:N0} parameters: {train.TokensPerSecond.Median:F0} tokens/s "
                     + $"({train.StepSeconds.Median * 1000:F0} ms/step), peak working set {train.PeakWorkingSetMiB:F0} MiB ({train.PeakScope}), "
                     + $"loss {train.FirstLoss:F3} -> {train.LastLoss:F3}");
+            }
+            if (parts.Contains("profile"))
+            {
+                profile = BenchProfile.Run(config, batch: 32, seqLen: 128, repeats);
+                PrintProfile(profile);
             }
             if (parts.Contains("generate"))
             {
@@ -99,6 +105,16 @@ public sealed class BenchCommand : ICliCommand
         }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, train, generate, prefillDecode);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, train, generate, prefillDecode, profile);
+    }
+
+    private static void PrintProfile(ProfileFigures profile)
+    {
+        var p = profile.Step;
+        Console.WriteLine($"training step {p.TotalMs:F0} ms: forward {p.ForwardMs:F0}, loss {p.LossMs:F0}, backward {p.BackwardMs:F0}, AdamW {p.OptimizerMs:F0}; "
+            + $"SGEMM {p.SgemmMs:F0} ms in {p.SgemmCalls} calls ({100 * p.SgemmMs / p.TotalMs:F0}% of the step, {p.SgemmGflops:F1} GFLOP/s)");
+        Console.WriteLine($"{"op",-16} {"shape",-44} {"x/step",6} {"fwd ms",8} {"bwd ms",8} {"ms/step",8}");
+        foreach (var op in profile.Ops.OrderByDescending(o => o.StepMs))
+            Console.WriteLine($"{op.Op,-16} {op.Shape,-44} {op.PerStep,6} {op.ForwardMs,8:F2} {op.BackwardMs,8:F2} {op.StepMs,8:F1}");
     }
 }

@@ -25,8 +25,32 @@ public static class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
+        long start = Profiling ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         if (s_useNative.Value) Native(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else Managed(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (start != 0)
+        {
+            Interlocked.Increment(ref s_calls);
+            Interlocked.Add(ref s_multiplyAdds, (long)m * n * k);
+            Interlocked.Add(ref s_ticks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
+    }
+
+    private static long s_calls, s_multiplyAdds, s_ticks;
+
+    /// <summary>When true, <see cref="Sgemm"/> counts its calls, multiply-adds and wall time (see <see cref="Counters"/>).</summary>
+    public static bool Profiling { get; set; }
+
+    /// <summary>Calls, multiply-adds and seconds spent in <see cref="Sgemm"/> while <see cref="Profiling"/> was on.</summary>
+    public static (long Calls, long MultiplyAdds, double Seconds) Counters =>
+        (Interlocked.Read(ref s_calls), Interlocked.Read(ref s_multiplyAdds),
+            Interlocked.Read(ref s_ticks) / (double)System.Diagnostics.Stopwatch.Frequency);
+
+    public static void ResetCounters()
+    {
+        Interlocked.Exchange(ref s_calls, 0);
+        Interlocked.Exchange(ref s_multiplyAdds, 0);
+        Interlocked.Exchange(ref s_ticks, 0);
     }
 
     /// <summary>The blocked, packed SIMD implementation, whatever the backend setting.</summary>
