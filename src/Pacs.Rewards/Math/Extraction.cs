@@ -79,8 +79,22 @@ public static class AnswerExtractor
     public const int MaxAnswerLength = 4000;
 
     /// <summary>The answers each enabled format finds, in policy order (a format that finds nothing is skipped).</summary>
+    /// <summary>Only the last this many characters are searched: every format looks for the last answer, and the
+    /// bound keeps a 1 MB response as cheap as a 64 kB one.</summary>
+    public const int MaxScanLength = 1 << 16;
+
+    /// <summary>The searched tail of a long text, starting at a line break so that $...$ pairs are not split.</summary>
+    public static string Tail(string text)
+    {
+        if (text.Length <= MaxScanLength) return text;
+        int cut = text.Length - MaxScanLength;
+        int newline = text.IndexOf('\n', cut, System.Math.Min(4096, text.Length - cut));
+        return text[(newline < 0 ? cut : newline + 1)..];
+    }
+
     public static IEnumerable<ExtractedAnswer> Candidates(string text, ExtractionPolicy policy)
     {
+        text = Tail(text);
         bool numberCompetes = policy.Order.Contains(AnswerFormat.LastNumber) && policy.Order.Contains(AnswerFormat.FinalLatex);
         foreach (var format in policy.Order)
         {
@@ -121,7 +135,9 @@ public static class AnswerExtractor
     private static string? LastBoxed(string text, out int end)
     {
         end = -1;
-        var boxes = new List<(int Start, int End, string Content)>();
+        // only the last boxes matter: keep a bounded window of them (a response may hold thousands)
+        const int keep = 32;
+        var boxes = new List<(int Start, int End, int ContentStart, int ContentEnd)>();
         int i = 0;
         while ((i = text.IndexOf('\\', i)) >= 0)
         {
@@ -134,24 +150,25 @@ public static class AnswerExtractor
             if (j < text.Length && text[j] == '{')
             {
                 int close = MatchBrace(text, j);
-                if (close < 0) { boxes.Add((i, text.Length, text[(j + 1)..])); break; }
-                boxes.Add((i, close + 1, text[(j + 1)..close]));
+                if (close < 0) { boxes.Add((i, text.Length, j + 1, text.Length)); break; }
+                boxes.Add((i, close + 1, j + 1, close));
                 i = close + 1;
             }
             else if (j > nameEnd + len)
             {
                 int k = j;
                 while (k < text.Length && !char.IsWhiteSpace(text[k]) && text[k] != '$') k++;
-                if (k > j) boxes.Add((i, k, text[j..k]));
+                if (k > j) boxes.Add((i, k, j, k));
                 i = k;
             }
             else i = j;
+            if (boxes.Count > 2 * keep) boxes.RemoveRange(0, boxes.Count - keep);
         }
         if (boxes.Count == 0) return null;
         end = boxes[^1].End;
         int first = boxes.Count - 1;
-        while (first > 0 && IsJoiner(text, boxes[first - 1].End, boxes[first].Start)) first--;
-        return first == boxes.Count - 1 ? boxes[^1].Content : string.Join(", ", boxes.Skip(first).Select(b => b.Content));
+        while (first > 0 && boxes.Count - first < 16 && IsJoiner(text, boxes[first - 1].End, boxes[first].Start)) first--;
+        return string.Join(", ", boxes.Skip(first).Select(b => text[b.ContentStart..b.ContentEnd]));
     }
 
     private static bool Matches(string text, int at, string word) =>
@@ -181,7 +198,10 @@ public static class AnswerExtractor
         var words = between.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries);
         if (words.All(w => w.Trim(',', ';', '.').Length == 0)) return true; // nothing, or only commas
         // "\boxed{1} and \boxed{2}", "\boxed{(3,3)} for part (a) and \boxed{(1,1)}", but not "\boxed{41}, but then \boxed{42}"
-        return words.Length <= 5 && words[^1].Trim(',', '.', ';') is "and" or "or";
+        int last = words.Length - 1;
+        if (last >= 2 && words[last] == "=") last -= 2; // "... and y_2 = \boxed{...}" names the next answer
+        else if (last >= 1 && words[last].EndsWith('=')) last -= 1;
+        return words.Length <= 6 && last >= 0 && words[last].Trim(',', '.', ';') is "and" or "or";
     }
 
     public static string? AfterHashes(string text)
@@ -280,7 +300,7 @@ public static class AnswerExtractor
         if (segments.Count == 0) return null;
         end = segments[^1].End;
         int first = segments.Count - 1;
-        while (first > 0 && IsJoiner(text, segments[first - 1].End, segments[first].Start)) first--;
+        while (first > 0 && segments.Count - first < 16 && IsJoiner(text, segments[first - 1].End, segments[first].Start)) first--;
         return first == segments.Count - 1 ? segments[^1].Content : string.Join(", ", segments.Skip(first).Select(s => s.Content));
     }
 

@@ -49,6 +49,7 @@ public static class MathVerifier
     /// <summary>The answer a gold string holds: its boxed or final math part if it is a worked solution, else itself.</summary>
     public static string GoldAnswer(string gold)
     {
+        gold = AnswerExtractor.Tail(gold);
         if (gold.Contains("boxed", StringComparison.Ordinal) || gold.Contains("\\fbox", StringComparison.Ordinal))
             return AnswerExtractor.LastBoxed(gold) ?? gold;
         if (gold.Contains('$') || gold.Contains("\\[", StringComparison.Ordinal) || gold.Contains("\\(", StringComparison.Ordinal))
