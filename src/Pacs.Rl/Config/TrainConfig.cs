@@ -39,11 +39,11 @@ public sealed class TaskSection
     [Knob("Task name as known to TaskRegistry (arith, countdown, ...).")]
     public string Name { get; set; } = "arith";
 
-    [Knob("Seed of the task's problem generator; fixes the train and test splits.")]
-    public long Seed { get; set; } = 1234;
+    [Knob("Seed of the task's problem generator (as `pacs sft --seed`; the train/test split is by problem hash).")]
+    public long Seed { get; set; } = 0;
 
-    [Knob("Task difficulty level passed to the generator (task-specific meaning; arith: number of operands).")]
-    public int Level { get; set; } = 2;
+    [Knob("Difficulty preset 1..5 of a synthetic task; 0 = the task's defaults (what `pacs sft` trains on without --level).")]
+    public int Level { get; set; } = 0;
 
     [Knob("Held-out problems scored at each validation.")]
     public int EvalProblems { get; set; } = 64;
@@ -135,7 +135,7 @@ public sealed class RolloutSection
     public double TopP { get; set; } = 1.0;
 
     [Knob("Maximum response tokens; longer responses are cut (counted as clipped).")]
-    public int MaxResponseTokens { get; set; } = 24;
+    public int MaxResponseTokens { get; set; } = 64;
 }
 
 public sealed class UpdateSection

@@ -60,7 +60,8 @@ public static class TrainConfigValidator
         Positive(c.Task.EvalSamples, "task.eval_samples");
         try
         {
-            Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level);
+            if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");
+            Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level);
         }
         catch (ArgumentException e)
         {

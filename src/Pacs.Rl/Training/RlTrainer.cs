@@ -58,7 +58,7 @@ public sealed class RlTrainer
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
-        _task = TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level);
+        _task = TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
         _tokenizer = ModelFiles.LoadTokenizer(_startModelDir);
         if (_tokenizer.VocabSize > policy.Config.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {policy.Config.VocabSize}");
