@@ -22,14 +22,16 @@ internal static unsafe class DecodeKernels
             if (j0 + Block <= m)
             {
                 float* w0 = w + (long)j0 * k;
-                for (int r = 0; r < n; r++)
+                int r = 0;
+                for (; r + 4 <= n; r += 4)
                 {
                     float* xr = x + (long)r * k;
-                    float* yr = y + (long)r * m + j0;
-                    Dot1x4(xr, w0, k, yr);
-                    if (bias != null)
-                        for (int c = 0; c < Block; c++) yr[c] += bias[j0 + c];
+                    Dot4x4(xr, xr + k, xr + 2L * k, xr + 3L * k, w0, k, y + (long)r * m + j0, m);
                 }
+                for (; r < n; r++) Dot1x4(x + (long)r * k, w0, k, y + (long)r * m + j0);
+                if (bias != null)
+                    for (r = 0; r < n; r++)
+                        for (int c = 0; c < Block; c++) y[(long)r * m + j0 + c] += bias[j0 + c];
             }
             else
             {
@@ -38,6 +40,68 @@ internal static unsafe class DecodeKernels
                         y[(long)r * m + j] = Dot(x + (long)r * k, w + (long)j * k, k) + (bias != null ? bias[j] : 0f);
             }
         });
+    }
+
+    /// <summary>
+    /// y[r * ldy + c] = x_r . w[c*k ..) for four x rows and four consecutive w rows; every element is reduced
+    /// exactly like <see cref="Dot"/> (lane-wise FMA, lane sum, scalar tail), so blocking never changes results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4x4(float* x0, float* x1, float* x2, float* x3, float* w, int k, float* y, int ldy)
+    {
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            Dot1x4(x0, w, k, y);
+            Dot1x4(x1, w, k, y + ldy);
+            Dot1x4(x2, w, k, y + 2L * ldy);
+            Dot1x4(x3, w, k, y + 3L * ldy);
+            return;
+        }
+        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        var a00 = Vector512<float>.Zero; var a01 = a00; var a02 = a00; var a03 = a00;
+        var a10 = a00; var a11 = a00; var a12 = a00; var a13 = a00;
+        var a20 = a00; var a21 = a00; var a22 = a00; var a23 = a00;
+        var a30 = a00; var a31 = a00; var a32 = a00; var a33 = a00;
+        int i = 0;
+        for (; i <= k - 16; i += 16)
+        {
+            var v0 = Vector512.Load(w + i);
+            var v1 = Vector512.Load(w1 + i);
+            var v2 = Vector512.Load(w2 + i);
+            var v3 = Vector512.Load(w3 + i);
+            var u = Vector512.Load(x0 + i);
+            a00 = Vector512.FusedMultiplyAdd(u, v0, a00); a01 = Vector512.FusedMultiplyAdd(u, v1, a01);
+            a02 = Vector512.FusedMultiplyAdd(u, v2, a02); a03 = Vector512.FusedMultiplyAdd(u, v3, a03);
+            u = Vector512.Load(x1 + i);
+            a10 = Vector512.FusedMultiplyAdd(u, v0, a10); a11 = Vector512.FusedMultiplyAdd(u, v1, a11);
+            a12 = Vector512.FusedMultiplyAdd(u, v2, a12); a13 = Vector512.FusedMultiplyAdd(u, v3, a13);
+            u = Vector512.Load(x2 + i);
+            a20 = Vector512.FusedMultiplyAdd(u, v0, a20); a21 = Vector512.FusedMultiplyAdd(u, v1, a21);
+            a22 = Vector512.FusedMultiplyAdd(u, v2, a22); a23 = Vector512.FusedMultiplyAdd(u, v3, a23);
+            u = Vector512.Load(x3 + i);
+            a30 = Vector512.FusedMultiplyAdd(u, v0, a30); a31 = Vector512.FusedMultiplyAdd(u, v1, a31);
+            a32 = Vector512.FusedMultiplyAdd(u, v2, a32); a33 = Vector512.FusedMultiplyAdd(u, v3, a33);
+        }
+        Finish(x0, w, k, i, y, Vector512.Sum(a00), Vector512.Sum(a01), Vector512.Sum(a02), Vector512.Sum(a03));
+        Finish(x1, w, k, i, y + ldy, Vector512.Sum(a10), Vector512.Sum(a11), Vector512.Sum(a12), Vector512.Sum(a13));
+        Finish(x2, w, k, i, y + 2L * ldy, Vector512.Sum(a20), Vector512.Sum(a21), Vector512.Sum(a22), Vector512.Sum(a23));
+        Finish(x3, w, k, i, y + 3L * ldy, Vector512.Sum(a30), Vector512.Sum(a31), Vector512.Sum(a32), Vector512.Sum(a33));
+    }
+
+    /// <summary>Scalar tail from element i on, then stores the four sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Finish(float* x, float* w, int k, int i, float* y, float s0, float s1, float s2, float s3)
+    {
+        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        for (; i < k; i++)
+        {
+            float xv = x[i];
+            s0 = MathF.FusedMultiplyAdd(xv, w[i], s0);
+            s1 = MathF.FusedMultiplyAdd(xv, w1[i], s1);
+            s2 = MathF.FusedMultiplyAdd(xv, w2[i], s2);
+            s3 = MathF.FusedMultiplyAdd(xv, w3[i], s3);
+        }
+        y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
     }
 
     /// <summary>out[c] = x . w[c*k .. c*k+k) for four consecutive rows of w, each reduced exactly like <see cref="Dot"/>.</summary>
