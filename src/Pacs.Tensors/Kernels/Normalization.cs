@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Pacs.Tensors.Kernels;
 
@@ -31,6 +32,50 @@ public static class Normalization
         }
     }
 
+    /// <summary>dx += inv * (w * dy) - x * inv^3 * mean(w * dy * x) for one row (two passes, no scratch).</summary>
+    private static unsafe void RmsNormBackwardRow(float* x, float* w, float* dy, float inv, int dim, float* dx)
+    {
+        int i = 0;
+        float dot;
+        if (Vector512.IsHardwareAccelerated && dim >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= dim - 16; i += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(w + i) * Vector512.Load(dy + i), Vector512.Load(x + i), acc);
+            dot = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && dim >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= dim - 8; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(w + i) * Vector256.Load(dy + i), Vector256.Load(x + i), acc);
+            dot = Vector256.Sum(acc);
+        }
+        else dot = 0;
+        for (; i < dim; i++) dot = MathF.FusedMultiplyAdd(w[i] * dy[i], x[i], dot);
+        float coef = -inv * inv * inv * dot / dim;
+        i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vi = Vector512.Create(inv);
+            var vc = Vector512.Create(coef);
+            for (; i <= dim - 16; i += 16)
+            {
+                var a = Vector512.FusedMultiplyAdd(Vector512.Load(w + i) * Vector512.Load(dy + i), vi, Vector512.Load(dx + i));
+                Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vc, a).Store(dx + i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vi = Vector256.Create(inv);
+            var vc = Vector256.Create(coef);
+            for (; i <= dim - 8; i += 8)
+            {
+                var a = Vector256.FusedMultiplyAdd(Vector256.Load(w + i) * Vector256.Load(dy + i), vi, Vector256.Load(dx + i));
+                Vector256.FusedMultiplyAdd(Vector256.Load(x + i), vc, a).Store(dx + i);
+            }
+        }
+        for (; i < dim; i++) dx[i] = MathF.FusedMultiplyAdd(x[i], coef, MathF.FusedMultiplyAdd(w[i] * dy[i], inv, dx[i]));
+    }
+
     /// <summary>
     /// dx += d/dx, dWeight += d/dweight for upstream dy [rows, dim], given x and the forward's invRms [rows].
     /// dx and dWeight may be empty to skip them. dWeight sums rows in order per column (deterministic).
@@ -47,22 +92,7 @@ public static class Normalization
             fixed (float* xp0 = x, wp0 = weight, rp0 = invRms, gp0 = dy, dp0 = dx)
             {
                 float* xp = xp0, wp = wp0, rp = rp0, gp = gp0, dp = dp0;
-                RowParallel.For(rows, 6L * dim, r =>
-                {
-                    var xr = new ReadOnlySpan<float>(xp + (long)r * dim, dim);
-                    var gr = new ReadOnlySpan<float>(gp + (long)r * dim, dim);
-                    var dr = new Span<float>(dp + (long)r * dim, dim);
-                    var w = new ReadOnlySpan<float>(wp, dim);
-                    float inv = rp[r];
-                    // wg = weight * dy; dx = inv * wg - x * inv^3 * mean(wg * x)
-                    float[]? rented = null;
-                    Span<float> wg = dim <= 1024 ? stackalloc float[dim] : (rented = System.Buffers.ArrayPool<float>.Shared.Rent(dim)).AsSpan(0, dim);
-                    TensorPrimitives.Multiply(w, gr, wg);
-                    float coef = -inv * inv * inv * TensorPrimitives.Dot(wg, xr) / dim;
-                    TensorPrimitives.MultiplyAdd(wg, inv, dr, dr);
-                    TensorPrimitives.MultiplyAdd(xr, coef, dr, dr);
-                    if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
-                });
+                RowParallel.For(rows, 6L * dim, r => RmsNormBackwardRow(xp + (long)r * dim, wp, gp + (long)r * dim, rp[r], dim, dp + (long)r * dim));
             }
         }
         if (!dWeight.IsEmpty) Simd.AddColumnSums(dy, rows, dim, dWeight, other: x, rowScale: invRms);

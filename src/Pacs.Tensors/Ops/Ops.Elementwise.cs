@@ -193,7 +193,10 @@ public static partial class Ops
         if (Autograd.Needs(gate, up))
             result.SetGraph([gate, up], () =>
             {
-                float[] g = result.Grad!, ggate = gate.EnsureGrad(), gup = up.EnsureGrad();
+                // A side that needs no gradient gets a scratch buffer: the fused kernel writes both.
+                float[] g = result.Grad!;
+                float[] ggate = gate.RequiresGrad ? gate.EnsureGrad() : new float[g.Length];
+                float[] gup = up.RequiresGrad ? up.EnsureGrad() : new float[g.Length];
                 ForElements(g.Length, (b, e) => Activations.SwiGluBackward(gd.AsSpan(b, e - b), ud.AsSpan(b, e - b), g.AsSpan(b, e - b),
                     ggate.AsSpan(b, e - b), gup.AsSpan(b, e - b)));
             });
