@@ -52,3 +52,38 @@ public class AttentionKernelTests
         Assert.All(q.Grad!, x => Assert.True(float.IsFinite(x)));
     }
 }
+
+public class ReductionOrderTests
+{
+    /// <summary>
+    /// Reductions must not depend on where an array happens to sit in memory (vector lanes assigned by alignment
+    /// would change the rounding between runs): the same values at every float offset give the same bits.
+    /// </summary>
+    [Fact]
+    public void Row_reductions_do_not_depend_on_alignment()
+    {
+        var rng = new Random(41);
+        foreach (int n in new[] { 37, 256, 4099 })
+        {
+            var values = GradCheck.RandomArray(rng, n, -50f, 50f);
+            var other = GradCheck.RandomArray(rng, n);
+            var seen = new HashSet<(int, int, int, int, int)>();
+            for (int offset = 0; offset < 16; offset++)
+            {
+                var a = new float[n + 16];
+                var b = new float[n + 16];
+                Array.Copy(values, 0, a, offset, n);
+                Array.Copy(other, 0, b, offset, n);
+                var xs = a.AsSpan(offset, n);
+                var ys = b.AsSpan(offset, n);
+                var y = new float[n];
+                var inv = new float[1];
+                Normalization.RmsNormForward(xs, ys, 1e-5f, y, inv);
+                seen.Add((BitConverter.SingleToInt32Bits(Simd.Dot(xs, ys)), BitConverter.SingleToInt32Bits((float)Reductions.Sum(xs)),
+                    BitConverter.SingleToInt32Bits(Softmax.LogSumExp(xs, 0.9f, new float[n])), BitConverter.SingleToInt32Bits(inv[0]),
+                    BitConverter.SingleToInt32Bits((float)Reductions.Sum(xs, ys))));
+            }
+            Assert.Single(seen);
+        }
+    }
+}
