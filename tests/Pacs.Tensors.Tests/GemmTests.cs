@@ -201,9 +201,11 @@ public class GemmTests
     }
 
     [Fact]
-    public void BackendNamesTheImplementation()
+    public void BackendNamesTheImplementationAndDefaultsToManaged()
     {
         Assert.True(Gemm.Backend.StartsWith("managed (") || Gemm.Backend.StartsWith("native ("), Gemm.Backend);
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PACS_BLAS")))
+            Assert.Equal($"managed ({Gemm.ManagedIsa})", Gemm.Backend);
     }
 
     [Fact]

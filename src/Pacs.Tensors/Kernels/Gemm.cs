@@ -6,7 +6,8 @@ namespace Pacs.Tensors.Kernels;
 /// C = alpha * op(A) * op(B) + beta * C for row-major float32 matrices, op(X) = X or X^T.
 /// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides of the stored matrices.
 /// Every element of C is reduced over k in a fixed order by one thread, so results do not depend on the
-/// thread count. The backend (managed or native BLAS) is chosen at start-up; PACS_BLAS=managed|native forces one.
+/// thread count. The backend is the managed kernels unless PACS_BLAS=native asks for OpenBLAS (faster on some shapes,
+/// but its results can depend on the thread count); PACS_BLAS=managed states the default explicitly.
 /// With beta = 0, C is not read (NaNs already in C do not propagate).
 /// </summary>
 public static class Gemm
@@ -143,7 +144,9 @@ public static class Gemm
         switch (choice)
         {
             case null or "":
-                return BlasNative.IsAvailable;
+                // Managed by default: OpenBLAS 0.3.21 splits some shapes differently per thread count and its results
+                // then change with the thread count (e.g. 333x777x1000, 1 vs 2 threads), which breaks the contract above.
+                return false;
             case "managed":
                 return false;
             case "native":
