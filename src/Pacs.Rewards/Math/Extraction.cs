@@ -301,7 +301,7 @@ public static class AnswerExtractor
         end = segments[^1].End;
         int first = segments.Count - 1;
         while (first > 0 && segments.Count - first < 16 && IsJoiner(text, segments[first - 1].End, segments[first].Start)) first--;
-        return first == segments.Count - 1 ? segments[^1].Content : string.Join(", ", segments.Skip(first).Select(s => s.Content));
+        return string.Join(", ", segments.Skip(first).Select(s => s.Content.Trim()));
     }
 
     private static int UnescapedDollar(string text, int from)
