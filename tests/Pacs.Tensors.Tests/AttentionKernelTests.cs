@@ -29,9 +29,7 @@ public class AttentionKernelTests
             Array.Copy(q, (b * t + lengths[b] - 1) * qRow, qStep, b * qRow, qRow);
         }
         var oStep = new float[qStep.Length];
-        var offsets = lengths.Select(n => n - 1).ToArray();
-        Attention.Forward(qStep, kCache, vCache, oStep, new Attention.Dims(batch, 1, capacity, hq, hkv, hd),
-            causal: true, queryOffsets: offsets, keyLengths: lengths);
+        Attention.DecodeStep(qStep, kCache, vCache, lengths, capacity, hq, hkv, hd, oStep);
         for (int b = 0; b < batch; b++)
             for (int i = 0; i < qRow; i++)
                 Assert.Equal(full[(b * t + lengths[b] - 1) * qRow + i], oStep[b * qRow + i], 5);

@@ -319,6 +319,25 @@ public static class Attention
     }
 
     /// <summary>
+    /// One decoding step against a KV cache: q, o [batch, hq, hd] hold each sequence's newest token, kCache and
+    /// vCache [batch, capacity, hkv, hd] hold its first cacheLengths[b] tokens (the newest included, at position
+    /// cacheLengths[b] - 1). Each query attends to its own sequence's filled cache rows.
+    /// </summary>
+    public static void DecodeStep(ReadOnlySpan<float> q, ReadOnlySpan<float> kCache, ReadOnlySpan<float> vCache, ReadOnlySpan<int> cacheLengths,
+        int capacity, int queryHeads, int kvHeads, int headDim, Span<float> o)
+    {
+        Span<int> offsets = cacheLengths.Length <= 256 ? stackalloc int[cacheLengths.Length] : new int[cacheLengths.Length];
+        for (int b = 0; b < cacheLengths.Length; b++)
+        {
+            if (cacheLengths[b] < 1 || cacheLengths[b] > capacity)
+                throw new ArgumentException($"Attention.DecodeStep: cache length {cacheLengths[b]} of sequence {b} is outside [1, {capacity}]");
+            offsets[b] = cacheLengths[b] - 1;
+        }
+        Forward(q, kCache, vCache, o, new Dims(cacheLengths.Length, 1, capacity, queryHeads, kvHeads, headDim),
+            causal: true, queryOffsets: offsets, keyLengths: cacheLengths);
+    }
+
+    /// <summary>
     /// Adds the gradients of the forward above into dq, dk, dv (any may be empty to skip it), given the forward's
     /// output o and logSumExp and the upstream gradient dO. Parallel over (sequence, kv head): each task owns its
     /// dk/dv rows and the dq rows of its query heads, and sums in a fixed order.
