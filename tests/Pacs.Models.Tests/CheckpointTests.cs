@@ -182,3 +182,19 @@ public class CheckpointTests
         }
     }
 }
+
+public class LoadMemoryTests
+{
+    [Theory]
+    [InlineData("stories260K")]
+    [InlineData("verl-tiny-llama-bf16")]
+    public void LoadingAllocatesAtMost1Point3TimesTheFloat32Weights(string name)
+    {
+        Transformer.Load(TestPaths.Models(name)); // warm up JIT and statics
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var model = Transformer.Load(TestPaths.Models(name));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long weights = model.ParameterCount * sizeof(float);
+        Assert.True(allocated <= 1.3 * weights, $"{name}: allocated {allocated} bytes for {weights} bytes of float32 weights");
+    }
+}
