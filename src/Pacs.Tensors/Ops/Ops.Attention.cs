@@ -18,6 +18,10 @@ public static partial class Ops
             throw ShapeError("Attention", "k must be [B, T, Hkv, hd] with Hq a multiple of Hkv", q, k);
         if (validLengths is not null && validLengths.Length != batch)
             throw new ArgumentException($"Attention: {validLengths.Length} valid lengths for batch {batch} of q {Describe(q)}");
+        if (validLengths is not null)
+            for (int b = 0; b < batch; b++)
+                if (validLengths[b] < 0 || validLengths[b] > t)
+                    throw new ArgumentException($"Attention: validLengths[{b}] = {validLengths[b]} is outside [0, {t}] for q {Describe(q)}");
         var dims = new Attention.Dims(batch, t, t, hq, hkv, hd);
         int[]? lengths = validLengths is null ? null : (int[])validLengths.Clone();
         bool needs = Autograd.Needs(q, k, v);
