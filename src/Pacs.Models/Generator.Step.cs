@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Pacs.Tensors.Kernels;
 using RopeTable = Pacs.Tensors.Kernels.RopeTable;
@@ -6,8 +7,9 @@ namespace Pacs.Models;
 
 public sealed unsafe partial class Generator
 {
-    // KV cache, one pair of arrays per layer: [tokens of all sequences, Hkv*hd]; sequence s owns rows
-    // [CacheOffset, CacheOffset + Capacity).
+    // KV cache, one pair of arrays per layer, each of (tokens of all sequences) * Hkv*hd floats. Sequence s owns the
+    // block starting at CacheOffset * Hkv*hd. V is stored [Capacity, Hkv, hd]; K transposed, [Hkv, hd, Capacity],
+    // so the scores of one query against all cached keys are contiguous axpys instead of short dot products.
     private float[][] _kCache = [];
     private float[][] _vCache = [];
     private long _cacheTokens;
@@ -113,7 +115,9 @@ public sealed unsafe partial class Generator
                             if (kNorm != null) DecodeKernels.RmsNorm(kh, kNorm, eps, kh, hd);
                             DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
                         }
-                        new ReadOnlySpan<float>(k + (long)i * kvDim, kvDim).CopyTo(new Span<float>(kc + cacheRow, kvDim));
+                        var seq = seqs[row.Seq];
+                        float* kt = kc + seq.CacheOffset * kvDim + row.Position;
+                        for (int e = 0; e < kvDim; e++) kt[(long)e * seq.Capacity] = k[(long)i * kvDim + e];
                         new ReadOnlySpan<float>(v + (long)i * kvDim, kvDim).CopyTo(new Span<float>(vc + cacheRow, kvDim));
                     }
                 }
@@ -130,22 +134,22 @@ public sealed unsafe partial class Generator
                     var scores = t_scores is { } buf && buf.Length >= ctx ? buf : (t_scores = new float[Math.Max(ctx, 256)]);
                     float* qh = q + (long)i * qDim + head * hd;
                     float* o = att + (long)i * qDim + head * hd;
-                    long baseRow = seqs[row.Seq].CacheOffset;
+                    var seq = seqs[row.Seq];
+                    long baseRow = seq.CacheOffset;
                     int kvHead = head / groups;
-                    float max = float.NegativeInfinity;
-                    for (int t = 0; t < ctx; t++)
+                    // scores[t] = (q . k_t) * scale, summed over d in order: one axpy per head dimension.
+                    float* kt = kc + baseRow * kvDim + (long)kvHead * hd * seq.Capacity;
+                    fixed (float* sp = scores)
                     {
-                        float s = DecodeKernels.Dot(qh, kc + (baseRow + t) * kvDim + kvHead * hd, hd) * scale;
-                        scores[t] = s;
-                        if (s > max) max = s;
+                        new Span<float>(sp, ctx).Clear();
+                        for (int e = 0; e < hd; e++) DecodeKernels.Axpy(qh[e], kt + (long)e * seq.Capacity, sp, ctx);
                     }
-                    float sum = 0;
-                    for (int t = 0; t < ctx; t++)
-                    {
-                        float e = MathF.Exp(scores[t] - max);
-                        scores[t] = e;
-                        sum += e;
-                    }
+                    var sc = scores.AsSpan(0, ctx);
+                    TensorPrimitives.Multiply(sc, scale, sc);
+                    float max = TensorPrimitives.Max(sc);
+                    TensorPrimitives.Subtract(sc, max, sc);
+                    TensorPrimitives.Exp(sc, sc);
+                    float sum = TensorPrimitives.Sum(sc);
                     float inv = 1f / sum;
                     new Span<float>(o, hd).Clear();
                     for (int t = 0; t < ctx; t++)
