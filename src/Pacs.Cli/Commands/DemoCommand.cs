@@ -56,7 +56,7 @@ public static class DemoStages
     public static DemoStage EvaluateBase { get; } = new("Evaluate the base model: pass@k on held-out problems",
         ctx => ctx.Evaluate("base", ctx.BaseModelDir));
 
-    public static IReadOnlyList<DemoStage> All => [TrainBase, EvaluateBase];
+    public static IReadOnlyList<DemoStage> All => [TrainBase, EvaluateBase, RlDemoStages.PostTrainPacs, RlDemoStages.EvaluatePacs];
 }
 
 /// <summary>`pacs demo`: the pipeline in miniature (SFT base model, evaluation, ...), a few minutes on a laptop.</summary>

@@ -42,15 +42,19 @@ public sealed class ReproCommand : ICliCommand
         var quick = new Option<bool>("--quick") { Description = "The small version: minutes on 2 cores, checks the pipeline (not the result)" };
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per method (default 3)" };
         var steps = new Option<int?>("--steps") { Description = "RL steps per run (default: the profile's)" };
+        var baseModel = new Option<string?>("--base") { Description = "Use this SFT base model directory instead of training one (it must match the profile's task and level)" };
+        var lrs = new Option<string?>("--lrs") { Description = "Learning-rate grid, comma-separated (default: the profile's)" };
         var command = new Command("repro", "Reproduce the comparison: SFT base, then PACS vs GRPO vs PPO (same budget, same lr search), pass@k over seeds");
-        foreach (var option in new Option[] { output, quick, seeds, steps }) command.Options.Add(option);
+        foreach (var option in new Option[] { output, quick, seeds, steps, baseModel, lrs }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             var profile = parse.GetValue(quick) ? ReproProfile.Quick : ReproProfile.Full;
             if (parse.GetValue(seeds) is { } s) profile = profile with { Seeds = s };
             if (parse.GetValue(steps) is { } n) profile = profile with { Steps = n };
+            if (parse.GetValue(lrs) is { } grid)
+                profile = profile with { LearningRates = grid.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) && lr > 0 ? lr : throw new ArgumentException($"--lrs: '{v}' is not a positive number")).ToArray() };
             if (profile.Seeds < 1) throw new ArgumentException($"--seeds must be >= 1, got {profile.Seeds}");
-            Run(profile, parse.GetValue(output)!);
+            Run(profile, parse.GetValue(output)!, parse.GetValue(baseModel));
             return 0;
         }));
         return command;
@@ -90,11 +94,12 @@ public sealed class ReproCommand : ICliCommand
         return config;
     }
 
-    public static void Run(ReproProfile profile, string outDir)
+    public static void Run(ReproProfile profile, string outDir, string? existingBase = null)
     {
         var total = Stopwatch.StartNew();
         Directory.CreateDirectory(outDir);
-        string baseDir = Path.Combine(outDir, "base");
+        string baseDir = existingBase ?? Path.Combine(outDir, "base");
+        if (existingBase is not null && !Directory.Exists(existingBase)) throw new DirectoryNotFoundException($"--base: model directory not found: {existingBase}");
         var log = new StreamWriter(Path.Combine(outDir, "repro.log"), append: false) { AutoFlush = true };
         void Say(string line)
         {
@@ -104,10 +109,17 @@ public sealed class ReproCommand : ICliCommand
         }
 
         Say($"repro ({profile.Name}): SFT base, then {string.Join(", ", Methods(profile.Ablations).Select(m => m.Label))}; {profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples, {profile.Seeds} seeds, lr grid {string.Join(", ", profile.LearningRates)}");
-        var sft = new SftTrainer(profile.Sft);
-        Say($"sft: {sft.Model.ParameterCount:N0} parameters, {profile.Sft.Steps} steps");
-        double sftLoss = sft.Train(baseDir);
-        Say($"sft: final loss {sftLoss:0.0000}");
+        if (existingBase is null)
+        {
+            var sft = new SftTrainer(profile.Sft);
+            Say($"sft: {sft.Model.ParameterCount:N0} parameters, {profile.Sft.Steps} steps");
+            double sftLoss = sft.Train(baseDir);
+            Say($"sft: final loss {sftLoss:0.0000}");
+        }
+        else
+        {
+            Say($"sft: using the existing base {existingBase}");
+        }
 
         var task = TaskRegistry.Create(profile.Sft.Task, profile.Sft.Seed, profile.Sft.Level);
         var sampling = new SamplingOptions(Temperature: 1f, MaxNewTokens: profile.MaxResponseTokens);
@@ -151,7 +163,7 @@ public sealed class ReproCommand : ICliCommand
         }
 
         var summary = Summarise(evals);
-        WriteResults(outDir, profile, summary, chosenLr, search, stepTimes, evals, total.Elapsed);
+        WriteResults(outDir, profile, summary, chosenLr, search, stepTimes, evals, total.Elapsed, existingBase);
         Say($"repro finished in {total.Elapsed:hh\\:mm\\:ss}: {Path.Combine(outDir, "results.md")}");
     }
 
@@ -200,7 +212,7 @@ public sealed class ReproCommand : ICliCommand
 
     private static void WriteResults(string outDir, ReproProfile profile, Dictionary<string, Dictionary<string, (double Mean, double Std)>> summary,
         Dictionary<string, double> chosenLr, Dictionary<string, Dictionary<string, double>> search, Dictionary<string, Dictionary<string, double>> times,
-        Dictionary<string, List<EvalReport>> evals, TimeSpan elapsed)
+        Dictionary<string, List<EvalReport>> evals, TimeSpan elapsed, string? baseGiven)
     {
         var inv = CultureInfo.InvariantCulture;
         using (var stream = File.Create(Path.Combine(outDir, "results.json")))
@@ -255,7 +267,7 @@ public sealed class ReproCommand : ICliCommand
         var ks = summary["base"].Keys.ToList();
         var md = new StringBuilder();
         md.AppendLine($"# Reproduction ({profile.Name})").AppendLine();
-        md.AppendLine($"Task arith (level {profile.Sft.Level?.ToString(inv) ?? "default"}), SFT base of {profile.Sft.HiddenSize} hidden x {profile.Sft.Layers} layers trained {profile.Sft.Steps} steps. "
+        md.AppendLine($"Task arith (level {profile.Sft.Level?.ToString(inv) ?? "default"}), SFT base {(baseGiven is null ? $"of {profile.Sft.HiddenSize} hidden x {profile.Sft.Layers} layers trained {profile.Sft.Steps} steps" : $"given by --base {baseGiven}")}. "
             + $"RL: {profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples for every method, {profile.Seeds} seeds; "
             + $"held-out: {profile.EvalProblems} test problems x {profile.EvalSamples} samples at temperature 1. Mean +- std over seeds (base: one model, std 0).").AppendLine();
         md.Append("| method | lr |");

@@ -116,3 +116,28 @@ public sealed class TrainCommand : ICliCommand
         return line;
     }
 }
+
+/// <summary>The demo's RL stages: post-train the SFT base with PACS, then evaluate it like the base.</summary>
+public static class RlDemoStages
+{
+    public static string PacsRunDir(DemoContext ctx) => Path.Combine(ctx.OutDir, "pacs");
+
+    public static DemoStage PostTrainPacs { get; } = new("PACS: post-train the base with RL (verifier rewards)", ctx =>
+    {
+        var config = new TrainConfig();
+        foreach (var kv in new[]
+        {
+            "algorithm.name=pacs", $"model.dir={ctx.BaseModelDir}", $"task.name={ctx.Task}", $"task.seed={ctx.Seed}",
+            "rollout.batch_prompts=8", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxNewTokens}",
+            "optim.lr=1e-3", "update.mini_batches=2", "trainer.steps=10", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
+        })
+            ConfigBinder.Set(config, kv);
+        string runDir = PacsRunDir(ctx);
+        if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        var outcome = TrainCommand.Run(RlTrainer.Start(config, runDir));
+        AnsiConsole.MarkupLine(Markup.Escape(outcome.Message) + $"; report: [green]{Markup.Escape(HtmlReport.Write(runDir))}[/]");
+    });
+
+    public static DemoStage EvaluatePacs { get; } = new("Evaluate the PACS model: pass@k on the same held-out problems",
+        ctx => ctx.Evaluate("pacs", Path.Combine(Checkpointer.Latest(PacsRunDir(ctx)), "model")));
+}
