@@ -23,6 +23,14 @@ internal static class FastPatterns
     };
 }
 
+/// <summary>The split patterns with hand-written scanners, for callers and tests.</summary>
+public static class FastPatternsAccess
+{
+    public const string Qwen2 = FastPatterns.Qwen2Pattern;
+    public const string Llama3 = FastPatterns.Llama3Pattern;
+    public const string Gpt2 = ByteLevelPreTokenizer.Gpt2Pattern;
+}
+
 /// <summary>Character classes of the split patterns, by code point.</summary>
 internal static class CharClass
 {

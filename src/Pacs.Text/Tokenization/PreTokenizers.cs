@@ -108,66 +108,80 @@ public sealed class SplitPreTokenizer(PatternMatcher matcher, SplitBehavior beha
 {
     [ThreadStatic] private static List<(int Start, int Length)>? t_matches;
 
+    [ThreadStatic] private static List<(int Start, int Length, bool IsDelimiter)>? t_segments;
+
     public override void Split(string text, int start, int length, List<(int Start, int Length)> output)
     {
         if (length == 0) return;
         var matches = t_matches ??= new List<(int, int)>();
         matches.Clear();
         matcher.FindAll(text, start, length, matches);
-        // The common case (Isolated, no invert): matches and the gaps between them, in order.
-        int end = start + length, at = start;
-        int pendingStart = -1; // MergedWithNext: a delimiter waiting for the next piece; Contiguous: a delimiter run
-        int count = matches.Count;
-        for (int i = 0; i <= count; i++)
+        if (behavior == SplitBehavior.Isolated)
         {
-            int mStart = i < count ? matches[i].Start : end;
-            int mLength = i < count ? matches[i].Length : 0;
-            if (mStart > at) Emit(output, at, mStart - at, isDelimiter: invert, ref pendingStart);
-            if (mLength > 0) Emit(output, mStart, mLength, isDelimiter: !invert, ref pendingStart);
-            at = mStart + mLength;
+            // The common case: matches and the gaps between them, in order, whatever invert says.
+            int at = start;
+            foreach (var (mStart, mLength) in matches)
+            {
+                if (mStart > at) output.Add((at, mStart - at));
+                output.Add((mStart, mLength));
+                at = mStart + mLength;
+            }
+            if (at < start + length) output.Add((at, start + length - at));
+            return;
         }
-        if (pendingStart >= 0) output.Add((pendingStart, end - pendingStart));
-    }
-
-    private void Emit(List<(int Start, int Length)> output, int start, int length, bool isDelimiter, ref int pendingStart)
-    {
+        // Matches and gaps as (start, length, is-delimiter), then the Rust library's fold for each behavior.
+        var segments = t_segments ??= new List<(int, int, bool)>();
+        segments.Clear();
+        int next = start;
+        foreach (var (mStart, mLength) in matches)
+        {
+            if (mStart > next) segments.Add((next, mStart - next, invert));
+            segments.Add((mStart, mLength, !invert));
+            next = mStart + mLength;
+        }
+        if (next < start + length) segments.Add((next, start + length - next, invert));
+        int first = output.Count;
         switch (behavior)
         {
-            case SplitBehavior.Isolated:
-                output.Add((start, length));
-                break;
             case SplitBehavior.Removed:
-                if (!isDelimiter) output.Add((start, length));
+                foreach (var (s, l, d) in segments) if (!d) output.Add((s, l));
                 break;
             case SplitBehavior.MergedWithPrevious:
-                if (isDelimiter && output.Count > 0 && output[^1].Start + output[^1].Length == start)
-                    output[^1] = (output[^1].Start, output[^1].Length + length);
-                else output.Add((start, length));
+            {
+                bool previousWasDelimiter = false;
+                foreach (var (s, l, d) in segments)
+                {
+                    if (d && !previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
+                    else output.Add((s, l));
+                    previousWasDelimiter = d;
+                }
                 break;
+            }
             case SplitBehavior.MergedWithNext:
-                if (isDelimiter)
+            {
+                bool nextWasDelimiter = false;
+                var reversed = new List<(int Start, int Length)>();
+                for (int k = segments.Count - 1; k >= 0; k--)
                 {
-                    if (pendingStart < 0) pendingStart = start;
+                    var (s, l, d) = segments[k];
+                    if (d && !nextWasDelimiter && reversed.Count > 0) reversed[^1] = (s, reversed[^1].Start + reversed[^1].Length - s);
+                    else reversed.Add((s, l));
+                    nextWasDelimiter = d;
                 }
-                else
-                {
-                    int s = pendingStart >= 0 ? pendingStart : start;
-                    output.Add((s, start + length - s));
-                    pendingStart = -1;
-                }
+                for (int k = reversed.Count - 1; k >= 0; k--) output.Add(reversed[k]);
                 break;
+            }
             case SplitBehavior.Contiguous:
-                if (isDelimiter)
+            {
+                bool previousWasDelimiter = false;
+                foreach (var (s, l, d) in segments)
                 {
-                    if (pendingStart < 0) pendingStart = start;
-                }
-                else
-                {
-                    if (pendingStart >= 0) output.Add((pendingStart, start - pendingStart));
-                    pendingStart = -1;
-                    output.Add((start, length));
+                    if (d && previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
+                    else output.Add((s, l));
+                    previousWasDelimiter = d;
                 }
                 break;
+            }
         }
     }
 }
