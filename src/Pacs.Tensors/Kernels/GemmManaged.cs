@@ -29,15 +29,6 @@ internal sealed unsafe class GemmIsa
 
     public required delegate*<int, float*, nint, float*, nint, float*, nint, float, float, void>[] Steps { get; init; }
 
-    /// <summary>Dot-product tile kernels for small m with B transposed (null: that shape goes through packing).</summary>
-    public delegate*<int, float*, nint, int, float*, nint, int, float*, nint, float, float, void> Dot { get; init; }
-
-    public delegate*<int, float*, nint, int, float*, nint, int, float*, nint, float, float, void> Dot1 { get; init; }
-
-    public int DotRowsA { get; init; }
-
-    public int DotRowsB { get; init; }
-
     /// <summary>Height of the next row tile: the tallest kernel not taller than the rows left.</summary>
     public int TileRows(int rowsLeft)
     {
@@ -52,7 +43,6 @@ internal sealed unsafe class GemmIsa
             Name = "avx512", MR = 8, NR = 32, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 8,
             Rows = [null, &GemmKernels.Avx512Rows1x32, &GemmKernels.Avx512Rows2x32, null, &GemmKernels.Avx512Rows4x32, null, null, null, &GemmKernels.Avx512Rows8x32],
             Steps = [null, &GemmKernels.Avx512Steps1x32, &GemmKernels.Avx512Steps2x32, null, &GemmKernels.Avx512Steps4x32, null, null, null, &GemmKernels.Avx512Steps8x32],
-            Dot = &GemmKernels.Dot512_4x4, Dot1 = &GemmKernels.Dot512_1x4, DotRowsA = 4, DotRowsB = 4,
         }
         : null;
 
@@ -62,7 +52,6 @@ internal sealed unsafe class GemmIsa
             Name = "avx2", MR = 6, NR = 16, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 16,
             Rows = [null, &GemmKernels.Avx2Rows1x16, &GemmKernels.Avx2Rows2x16, null, &GemmKernels.Avx2Rows4x16, null, &GemmKernels.Avx2Rows6x16],
             Steps = [null, &GemmKernels.Avx2Steps1x16, &GemmKernels.Avx2Steps2x16, null, &GemmKernels.Avx2Steps4x16, null, &GemmKernels.Avx2Steps6x16],
-            Dot = &GemmKernels.Dot256_2x4, Dot1 = &GemmKernels.Dot256_1x4, DotRowsA = 2, DotRowsB = 4,
         }
         : null;
 
@@ -81,11 +70,12 @@ internal sealed unsafe class GemmIsa
 }
 
 /// <summary>
-/// Blocked SGEMM (the GotoBLAS/BLIS loop nest, A read in place). k is cut into blocks fixed by k alone; for each
-/// block every C element is reduced by one micro-kernel call, and blocks are added to C in ascending order. Threads
-/// split only rows and columns of C, so the result is bit-identical for any thread count. B is packed into panels
-/// shared by all threads, except for small m: with B not transposed the kernels read B rows in place, with B
-/// transposed each element is a dot product along k.
+/// Blocked SGEMM (the GotoBLAS/BLIS loop nest, A read in place, B packed into panels shared by all threads; for
+/// small m with B not transposed, B rows are read in place). k is cut into blocks fixed by k alone; within a block
+/// every C element is one accumulator of fused multiply-adds in ascending k (whatever the tile height or kernel),
+/// and blocks are added to C in ascending order. Threads split only rows and columns of C. So C[i, j] depends only
+/// on row i of op(A), column j of op(B), C[i, j], alpha, beta and k: not on the thread count, nor on m or n (the
+/// other rows of a batch), which makes results batch-invariant.
 /// </summary>
 internal static unsafe class GemmManaged
 {
@@ -94,9 +84,6 @@ internal static unsafe class GemmManaged
 
     /// <summary>m at or below which B (not transposed) is read in place instead of packed.</summary>
     private const int DirectMaxM = 16;
-
-    /// <summary>m at or below which B transposed is consumed by dot products instead of packed.</summary>
-    private const int DotMaxM = 8;
 
     public static string Isa => GemmIsa.Best.Name;
 
@@ -112,8 +99,7 @@ internal static unsafe class GemmManaged
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         var job = new Job(isa, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        if (transB && isa.Dot != null && m <= DotMaxM) job.RunDot();
-        else if (!transB && m <= DirectMaxM) job.RunDirect();
+        if (!transB && m <= DirectMaxM) job.RunDirect();
         else job.RunPacked();
     }
 
@@ -348,38 +334,6 @@ internal static unsafe class GemmManaged
                             Tile(rows, i, pc, kc, bp, bStride, j, cols, blockBeta);
                             i += rows;
                         }
-                    }
-                }
-            });
-        }
-
-        /// <summary>Small m, B transposed (B stored n x k): each C element is a dot product of two rows along k.</summary>
-        public void RunDot()
-        {
-            float* rowsA = a;
-            nint strideA = lda;
-            if (transA)
-            {
-                // Stored A is k x m; gather op(A) (m x k) so its rows are contiguous.
-                rowsA = Rent(ref t_sharedBuffer, (long)m * k);
-                for (int p = 0; p < k; p++)
-                    for (int i = 0; i < m; i++) rowsA[(long)i * k + p] = a[(long)p * lda + i];
-                strideA = k;
-            }
-            int ra = isa.DotRowsA, rb = isa.DotRowsB;
-            int groups = (n + rb - 1) / rb;
-            int chunks = _parallel ? Math.Min(groups, 8 * Parallelism.MaxDegree) : 1;
-            Run(chunks, chunk =>
-            {
-                var (g0, g1) = Parallelism.ChunkBounds(groups, chunks, chunk);
-                for (int g = g0; g < g1; g++)
-                {
-                    int j = g * rb, bRows = Math.Min(rb, n - j);
-                    for (int i = 0; i < m; i += ra)
-                    {
-                        int aRows = Math.Min(ra, m - i);
-                        var dot = aRows == 1 ? isa.Dot1 : isa.Dot;
-                        dot(k, rowsA + i * strideA, strideA, aRows, b + (long)j * ldb, ldb, bRows, c + (long)i * ldc + j, ldc, alpha, beta);
                     }
                 }
             });
