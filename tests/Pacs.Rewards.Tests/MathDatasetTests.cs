@@ -58,6 +58,29 @@ public class MathDatasetTests
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
     }
 
+    /// <summary>The reference solutions (full worked text ending in \boxed{} or ####) are judged correct against their
+    /// own gold and wrong against the next problem's differing gold.</summary>
+    [Theory]
+    [InlineData("math500")]
+    [InlineData("aime24")]
+    [InlineData("gsm8k")]
+    public void ReferenceSolutionsAreJudgedCorrect(string name)
+    {
+        var task = MathDatasets.Open(name);
+        int n = (int)task.Count(Split.Test);
+        var failures = new List<string>();
+        for (int i = 0; i < n; i++)
+        {
+            var problem = task.Get(Split.Test, i);
+            var solution = problem.Solution!;
+            if (!task.Verify(problem, solution).Correct) failures.Add($"{problem.Id}: own solution rejected: {task.Verify(problem, solution)}");
+            var other = Enumerable.Range(1, n - 1).Select(k => task.Get(Split.Test, (i + k) % n))
+                .First(p => Normalization.Key(p.Answer).Replace("x=", "") != Normalization.Key(problem.Answer).Replace("x=", ""));
+            if (task.Verify(other, solution).Correct) failures.Add($"{problem.Id}: solution accepted for {other.Id} (gold {other.Answer})");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
+    }
+
     [Fact]
     public void GsmGoldIsUnequalToADifferentGold()
     {

@@ -106,7 +106,7 @@ public static class AnswerExtractor
                     // "... \boxed{200} ... The final answer is $10,455$": a later explicit answer statement wins
                     found = LastBoxed(text, out int boxEnd);
                     if (found is not null && policy.Order.Contains(AnswerFormat.AnswerIs) && AfterAnswerIs(text, out int answerAt) is { } later
-                        && answerAt > boxEnd && !Normalization.IsProse(later))
+                        && answerAt > boxEnd && !Normalization.IsProse(later) && (later.Any(char.IsAsciiDigit) || later.Contains('\\')))
                         yield return new ExtractedAnswer(Truncate(later.Trim()), AnswerFormat.AnswerIs);
                     break;
                 }
