@@ -71,4 +71,31 @@ public class ChatTemplateTests
         string text = template.Render([ChatMessage.User(" hi ")], addGenerationPrompt: true);
         Assert.Equal("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", text);
     }
+
+    [Fact]
+    public void Tools_given_as_dictionaries_render_like_the_same_tools_given_as_json()
+    {
+        var template = ChatTemplate.FromTokenizerConfig(RepoPaths.Get("models", "tokenizers", "qwen3"));
+        const string json = "[{\"type\": \"function\", \"function\": {\"name\": \"add\", \"parameters\": {\"a\": 1, \"b\": [2.5, true, null]}}}]";
+        var tool = new Dictionary<string, object?>
+        {
+            ["type"] = "function",
+            ["function"] = new Dictionary<string, object?>
+            {
+                ["name"] = "add",
+                ["parameters"] = new Dictionary<string, object?> { ["a"] = 1, ["b"] = new object?[] { 2.5, true, null } },
+            },
+        };
+        ChatMessage[] messages =
+        [
+            ChatMessage.User("1+2?"),
+            new("assistant", "") { ToolCalls = [new ToolCall("add", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 })] },
+            new("tool", "3"),
+        ];
+        string fromJson = template.Render(messages, true, new Dictionary<string, object?> { ["tools"] = System.Text.Json.JsonDocument.Parse(json).RootElement });
+        string fromDictionaries = template.Render(messages, true, new Dictionary<string, object?> { ["tools"] = new[] { tool } });
+        Assert.Equal(fromJson, fromDictionaries);
+        Assert.Contains("{\"type\": \"function\", \"function\": {\"name\": \"add\", \"parameters\": {\"a\": 1, \"b\": [2.5, true, null]}}}", fromJson);
+        Assert.Contains("<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 2}}\n</tool_call>", fromJson);
+    }
 }
