@@ -98,4 +98,12 @@ public class ChatTemplateTests
         Assert.Contains("{\"type\": \"function\", \"function\": {\"name\": \"add\", \"parameters\": {\"a\": 1, \"b\": [2.5, true, null]}}}", fromJson);
         Assert.Contains("<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": 2}}\n</tool_call>", fromJson);
     }
+
+    [Fact]
+    public void Error_lines_count_lines_of_the_original_template_despite_trim_blocks()
+    {
+        // trim_blocks removes the newlines after the first two tags; the error is still on line 4.
+        var e = Assert.Throws<NotSupportedException>(() => Render("{% if true %}\n{% set x = 1 %}\n  {{ x }}\n{{ x | wordcount }}{% endif %}"));
+        Assert.Contains("line 4", e.Message);
+    }
 }

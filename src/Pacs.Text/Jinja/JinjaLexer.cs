@@ -27,17 +27,18 @@ internal static partial class JinjaLexer
         ("//", TokenKind.Multiplicative), ("/", TokenKind.Multiplicative), ("%", TokenKind.Multiplicative), ("=", TokenKind.Equals),
     ];
 
-    [GeneratedRegex(@"([#%-]})\n")]
-    private static partial Regex TrimBlocks();
-
     [GeneratedRegex(@"(\s*){%(-?)\s*(?:end)?generation\s*(-?)%}(\s*)", RegexOptions.Singleline)]
     private static partial Regex GenerationTag();
 
-    public static string Preprocess(string template)
+    /// <summary>Applies @huggingface/jinja's preprocessing and returns, for each character of the result, its line
+    /// in the original template (so errors name the line the author sees).</summary>
+    public static string Preprocess(string template, out int[] lineOf)
     {
         if (template.EndsWith('\n')) template = template[..^1];
         // lstrip_blocks: drop spaces and tabs between a line start and "{%", "{#" or "{-".
-        var sb = new StringBuilder(template.Length);
+        var stripped = new StringBuilder(template.Length);
+        var strippedLines = new List<int>(template.Length);
+        int line = 1;
         for (int i = 0; i < template.Length;)
         {
             bool lineStart = i == 0 || template[i - 1] is '\n' or '\r' or '\u2028' or '\u2029';
@@ -48,11 +49,32 @@ internal static partial class JinjaLexer
                 if (j + 1 < template.Length && template[j] == '{' && template[j + 1] is '#' or '%' or '-')
                     i = j;
             }
-            sb.Append(template[i]);
+            stripped.Append(template[i]);
+            strippedLines.Add(line);
+            if (template[i] == '\n') line++;
             i++;
         }
-        template = TrimBlocks().Replace(sb.ToString(), "$1");
-        return GenerationTag().Replace(template, m => (m.Groups[2].Value.Length > 0 ? "" : m.Groups[1].Value) + (m.Groups[3].Value.Length > 0 ? "" : m.Groups[4].Value));
+        // trim_blocks: drop the newline right after "#}", "%}" or "-}".
+        var trimmed = new StringBuilder(stripped.Length);
+        var lines = new List<int>(stripped.Length);
+        for (int i = 0; i < stripped.Length; i++)
+        {
+            if (stripped[i] == '\n' && i >= 2 && stripped[i - 1] == '}' && stripped[i - 2] is '#' or '%' or '-') continue;
+            trimmed.Append(stripped[i]);
+            lines.Add(strippedLines[i]);
+        }
+        string result = trimmed.ToString();
+        if (GenerationTag().IsMatch(result))
+        {
+            // Rare ({% generation %} markers): line numbers after the markers are counted in the rewritten text.
+            result = GenerationTag().Replace(result, m => (m.Groups[2].Value.Length > 0 ? "" : m.Groups[1].Value) + (m.Groups[3].Value.Length > 0 ? "" : m.Groups[4].Value));
+            lines.Clear();
+            int l = 1;
+            foreach (char c in result) { lines.Add(l); if (c == '\n') l++; }
+        }
+        lines.Add(lines.Count > 0 ? lines[^1] : 1); // the end-of-input position
+        lineOf = lines.ToArray();
+        return result;
     }
 
     public static bool IsJsWhitespace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r' or '\u00a0' or '\u1680'
@@ -62,15 +84,10 @@ internal static partial class JinjaLexer
 
     public static List<Token> Tokenize(string source)
     {
-        string src = Preprocess(source);
+        string src = Preprocess(source, out int[] lineOf);
         var tokens = new List<Token>();
         int pos = 0, curlyDepth = 0;
-        int Line(int at)
-        {
-            int line = 1;
-            for (int k = 0; k < at && k < src.Length; k++) if (src[k] == '\n') line++;
-            return line;
-        }
+        int Line(int at) => lineOf[Math.Min(at, lineOf.Length - 1)];
         InvalidDataException Error(string message) => new($"chat template line {Line(pos)}: {message}");
         string ConsumeWhile(Func<char, bool> predicate)
         {
