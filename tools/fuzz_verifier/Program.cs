@@ -4,7 +4,8 @@ using System.Text.Json;
 using Pacs.Rewards.Math;
 
 // Usage: fuzz_verifier [seconds=60] [seed=1]
-// Mutates MATH500 golds and peer-case responses (splices, LaTeX fragments, brace runs, random code units) and checks
+// Mutates MATH500 golds and peer-case responses (splices, LaTeX fragments, brace runs, random code units), verifies
+// them under three extraction policies in turn, and checks
 // that every call returns a verdict without throwing; reports the slowest calls. Then times the hostile inputs of
 // the issue (1 MB response, deep nesting, towers, factorials, random bytes, invalid UTF-16).
 double seconds = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 60;
@@ -21,6 +22,12 @@ string[] fragments =
 ];
 
 var rng = new Random(seed);
+MathVerifierOptions[] policies =
+[
+    MathVerifierOptions.Default,
+    new() { Policy = ExtractionPolicy.Lenient },
+    new() { Policy = ExtractionPolicy.Parse("answer,latex,number,whole,gsm8k,boxed") },
+];
 var watch = Stopwatch.StartNew();
 long calls = 0, equalCount = 0;
 var slowest = new List<(double Ms, string Response, string Gold)>();
@@ -37,7 +44,7 @@ while (watch.Elapsed.TotalSeconds < seconds)
     long start = Stopwatch.GetTimestamp();
     try
     {
-        if (MathVerifier.Verify(response, gold).Correct) equalCount++;
+        if (MathVerifier.Verify(response, gold, policies[calls % policies.Length]).Correct) equalCount++;
     }
     catch (Exception e)
     {
