@@ -42,6 +42,7 @@ public sealed record MachineInfo(string DateUtc, int Nproc, string Cpu, string R
 
 /// <summary>Everything `pacs bench` measured; serialised as the --json file (snake_case keys).</summary>
 public sealed record BenchReport(string Tool, string ModelShape, int Repeats, MachineInfo Machine, SgemmFigures? Sgemm,
+    IReadOnlyList<SgemmShapeFigures>? SgemmShapes,
     TrainFigures? Train, GenerateFigures? Generate, IReadOnlyList<PrefillDecodeFigures>? PrefillDecode,
     ProfileFigures? Profile)
 {

@@ -20,6 +20,9 @@ public sealed record Measured(double Median, double Best, IReadOnlyList<double> 
 
 public sealed record SgemmFigures(int Size, string Managed, Measured ManagedGflops, string? Native, Measured? NativeGflops);
 
+/// <summary>One SGEMM shape on one thread, timed by the thread's CPU time (robust to other processes on the machine).</summary>
+public sealed record SgemmShapeFigures(string Use, string Op, int M, int N, int K, Measured ManagedGflops, Measured? NativeGflops);
+
 public sealed record TrainFigures(int Batch, int SeqLen, long Parameters, Measured TokensPerSecond, Measured StepSeconds,
     double PeakWorkingSetMiB, string PeakScope, float FirstLoss, float LastLoss);
 
@@ -56,6 +59,82 @@ public static class BenchRunner
             runs.Add(flops * calls / watch.Elapsed.TotalSeconds / 1e9);
         }
         return Measured.Of(runs, "GFLOP/s");
+    }
+
+    /// <summary>The shapes one bench-tiny training step and decoding use, plus 1024^3.</summary>
+    private static readonly (string Use, bool TransA, bool TransB, int M, int N, int K)[] s_shapes =
+    [
+        ("square", false, false, 1024, 1024, 1024), ("square", false, true, 1024, 1024, 1024), ("square", true, false, 1024, 1024, 1024),
+        ("q/o forward", false, true, 4096, 256, 256), ("gate/up forward", false, true, 4096, 704, 256),
+        ("down forward", false, true, 4096, 256, 704), ("down dX", false, false, 4096, 704, 256),
+        ("down dW", true, false, 256, 704, 4096), ("lm head forward", false, true, 4096, 64, 256),
+        ("decode 1 row", false, true, 1, 704, 256), ("decode 8 rows", false, true, 8, 704, 256),
+        ("decode 64 rows", false, true, 64, 704, 256),
+    ];
+
+    /// <summary>
+    /// SGEMM GFLOP/s per shape on one thread, from the calling thread's CPU time (Linux; wall time elsewhere), so
+    /// other processes on a shared machine slow the figure only through shared caches.
+    /// </summary>
+    public static List<SgemmShapeFigures> SgemmShapes(int repeats)
+    {
+        int saved = Parallelism.MaxDegree;
+        Parallelism.MaxDegree = 1;
+        try
+        {
+            var rng = new Random(99);
+            var figures = new List<SgemmShapeFigures>();
+            foreach (var (use, ta, tb, m, n, k) in s_shapes)
+            {
+                var a = RandomMatrix(rng, m * k);
+                var b = RandomMatrix(rng, k * n);
+                var c = new float[m * n];
+                int lda = ta ? m : k, ldb = tb ? k : n;
+                Measured Rate(bool native) => CpuRate(2.0 * m * n * k, repeats, () =>
+                {
+                    if (native) Gemm.Native(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                    else Gemm.Managed(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                });
+                string op = $"{(ta ? "T" : "N")}{(tb ? "T" : "N")}";
+                figures.Add(new SgemmShapeFigures(use, op, m, n, k, Rate(false), BlasNative.IsAvailable ? Rate(true) : null));
+            }
+            return figures;
+        }
+        finally
+        {
+            Parallelism.MaxDegree = saved;
+        }
+    }
+
+    private static Measured CpuRate(double flops, int repeats, Action call)
+    {
+        call();
+        double t0 = ThreadCpuSeconds();
+        call();
+        int calls = Math.Max(1, (int)(0.1 / Math.Max(1e-7, ThreadCpuSeconds() - t0)));
+        var runs = new List<double>();
+        for (int r = 0; r < repeats; r++)
+        {
+            double start = ThreadCpuSeconds();
+            for (int i = 0; i < calls; i++) call();
+            runs.Add(flops * calls / Math.Max(1e-9, ThreadCpuSeconds() - start) / 1e9);
+        }
+        return Measured.Of(runs, "GFLOP/s");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern unsafe int ClockGetTime(int clock, long* timespec);
+
+    /// <summary>CLOCK_THREAD_CPUTIME_ID on Linux; the wall clock where that is unavailable.</summary>
+    private static unsafe double ThreadCpuSeconds()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            long* timespec = stackalloc long[2];
+            const int clockThreadCpuTime = 3;
+            if (ClockGetTime(clockThreadCpuTime, timespec) == 0) return timespec[0] + timespec[1] * 1e-9;
+        }
+        return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
     }
 
     /// <summary>

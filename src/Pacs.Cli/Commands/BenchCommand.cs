@@ -12,14 +12,14 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "train", "generate", "profile"];
+    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, train, generate, profile (where a bench-tiny training step spends its time)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
         foreach (var option in new Option[] { json, repeats, shape, only }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
@@ -64,6 +64,15 @@ public sealed class BenchCommand : ICliCommand
             sgemm = new SgemmFigures(1024, $"managed ({Gemm.ManagedIsa})", managed, BlasNative.LibraryPath, native);
         }
 
+        List<SgemmShapeFigures>? shapes = null;
+        if (parts.Contains("shapes"))
+        {
+            shapes = BenchRunner.SgemmShapes(repeats);
+            Console.WriteLine($"{"sgemm, 1 thread, CPU time",-18} {"op",3} {"m",5} {"n",5} {"k",5} {"managed",8} {"OpenBLAS",8} GFLOP/s (median)");
+            foreach (var f in shapes)
+                Console.WriteLine($"{f.Use,-18} {f.Op,3} {f.M,5} {f.N,5} {f.K,5} {f.ManagedGflops.Median,8:F1} {(f.NativeGflops is { } nf ? nf.Median.ToString("F1") : "-"),8}");
+        }
+
         TrainFigures? train = null;
         GenerateFigures? generate = null;
         List<PrefillDecodeFigures>? prefillDecode = null;
@@ -105,7 +114,7 @@ public sealed class BenchCommand : ICliCommand
         }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, train, generate, prefillDecode, profile);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile);
     }
 
     private static void PrintProfile(ProfileFigures profile)
