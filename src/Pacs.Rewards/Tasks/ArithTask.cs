@@ -14,16 +14,19 @@ namespace Pacs.Rewards.Tasks;
 public sealed record ArithOptions(
     int MinOps = 2,
     int MaxOps = 3,
-    int MaxOperand = 50,
-    int MaxMultiplier = 9,
-    int MaxValue = 999,
+    int MaxOperand = 20,
+    int MaxMultiplier = 5,
+    int MaxValue = 200,
     int TestPercent = 10)
 {
-    /// <summary>Preset levels 1 (one or two small operations) to 5 (four operations, operands up to 99).</summary>
+    /// <summary>
+    /// Preset levels 1 (one or two operations on numbers up to 20) to 5 (four or five operations, operands up to 99).
+    /// Level 2 is the default, the difficulty the default SFT recipe is tuned for.
+    /// </summary>
     public static ArithOptions ForLevel(int level) => level switch
     {
         1 => new ArithOptions(MinOps: 1, MaxOps: 2, MaxOperand: 20, MaxMultiplier: 5, MaxValue: 200),
-        2 => new ArithOptions(MinOps: 2, MaxOps: 2, MaxOperand: 50, MaxMultiplier: 9, MaxValue: 999),
+        2 => new ArithOptions(MinOps: 2, MaxOps: 3, MaxOperand: 20, MaxMultiplier: 5, MaxValue: 200),
         3 => new ArithOptions(MinOps: 2, MaxOps: 3, MaxOperand: 50, MaxMultiplier: 9, MaxValue: 999),
         4 => new ArithOptions(MinOps: 3, MaxOps: 4, MaxOperand: 99, MaxMultiplier: 9, MaxValue: 9999),
         5 => new ArithOptions(MinOps: 4, MaxOps: 5, MaxOperand: 99, MaxMultiplier: 12, MaxValue: 99999),
