@@ -69,7 +69,9 @@ public sealed class BpeModel
 
         var vocabJson = TokenizerJson.Optional(model, "vocab");
         if (vocabJson.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{file}: model.vocab must be an object");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        int vocabCount = 0;
+        foreach (var _ in vocabJson.EnumerateObject()) vocabCount++;
+        var vocab = new Dictionary<string, int>(vocabCount, StringComparer.Ordinal);
         foreach (var entry in vocabJson.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
@@ -77,7 +79,8 @@ public sealed class BpeModel
             vocab[entry.Name] = id;
         }
 
-        var merges = new Dictionary<long, long>(PairComparer.Instance);
+        var mergesJson = TokenizerJson.Optional(model, "merges");
+        var merges = new Dictionary<long, long>(mergesJson.ValueKind == JsonValueKind.Array ? mergesJson.GetArrayLength() : 0, PairComparer.Instance);
         int rank = 0;
         foreach (var merge in TokenizerJson.RequireArray(model, "merges", file, "model"))
         {
