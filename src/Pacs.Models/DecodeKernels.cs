@@ -196,25 +196,6 @@ internal static unsafe class DecodeKernels
         for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(alpha, x[i], y[i]);
     }
 
-    /// <summary>y = weight * x / sqrt(mean(x^2) + eps) over one row of n elements (y may alias x).</summary>
-    public static void RmsNorm(float* x, float* weight, float eps, float* y, int n)
-    {
-        float ss = 0;
-        for (int i = 0; i < n; i++) ss = MathF.FusedMultiplyAdd(x[i], x[i], ss);
-        float inv = 1f / MathF.Sqrt(ss / n + eps);
-        for (int i = 0; i < n; i++) y[i] = weight[i] * (x[i] * inv);
-    }
-
-    /// <summary>gate[i] = silu(gate[i]) * up[i].</summary>
-    public static void SwiGlu(float* gate, float* up, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
-    }
-
     /// <summary>Rotates one head vector x [hd] in place (rotate-half: dimension i pairs with i + hd/2).</summary>
     public static void Rotate(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {

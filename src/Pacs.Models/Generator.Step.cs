@@ -89,14 +89,11 @@ public sealed unsafe partial class Generator
                 var layer = _model.Layers[l];
                 float* kc = Ptr(_kCache[l]), vc = Ptr(_vCache[l]);
                 // x [n, D] -> h = RMSNorm(x) [n, D] -> q [n, Hq*hd], k/v [n, Hkv*hd]
-                fixed (float* w = layer.InputNorm.Data)
-                    for (int i = 0; i < n; i++) DecodeKernels.RmsNorm(x + (long)i * d, w, eps, h + (long)i * d, d);
+                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.InputNorm.Data, eps, new Span<float>(h, n * d));
                 Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
                 Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
                 Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
-                fixed (float* qn = layer.QNorm?.Data, kn = layer.KNorm?.Data)
                 {
-                    float* qNorm = qn, kNorm = kn;
                     for (int i = 0; i < n; i++)
                     {
                         var row = rowArr[i];
@@ -105,14 +102,14 @@ public sealed unsafe partial class Generator
                         for (int head = 0; head < hq; head++)
                         {
                             float* qh = q + (long)i * qDim + head * hd;
-                            if (qNorm != null) DecodeKernels.RmsNorm(qh, qNorm, eps, qh, hd);
+                            if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
                             DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
                         }
                         long cacheRow = (seqs[row.Seq].CacheOffset + row.Position) * kvDim;
                         for (int head = 0; head < hkv; head++)
                         {
                             float* kh = k + (long)i * kvDim + head * hd;
-                            if (kNorm != null) DecodeKernels.RmsNorm(kh, kNorm, eps, kh, hd);
+                            if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
                             DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
                         }
                         var seq = seqs[row.Seq];
@@ -159,11 +156,15 @@ public sealed unsafe partial class Generator
                 // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
                 Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
                 AddInPlace(x, h, n * d);
-                fixed (float* w = layer.PostAttentionNorm.Data)
-                    for (int i = 0; i < n; i++) DecodeKernels.RmsNorm(x + (long)i * d, w, eps, h + (long)i * d, d);
+                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.PostAttentionNorm.Data, eps, new Span<float>(h, n * d));
                 Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
                 Linear(h, n, d, layer.UpProj.Data, inter, null, up);
-                DecodeKernels.SwiGlu(gate, up, n * inter);
+                // Row by row, so an element's SIMD lane never depends on the number of rows.
+                for (int i = 0; i < n; i++)
+                {
+                    var g = new Span<float>(gate + (long)i * inter, inter);
+                    Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
+                }
                 Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
                 AddInPlace(x, h, n * d);
             }
@@ -174,13 +175,12 @@ public sealed unsafe partial class Generator
         float* hs = Ptr(_hs), logits = Ptr(_logits);
         var sampleRows = new int[samples];
         int m = 0;
-        fixed (float* w = _model.FinalNorm.Data)
-            for (int i = 0; i < n; i++)
-            {
-                if (!rowArr[i].Sample) continue;
-                DecodeKernels.RmsNorm(x + (long)i * d, w, eps, hs + (long)m * d, d);
-                sampleRows[m++] = i;
-            }
+        for (int i = 0; i < n; i++)
+        {
+            if (!rowArr[i].Sample) continue;
+            Normalization.RmsNormForward(new ReadOnlySpan<float>(x + (long)i * d, d), _model.FinalNorm.Data, eps, new Span<float>(hs + (long)m * d, d));
+            sampleRows[m++] = i;
+        }
         int vocab = _c.VocabSize;
         Linear(hs, samples, d, _model.LmHead.Data, vocab, null, logits);
         var picked = new (int Token, float LogProb)[samples];
