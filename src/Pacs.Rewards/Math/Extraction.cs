@@ -132,7 +132,11 @@ public static class AnswerExtractor
 
     public static string? LastBoxed(string text) => LastBoxed(text, out _);
 
-    private static string? LastBoxed(string text, out int end)
+    /// <summary>Every box of the text joined into one list (at most 16): for a gold that is one math span holding
+    /// several boxes, <c>$\boxed{35} ++ \boxed{4}$</c>.</summary>
+    public static string? AllBoxes(string text) => LastBoxed(text, out _, joinAll: true);
+
+    private static string? LastBoxed(string text, out int end, bool joinAll = false)
     {
         end = -1;
         // only the last boxes matter: keep a bounded window of them (a response may hold thousands)
@@ -167,7 +171,7 @@ public static class AnswerExtractor
         if (boxes.Count == 0) return null;
         end = boxes[^1].End;
         int first = boxes.Count - 1;
-        while (first > 0 && boxes.Count - first < 16 && IsJoiner(text, boxes[first - 1].End, boxes[first].Start)) first--;
+        while (first > 0 && boxes.Count - first < 16 && (joinAll || IsJoiner(text, boxes[first - 1].End, boxes[first].Start))) first--;
         return string.Join(", ", boxes.Skip(first).Select(b => text[b.ContentStart..b.ContentEnd]));
     }
 

@@ -51,7 +51,12 @@ public static class MathVerifier
     {
         gold = AnswerExtractor.Tail(gold);
         if (gold.Contains("boxed", StringComparison.Ordinal) || gold.Contains("\\fbox", StringComparison.Ordinal))
-            return AnswerExtractor.LastBoxed(gold) ?? gold;
+        {
+            // a gold written as one math span with several boxes lists them all
+            var trimmed = gold.Trim();
+            bool oneSpan = trimmed.Length > 2 && trimmed[0] == '$' && trimmed[^1] == '$' && trimmed.Count(c => c == '$') is 2 or 4;
+            return (oneSpan ? AnswerExtractor.AllBoxes(trimmed) : AnswerExtractor.LastBoxed(gold)) ?? gold;
+        }
         if (gold.Contains('$') || gold.Contains("\\[", StringComparison.Ordinal) || gold.Contains("\\(", StringComparison.Ordinal))
             return AnswerExtractor.LastMath(gold) ?? gold;
         if (gold.Contains("####", StringComparison.Ordinal)) return AnswerExtractor.AfterHashes(gold) ?? gold;
