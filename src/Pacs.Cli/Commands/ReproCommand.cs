@@ -19,12 +19,12 @@ public sealed record ReproProfile(
     double[] LearningRates, int Seeds, int EvalProblems, int EvalSamples, bool Ablations)
 {
     public static ReproProfile Quick { get; } = new("quick",
-        new SftOptions { Task = "arith", Level = 1, Steps = 150, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 15, HiddenSize = 64, Layers = 2, Heads = 4, KvHeads = 4, IntermediateSize = 192, MaxPositions = 128 },
-        Steps: 8, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [3e-4, 1e-3], Seeds: 3, EvalProblems: 32, EvalSamples: 16, Ablations: false);
+        new SftOptions { Task = "arith", Level = 1, Steps = 500, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 30, HiddenSize = 64, Layers = 2, Heads = 4, KvHeads = 4, IntermediateSize = 192, MaxPositions = 128 },
+        Steps: 12, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [1e-4, 3e-4], Seeds: 3, EvalProblems: 32, EvalSamples: 16, Ablations: false);
 
     public static ReproProfile Full { get; } = new("full",
-        new SftOptions { Task = "arith", Level = 1, Steps = 600, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 30 },
-        Steps: 40, BatchPrompts: 16, GroupSize: 8, MaxResponseTokens: 48, LearningRates: [1e-4, 3e-4, 1e-3], Seeds: 3, EvalProblems: 128, EvalSamples: 64, Ablations: true);
+        new SftOptions { Task = "arith", Level = 1, Steps = 1500, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 50, HiddenSize = 64, Layers = 2, Heads = 4, KvHeads = 4, IntermediateSize = 192, MaxPositions = 128 },
+        Steps: 30, BatchPrompts: 16, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [1e-4, 3e-4], Seeds: 3, EvalProblems: 96, EvalSamples: 64, Ablations: true);
 }
 
 /// <summary>
