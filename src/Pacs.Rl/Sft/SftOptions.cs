@@ -13,7 +13,7 @@ public sealed record SftOptions
     /// <summary>Difficulty preset of the task (1..5); null = the task's defaults.</summary>
     public int? Level { get; init; }
     public long Seed { get; init; }
-    public int Steps { get; init; } = 600;
+    public int Steps { get; init; } = 1500;
     /// <summary>Sequences (prompt + worked solution) per optimiser step.</summary>
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 3e-3;
