@@ -12,8 +12,8 @@ namespace Pacs.Rewards.Tasks;
 /// <param name="MaxValue">No intermediate or final value exceeds this (problems are redrawn otherwise).</param>
 /// <param name="TestPercent">Share of the problem space (by hash) held out as the test split.</param>
 public sealed record ArithOptions(
-    int MinOps = 2,
-    int MaxOps = 3,
+    int MinOps = 1,
+    int MaxOps = 2,
     int MaxOperand = 20,
     int MaxMultiplier = 5,
     int MaxValue = 200,
@@ -21,7 +21,7 @@ public sealed record ArithOptions(
 {
     /// <summary>
     /// Preset levels 1 (one or two operations on numbers up to 20) to 5 (four or five operations, operands up to 99).
-    /// Level 2 is the default, the difficulty the default SFT recipe is tuned for.
+    /// Level 1 is the default, the difficulty the default SFT recipe is tuned for.
     /// </summary>
     public static ArithOptions ForLevel(int level) => level switch
     {
