@@ -57,8 +57,8 @@ public class GemmTests
                 {
                     int at = i * Ldc + j;
                     double tolerance = 5e-7 * (K + 2) * Magnitude(i, j) + 1e-30;
-                    Assert.True(Math.Abs(expected[at] - actual[at]) <= tolerance,
-                        $"{label}: C[{i},{j}] = {actual[at]} but reference {expected[at]} (tolerance {tolerance:E2})");
+                    if (!(Math.Abs(expected[at] - actual[at]) <= tolerance))
+                        Assert.Fail($"{label}: C[{i},{j}] = {actual[at]} but reference {expected[at]} (tolerance {tolerance:E2})");
                 }
                 // The padding columns of C are never written.
                 for (int j = N; j < Ldc; j++)
@@ -177,8 +177,8 @@ public class GemmTests
                 Parallelism.MaxDegree = degree;
                 var many = problem.Run(Gemm.Managed);
                 for (int i = 0; i < single.Length; i++)
-                    Assert.True(BitConverter.SingleToInt32Bits(single[i]) == BitConverter.SingleToInt32Bits(many[i]),
-                        $"{degree} threads: element {i} is {many[i]} but {single[i]} with one thread");
+                    if (BitConverter.SingleToInt32Bits(single[i]) != BitConverter.SingleToInt32Bits(many[i]))
+                        Assert.Fail($"{degree} threads: element {i} is {many[i]} but {single[i]} with one thread");
             }
         }
         finally
@@ -207,8 +207,8 @@ public class GemmTests
             var c = problem.C.AsSpan(start * n, rows * n).ToArray();
             Gemm.Managed(transA, transB, rows, n, k, problem.Alpha, a, transA ? rows : k, problem.B, problem.Ldb, problem.Beta, c, n);
             for (int x = 0; x < c.Length; x++)
-                Assert.True(BitConverter.SingleToInt32Bits(full[start * n + x]) == BitConverter.SingleToInt32Bits(c[x]),
-                    $"rows {start}..{start + rows}: element {x} is {c[x]} alone but {full[start * n + x]} in the full batch");
+                if (BitConverter.SingleToInt32Bits(full[start * n + x]) != BitConverter.SingleToInt32Bits(c[x]))
+                    Assert.Fail($"rows {start}..{start + rows}: element {x} is {c[x]} alone but {full[start * n + x]} in the full batch");
         }
     }
 
