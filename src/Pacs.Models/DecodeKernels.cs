@@ -14,30 +14,34 @@ internal static unsafe class DecodeKernels
     /// <summary>y[r, j] = x[r, :] . w[j, :] + bias[j]  for x [n, k], w [m, k] (Hugging Face Linear layout), y [n, m].</summary>
     public static void Linear(float* x, int n, int k, float* w, int m, float* bias, float* y)
     {
-        const int Block = 4;
-        int blocks = (m + Block - 1) / Block;
-        RowParallel.For(blocks, (long)n * k * Block, b =>
+        // Work items are 16 output columns; inside one, rows go in tiles of 32 so a tile of x stays in cache
+        // across the item's four 4-column blocks.
+        const int Block = 4, BlocksPerItem = 4, RowTile = 32;
+        int items = (m + Block * BlocksPerItem - 1) / (Block * BlocksPerItem);
+        RowParallel.For(items, (long)n * k * Block * BlocksPerItem, item =>
         {
-            int j0 = b * Block;
-            if (j0 + Block <= m)
+            int jBegin = item * Block * BlocksPerItem, jEnd = Math.Min(m, jBegin + Block * BlocksPerItem);
+            for (int r0 = 0; r0 < n; r0 += RowTile)
             {
-                float* w0 = w + (long)j0 * k;
-                int r = 0;
-                for (; r + 4 <= n; r += 4)
+                int r1 = Math.Min(n, r0 + RowTile);
+                int j0 = jBegin;
+                for (; j0 + Block <= jEnd; j0 += Block)
                 {
-                    float* xr = x + (long)r * k;
-                    Dot4x4(xr, xr + k, xr + 2L * k, xr + 3L * k, w0, k, y + (long)r * m + j0, m);
+                    float* w0 = w + (long)j0 * k;
+                    int r = r0;
+                    for (; r + 4 <= r1; r += 4)
+                    {
+                        float* xr = x + (long)r * k;
+                        Dot4x4(xr, xr + k, xr + 2L * k, xr + 3L * k, w0, k, y + (long)r * m + j0, m);
+                    }
+                    for (; r < r1; r++) Dot1x4(x + (long)r * k, w0, k, y + (long)r * m + j0);
                 }
-                for (; r < n; r++) Dot1x4(x + (long)r * k, w0, k, y + (long)r * m + j0);
+                for (int j = j0; j < jEnd; j++)
+                    for (int r = r0; r < r1; r++)
+                        y[(long)r * m + j] = Dot(x + (long)r * k, w + (long)j * k, k);
                 if (bias != null)
-                    for (r = 0; r < n; r++)
-                        for (int c = 0; c < Block; c++) y[(long)r * m + j0 + c] += bias[j0 + c];
-            }
-            else
-            {
-                for (int j = j0; j < m; j++)
-                    for (int r = 0; r < n; r++)
-                        y[(long)r * m + j] = Dot(x + (long)r * k, w + (long)j * k, k) + (bias != null ? bias[j] : 0f);
+                    for (int r = r0; r < r1; r++)
+                        for (int j = jBegin; j < jEnd; j++) y[(long)r * m + j] += bias[j];
             }
         });
     }
