@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Pacs.Rl.Config;
 using Pacs.Rl.Reporting;
+using Pacs.Rl.Sft;
 using Pacs.Rl.Training;
 using Spectre.Console;
 
@@ -128,6 +129,7 @@ public static class RlDemoStages
         foreach (var kv in new[]
         {
             "algorithm.name=pacs", $"model.dir={ctx.BaseModelDir}", $"task.name={ctx.Task}", $"task.seed={ctx.Seed}",
+            $"task.train_offset={(long)ctx.SftSteps * new SftOptions().BatchSize}",
             "rollout.batch_prompts=8", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxNewTokens}",
             "optim.lr=1e-3", "update.mini_batches=2", "trainer.steps=10", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
         })

@@ -45,6 +45,9 @@ public sealed class TaskSection
     [Knob("Difficulty preset 1..5 of a synthetic task; 0 = the task's defaults (what `pacs sft` trains on without --level).")]
     public int Level { get; set; } = 0;
 
+    [Knob("First train-split index RL draws prompts from; set it past the problems the SFT base was trained on (`pacs sft` uses indices 0 .. steps x batch_size - 1).")]
+    public long TrainOffset { get; set; } = 0;
+
     [Knob("Held-out problems scored at each validation.")]
     public int EvalProblems { get; set; } = 64;
 

@@ -57,6 +57,7 @@ public static class TrainConfigValidator
         if (c.Trainer.KeepCheckpoints < 0) throw new ArgumentException($"trainer.keep_checkpoints must be >= 0, got {c.Trainer.KeepCheckpoints}");
         Positive(c.Trainer.MaxNanSkips, "trainer.max_nan_skips");
         Positive(c.Task.EvalProblems, "task.eval_problems");
+        if (c.Task.TrainOffset < 0) throw new ArgumentException($"task.train_offset must be >= 0, got {c.Task.TrainOffset}");
         Positive(c.Task.EvalSamples, "task.eval_samples");
         try
         {

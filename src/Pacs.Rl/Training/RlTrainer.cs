@@ -480,7 +480,8 @@ public sealed class RlTrainer
     private long TrainIndex(long position)
     {
         long count = _task.Count(Split.Train);
-        return count == long.MaxValue ? position : position % count;
+        long index = _config.Task.TrainOffset + position;
+        return count == long.MaxValue ? index : index % count;
     }
 
     private void SaveCheckpoint()
