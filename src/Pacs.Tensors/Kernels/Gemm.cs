@@ -9,7 +9,8 @@ namespace Pacs.Tensors.Kernels;
 /// thread count. The backend is the managed kernels unless PACS_BLAS=native asks for OpenBLAS (faster on some shapes,
 /// but its results can depend on the thread count); PACS_BLAS=managed states the default explicitly.
 /// The managed kernels are also batch-invariant: row i of C depends only on row i of op(A) (and op(B), C[i, :],
-/// alpha, beta, k), not on m or on the other rows, so a sequence's result does not depend on its batch mates.
+/// alpha, beta, k), not on m or on the other rows, so a sequence's result does not depend on its batch mates; and
+/// the AVX-512, AVX2 and scalar kernels round identically, so results do not depend on the CPU's vector width.
 /// With beta = 0, C is not read (NaNs already in C do not propagate).
 /// </summary>
 public static class Gemm

@@ -57,7 +57,7 @@ internal sealed unsafe class GemmIsa
 
     public static GemmIsa Scalar { get; } = new()
     {
-        Name = "scalar", MR = 4, NR = 4, MaxKC = 256, MC = 64, NC = 1024, PanelBlock = 64,
+        Name = "scalar", MR = 4, NR = 4, MaxKC = 384, MC = 64, NC = 1024, PanelBlock = 64,
         Rows = [null, &GemmKernels.ScalarRows1x4, &GemmKernels.ScalarRows2x4, null, &GemmKernels.ScalarRows4x4],
         Steps = [null, &GemmKernels.ScalarSteps1x4, &GemmKernels.ScalarSteps2x4, null, &GemmKernels.ScalarSteps4x4],
     };
