@@ -13,9 +13,9 @@ public sealed record SftOptions
     /// <summary>Difficulty preset of the task (1..5); null = the task's defaults.</summary>
     public int? Level { get; init; }
     public long Seed { get; init; }
-    public int Steps { get; init; } = 1500;
+    public int Steps { get; init; } = 1000;
     /// <summary>Sequences (prompt + worked solution) per optimiser step.</summary>
-    public int BatchSize { get; init; } = 32;
+    public int BatchSize { get; init; } = 64;
     public double LearningRate { get; init; } = 3e-3;
     public int WarmupSteps { get; init; } = 30;
     public double MinLrRatio { get; init; } = 0.1;
