@@ -7,6 +7,8 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (Console.IsOutputRedirected)
+            Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi = false; // plain text in logs, no colour escapes
         var root = BuildRoot();
         try
         {

@@ -3,16 +3,17 @@ using Pacs.Text;
 
 namespace Pacs.Eval;
 
-/// <summary>Samples responses with a model's KV-cache <see cref="Generator"/>: prompt text → BOS + ids → new tokens → text.</summary>
-public sealed class GeneratorSampler(Transformer model, ITokenizer tokenizer, SamplingOptions sampling) : IResponseSampler
+/// <summary>Samples responses with a model's KV-cache <see cref="Generator"/>: prompt text → ids (chat template or BOS + text, see <see cref="PromptEncoder"/>) → new tokens → text.</summary>
+public sealed class GeneratorSampler(Transformer model, ITokenizer tokenizer, SamplingOptions sampling, PromptEncoder? prompts = null) : IResponseSampler
 {
     private readonly Generator _generator = new(model);
+    private readonly PromptEncoder _prompts = prompts ?? new PromptEncoder(tokenizer);
 
     public SamplingOptions Sampling { get; } = sampling.StopTokenIds is null ? sampling with { StopTokenIds = tokenizer.EosIds } : sampling;
 
     public IReadOnlyList<string> Sample(IReadOnlyList<SampleRequest> requests)
     {
-        var generation = requests.Select(r => new GenerationRequest(tokenizer.Encode(r.Prompt, addSpecialTokens: true), r.Seed)).ToList();
+        var generation = requests.Select(r => new GenerationRequest(_prompts.Encode(r.Prompt), r.Seed)).ToList();
         var results = _generator.Generate(generation, Sampling);
         return results.Select(r => tokenizer.Decode(r.Tokens, skipSpecialTokens: true)).ToList();
     }

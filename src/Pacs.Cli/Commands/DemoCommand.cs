@@ -66,7 +66,7 @@ public sealed class DemoCommand : ICliCommand
     {
         var output = new Option<string>("--out") { Description = "Directory for the demo's models and evaluations", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
         var seed = new Option<long>("--seed") { Description = "Seed of everything", DefaultValueFactory = _ => 0 };
-        var steps = new Option<int>("--sft-steps") { Description = "SFT steps of the base model", DefaultValueFactory = _ => 500 };
+        var steps = new Option<int>("--sft-steps") { Description = "SFT steps of the base model", DefaultValueFactory = _ => 700 };
         var samples = new Option<int>("--samples") { Description = "Samples per evaluation problem", DefaultValueFactory = _ => 16 };
         var problems = new Option<int>("--problems") { Description = "Held-out evaluation problems", DefaultValueFactory = _ => 64 };
         var command = new Command("demo", "The whole pipeline in miniature: train a small arith model, evaluate pass@k, post-train, compare");

@@ -3,6 +3,7 @@ using Pacs.Eval;
 using Pacs.Models;
 using Pacs.Rewards;
 using Pacs.Rewards.Tasks;
+using Pacs.Text;
 using Spectre.Console;
 
 namespace Pacs.Cli.Commands;
@@ -45,7 +46,7 @@ public sealed class EvalCommand : ICliCommand
     public static EvalReport Run(string modelDir, ITask task, SamplingOptions sampling, EvalOptions options, string outDir, string? title = null)
     {
         var (model, tokenizer) = ModelDirectory.Load(modelDir);
-        var sampler = new GeneratorSampler(model, tokenizer, sampling);
+        var sampler = new GeneratorSampler(model, tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
         EvalReport report = null!;
         if (AnsiConsole.Profile.Capabilities.Interactive)
         {

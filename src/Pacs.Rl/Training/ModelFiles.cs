@@ -2,7 +2,7 @@ using Pacs.Text;
 
 namespace Pacs.Rl.Training;
 
-/// <summary>Tokenizer files next to a model, and how a prompt becomes ids (BOS, then the prompt text).</summary>
+/// <summary>Tokenizer files next to a model, (prompts become ids through <see cref="PromptEncoder"/>).</summary>
 public static class ModelFiles
 {
     public static ITokenizer LoadTokenizer(string modelDir)
@@ -11,8 +11,6 @@ public static class ModelFiles
         if (File.Exists(Path.Combine(modelDir, "tokenizer.json"))) return HfTokenizer.Load(modelDir);
         throw new FileNotFoundException($"{modelDir}: no tokenizer ({CharTokenizer.FileName} or tokenizer.json) next to the model");
     }
-
-    public static int[] EncodePrompt(ITokenizer tokenizer, string prompt) => tokenizer.Encode(prompt, addSpecialTokens: true);
 
     /// <summary>Copies the tokenizer files of <paramref name="fromDir"/> so that <paramref name="toDir"/> is a complete model folder.</summary>
     public static void CopyTokenizer(string fromDir, string toDir)

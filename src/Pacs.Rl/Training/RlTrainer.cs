@@ -48,6 +48,7 @@ public sealed class RlTrainer
     private readonly BatchPlanner _planner;
     private readonly Rng _rng;
     private readonly string _startModelDir;
+    private readonly PromptEncoder _prompts;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -60,6 +61,7 @@ public sealed class RlTrainer
         _algorithm = config.Algorithm.Create();
         _task = TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
         _tokenizer = ModelFiles.LoadTokenizer(_startModelDir);
+        _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
         if (_tokenizer.VocabSize > policy.Config.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {policy.Config.VocabSize}");
         _policy = policy;
@@ -201,7 +203,7 @@ public sealed class RlTrainer
         {
             long index = TrainIndex(_dataPosition + p);
             problems[p] = _task.Get(Split.Train, index);
-            promptIds[p] = ModelFiles.EncodePrompt(_tokenizer, problems[p].Prompt);
+            promptIds[p] = _prompts.Encode(problems[p].Prompt);
             for (int g = 0; g < group; g++) requests.Add(new GenerationRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g)));
         }
         _dataPosition += prompts;
@@ -449,7 +451,7 @@ public sealed class RlTrainer
         for (int i = 0; i < problems; i++)
         {
             items[i] = _task.Get(Split.Test, i);
-            var ids = ModelFiles.EncodePrompt(_tokenizer, items[i].Prompt);
+            var ids = _prompts.Encode(items[i].Prompt);
             for (int j = 0; j < samples; j++) requests.Add(new GenerationRequest(ids, Rng.Hash(cfg.Trainer.Seed, EvalSeedTag, i, j)));
         }
         var results = _generator.Generate(requests, SamplingFor(cfg));
