@@ -200,9 +200,23 @@ public sealed unsafe partial class Generator
         }
     }
 
-    /// <summary>output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias.</summary>
-    private static void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
+    /// <summary>
+    /// output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias. Prompt rows (prefill) go through the
+    /// blocked SGEMM, which reuses each packed weight panel across all rows; decode rows go through the dot-product
+    /// kernel, which reads each weight once per step and needs no packing. Both compute a row from that row alone,
+    /// and whether a row is a prompt row does not depend on its batch mates, so a request's tokens still depend only
+    /// on its prompt and seed.
+    /// </summary>
+    private void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
     {
+        if (_prefill)
+        {
+            Gemm.Sgemm(false, true, n, outDim, inDim, 1f, new ReadOnlySpan<float>(input, n * inDim), inDim, weight, inDim, 0f, new Span<float>(output, n * outDim), outDim);
+            if (bias is not null)
+                for (int r = 0; r < n; r++)
+                    TensorPrimitives.Add(new ReadOnlySpan<float>(output + (long)r * outDim, outDim), bias, new Span<float>(output + (long)r * outDim, outDim));
+            return;
+        }
         fixed (float* w = weight, b = bias)
             DecodeKernels.Linear(input, n, inDim, w, outDim, b, output);
     }

@@ -43,6 +43,9 @@ public sealed unsafe partial class Generator
     private readonly ModelConfig _c;
     private readonly int _maxRowsPerStep;
 
+    /// <summary>True while prompt rows are processed: their projections go through the SGEMM (see Linear).</summary>
+    private bool _prefill;
+
     public Generator(Transformer model, int maxRowsPerStep = 256)
     {
         if (maxRowsPerStep < 1) throw new ArgumentException($"maxRowsPerStep must be >= 1, got {maxRowsPerStep}");
@@ -90,6 +93,7 @@ public sealed unsafe partial class Generator
 
         // Prefill: all prompt tokens, in steps of at most _maxRowsPerStep rows; sample after each prompt's last row.
         var rows = new List<Row>(_maxRowsPerStep);
+        _prefill = true;
         for (int s = 0; s < seqs.Length; s++)
         {
             var prompt = seqs[s].Prompt;
@@ -100,6 +104,7 @@ public sealed unsafe partial class Generator
             }
         }
         if (rows.Count > 0) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
+        _prefill = false;
 
         // Decode: one row per unfinished sequence per step.
         while (true)
@@ -127,7 +132,9 @@ public sealed unsafe partial class Generator
         EnsureCache(prompt.Length);
         var rows = new List<Row>();
         for (int p = 0; p < prompt.Length; p++) rows.Add(new Row(0, p, prompt[p], p == prompt.Length - 1));
+        _prefill = true;
         Step(rows, seqs, _model.Rope, new SamplingOptions(Greedy: true), []);
+        _prefill = false;
         return _logits[.._c.VocabSize];
     }
 
