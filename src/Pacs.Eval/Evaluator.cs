@@ -139,25 +139,25 @@ public static class Evaluator
         using (var stream = new MemoryStream())
         {
             foreach (var problem in report.Problems)
-            foreach (var r in problem.Rollouts)
-            {
-                using (var w = new Utf8JsonWriter(stream))
+                foreach (var r in problem.Rollouts)
                 {
-                    w.WriteStartObject();
-                    w.WriteString("problem_id", r.ProblemId);
-                    w.WriteString("prompt", problem.Problem.Prompt);
-                    w.WriteString("answer", problem.Problem.Answer);
-                    w.WriteNumber("sample", r.Sample);
-                    w.WriteString("seed", r.Seed.ToString(CultureInfo.InvariantCulture));
-                    w.WriteString("response", r.Response);
-                    w.WriteBoolean("correct", r.Verdict.Correct);
-                    if (r.Verdict.Extracted is null) w.WriteNull("extracted");
-                    else w.WriteString("extracted", r.Verdict.Extracted);
-                    w.WriteString("reason", r.Verdict.Reason);
-                    w.WriteEndObject();
+                    using (var w = new Utf8JsonWriter(stream))
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("problem_id", r.ProblemId);
+                        w.WriteString("prompt", problem.Problem.Prompt);
+                        w.WriteString("answer", problem.Problem.Answer);
+                        w.WriteNumber("sample", r.Sample);
+                        w.WriteString("seed", r.Seed.ToString(CultureInfo.InvariantCulture));
+                        w.WriteString("response", r.Response);
+                        w.WriteBoolean("correct", r.Verdict.Correct);
+                        if (r.Verdict.Extracted is null) w.WriteNull("extracted");
+                        else w.WriteString("extracted", r.Verdict.Extracted);
+                        w.WriteString("reason", r.Verdict.Reason);
+                        w.WriteEndObject();
+                    }
+                    stream.WriteByte((byte)'\n');
                 }
-                stream.WriteByte((byte)'\n');
-            }
             WriteAtomically(Path.Combine(outDir, RolloutsFileName), stream.ToArray());
         }
     }

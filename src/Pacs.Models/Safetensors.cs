@@ -169,17 +169,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
                     new ReadOnlySpan<byte>(src + start * 4, count * 4).CopyTo(MemoryMarshal.AsBytes(dst));
                     break;
                 case SafetensorsDtype.BF16:
-                {
-                    var s = new ReadOnlySpan<ushort>(src + start * 2, count);
-                    for (int i = 0; i < count; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
-                    break;
-                }
+                    {
+                        var s = new ReadOnlySpan<ushort>(src + start * 2, count);
+                        for (int i = 0; i < count; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
+                        break;
+                    }
                 case SafetensorsDtype.F16:
-                {
-                    var s = new ReadOnlySpan<Half>(src + start * 2, count);
-                    for (int i = 0; i < count; i++) dst[i] = (float)s[i];
-                    break;
-                }
+                    {
+                        var s = new ReadOnlySpan<Half>(src + start * 2, count);
+                        for (int i = 0; i < count; i++) dst[i] = (float)s[i];
+                        break;
+                    }
             }
         }
     }

@@ -86,8 +86,17 @@ public sealed partial class Transformer
             var postNorm = Ones(p + "post_attention_layernorm.weight", d);
             layers[l] = new TransformerLayer
             {
-                InputNorm = inputNorm, QProj = q, KProj = k, VProj = vp, OProj = o,
-                QBias = qb, KBias = kb, VBias = vb, OBias = ob, QNorm = qn, KNorm = kn,
+                InputNorm = inputNorm,
+                QProj = q,
+                KProj = k,
+                VProj = vp,
+                OProj = o,
+                QBias = qb,
+                KBias = kb,
+                VBias = vb,
+                OBias = ob,
+                QNorm = qn,
+                KNorm = kn,
                 PostAttentionNorm = postNorm,
                 GateProj = Weight(p + "mlp.gate_proj.weight", i, d),
                 UpProj = Weight(p + "mlp.up_proj.weight", i, d),

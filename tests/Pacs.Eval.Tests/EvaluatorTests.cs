@@ -36,8 +36,8 @@ public class EvaluatorTests
         Assert.All(small.Problems, p => Assert.Equal(4, p.Rollouts.Count));
 
         foreach (var p in small.Problems)
-        foreach (var r in p.Rollouts)
-            Assert.Equal(r.Seed % 2 == 0, r.Verdict.Correct);
+            foreach (var r in p.Rollouts)
+                Assert.Equal(r.Seed % 2 == 0, r.Verdict.Correct);
         double expectedPass1 = small.Problems.Average(p => p.Correct / 4.0);
         Assert.Equal(expectedPass1, small.PassAt(1), 12);
         Assert.Equal(expectedPass1, small.AvgAtN, 12);

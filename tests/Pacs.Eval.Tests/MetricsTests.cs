@@ -17,19 +17,19 @@ public class MetricsTests
     public void Pass_at_k_equals_the_share_of_k_subsets_that_hold_a_correct_sample()
     {
         for (int n = 1; n <= 12; n++)
-        for (int c = 0; c <= n; c++)
-        for (int k = 1; k <= n; k++)
-        {
-            // Brute force: samples 0..c-1 are correct; enumerate every k-subset of n as a bitmask.
-            int hits = 0, subsets = 0;
-            for (int mask = 0; mask < 1 << n; mask++)
-            {
-                if (System.Numerics.BitOperations.PopCount((uint)mask) != k) continue;
-                subsets++;
-                if ((mask & ((1 << c) - 1)) != 0) hits++;
-            }
-            Assert.Equal((double)hits / subsets, Metrics.PassAtK(n, c, k), 12);
-        }
+            for (int c = 0; c <= n; c++)
+                for (int k = 1; k <= n; k++)
+                {
+                    // Brute force: samples 0..c-1 are correct; enumerate every k-subset of n as a bitmask.
+                    int hits = 0, subsets = 0;
+                    for (int mask = 0; mask < 1 << n; mask++)
+                    {
+                        if (System.Numerics.BitOperations.PopCount((uint)mask) != k) continue;
+                        subsets++;
+                        if ((mask & ((1 << c) - 1)) != 0) hits++;
+                    }
+                    Assert.Equal((double)hits / subsets, Metrics.PassAtK(n, c, k), 12);
+                }
     }
 
     [Fact]

@@ -9,8 +9,19 @@ public class SftTests
 {
     private static SftOptions Tiny(int steps) => new()
     {
-        Task = "arith", Seed = 3, Steps = steps, BatchSize = 8, WarmupSteps = 2, LearningRate = 1e-2,
-        HiddenSize = 32, Layers = 1, Heads = 2, KvHeads = 1, IntermediateSize = 64, MaxPositions = 96, CheckpointEvery = 10,
+        Task = "arith",
+        Seed = 3,
+        Steps = steps,
+        BatchSize = 8,
+        WarmupSteps = 2,
+        LearningRate = 1e-2,
+        HiddenSize = 32,
+        Layers = 1,
+        Heads = 2,
+        KvHeads = 1,
+        IntermediateSize = 64,
+        MaxPositions = 96,
+        CheckpointEvery = 10,
     };
 
     [Fact]

@@ -7,9 +7,20 @@ public class CheckpointTests
 {
     private static ModelConfig SmallConfig(string type = "qwen2", bool tied = false) => new()
     {
-        ModelType = type, VocabSize = 40, HiddenSize = 16, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2,
-        HeadDim = 4, IntermediateSize = 24, TieWordEmbeddings = tied, QkvBias = type == "qwen2", QkNorm = type == "qwen3",
-        MaxPositionEmbeddings = 64, BosTokenId = 1, EosTokenIds = [2, 3],
+        ModelType = type,
+        VocabSize = 40,
+        HiddenSize = 16,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 4,
+        NumKeyValueHeads = 2,
+        HeadDim = 4,
+        IntermediateSize = 24,
+        TieWordEmbeddings = tied,
+        QkvBias = type == "qwen2",
+        QkNorm = type == "qwen3",
+        MaxPositionEmbeddings = 64,
+        BosTokenId = 1,
+        EosTokenIds = [2, 3],
     };
 
     [Theory]

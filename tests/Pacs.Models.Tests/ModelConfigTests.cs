@@ -79,7 +79,7 @@ public class ModelConfigTests
         string key = replacement[..(replacement.IndexOf(':'))];
         using var doc = JsonDocument.Parse(Qwen2);
         var props = doc.RootElement.EnumerateObject().Where(p => "\"" + p.Name + "\"" != key).Select(p => $"\"{p.Name}\": {p.Value.GetRawText()}");
-        if (key == "\"architectures\"" ) props = props.Where(p => !p.StartsWith("\"model_type\"", StringComparison.Ordinal));
+        if (key == "\"architectures\"") props = props.Where(p => !p.StartsWith("\"model_type\"", StringComparison.Ordinal));
         string json = "{" + string.Join(", ", props.Append(replacement)) + "}";
         var e = Assert.Throws(exception, () => Parse(json));
         Assert.Contains("config.json", e.Message);

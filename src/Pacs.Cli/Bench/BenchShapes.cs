@@ -13,17 +13,36 @@ public static class BenchShapes
     /// <summary>vocab 64, hidden 256, 4 layers, 8 heads (4 KV), SwiGLU 704, tied embeddings, no biases.</summary>
     public static ModelConfig BenchTiny() => new()
     {
-        ModelType = "llama", VocabSize = 64, HiddenSize = 256, NumHiddenLayers = 4, NumAttentionHeads = 8,
-        NumKeyValueHeads = 4, HeadDim = 32, IntermediateSize = 704, RopeTheta = 10000, RmsNormEps = 1e-6,
-        TieWordEmbeddings = true, MaxPositionEmbeddings = 256,
+        ModelType = "llama",
+        VocabSize = 64,
+        HiddenSize = 256,
+        NumHiddenLayers = 4,
+        NumAttentionHeads = 8,
+        NumKeyValueHeads = 4,
+        HeadDim = 32,
+        IntermediateSize = 704,
+        RopeTheta = 10000,
+        RmsNormEps = 1e-6,
+        TieWordEmbeddings = true,
+        MaxPositionEmbeddings = 256,
     };
 
     /// <summary>Qwen2.5-0.5B's shape: hidden 896, 24 layers, 14 heads (2 KV), MLP 4864, vocab 151936, q/k/v bias, tied.</summary>
     public static ModelConfig Qwen25HalfB() => new()
     {
-        ModelType = "qwen2", VocabSize = 151936, HiddenSize = 896, NumHiddenLayers = 24, NumAttentionHeads = 14,
-        NumKeyValueHeads = 2, HeadDim = 64, IntermediateSize = 4864, RopeTheta = 1000000, RmsNormEps = 1e-6,
-        TieWordEmbeddings = true, QkvBias = true, MaxPositionEmbeddings = 4096,
+        ModelType = "qwen2",
+        VocabSize = 151936,
+        HiddenSize = 896,
+        NumHiddenLayers = 24,
+        NumAttentionHeads = 14,
+        NumKeyValueHeads = 2,
+        HeadDim = 64,
+        IntermediateSize = 4864,
+        RopeTheta = 1000000,
+        RmsNormEps = 1e-6,
+        TieWordEmbeddings = true,
+        QkvBias = true,
+        MaxPositionEmbeddings = 4096,
     };
 
     public static ModelConfig ByName(string name) => name switch

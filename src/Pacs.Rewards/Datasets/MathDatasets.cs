@@ -21,8 +21,14 @@ public static class MathDatasets
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["math-500"] = "math500", ["aime2024"] = "aime24", ["aime_2024"] = "aime24", ["aime2025"] = "aime25",
-        ["aime_2025"] = "aime25", ["amc2023"] = "amc23", ["gsm8k_test"] = "gsm8k", ["train_math"] = "math_train",
+        ["math-500"] = "math500",
+        ["aime2024"] = "aime24",
+        ["aime_2024"] = "aime24",
+        ["aime2025"] = "aime25",
+        ["aime_2025"] = "aime25",
+        ["amc2023"] = "amc23",
+        ["gsm8k_test"] = "gsm8k",
+        ["train_math"] = "math_train",
         ["math-train"] = "math_train",
     };
 

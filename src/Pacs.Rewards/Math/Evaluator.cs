@@ -15,36 +15,36 @@ public static class Evaluator
             case NumberNode n: return n.Value;
             case NegateNode g: return Exact(g.Operand) is { } v ? -v : null;
             case SumNode s:
-            {
-                Rational acc = Rational.Zero;
-                foreach (var t in s.Terms)
                 {
-                    if (Exact(t) is not { } tv || (acc + tv) is not { } r) return null;
-                    acc = r;
+                    Rational acc = Rational.Zero;
+                    foreach (var t in s.Terms)
+                    {
+                        if (Exact(t) is not { } tv || (acc + tv) is not { } r) return null;
+                        acc = r;
+                    }
+                    return acc;
                 }
-                return acc;
-            }
             case ProductNode p:
-            {
-                Rational acc = Rational.One;
-                foreach (var f in p.Factors)
                 {
-                    if (Exact(f) is not { } fv || (acc * fv) is not { } r) return null;
-                    acc = r;
+                    Rational acc = Rational.One;
+                    foreach (var f in p.Factors)
+                    {
+                        if (Exact(f) is not { } fv || (acc * fv) is not { } r) return null;
+                        acc = r;
+                    }
+                    return acc;
                 }
-                return acc;
-            }
             case DivideNode d:
                 return Exact(d.Numerator) is { } a && Exact(d.Denominator) is { } b ? a / b : null;
             case PercentNode pc:
                 return Exact(pc.Operand) is { } x ? x / Rational.FromInt(100) : null;
             case PowerNode pw:
-            {
-                if (Exact(pw.Exponent) is not { } e || Exact(pw.Base) is not { } pb) return null;
-                if (e.IsInteger) return Rational.Pow(pb, e.Num);
-                if (e.Den > 64 || Rational.Root(pb, (int)e.Den) is not { } root) return null;
-                return Rational.Pow(root, e.Num);
-            }
+                {
+                    if (Exact(pw.Exponent) is not { } e || Exact(pw.Base) is not { } pb) return null;
+                    if (e.IsInteger) return Rational.Pow(pb, e.Num);
+                    if (e.Den > 64 || Rational.Root(pb, (int)e.Den) is not { } root) return null;
+                    return Rational.Pow(root, e.Num);
+                }
             case FunctionNode f:
                 return ExactFunction(f);
             default:
@@ -64,38 +64,38 @@ public static class Evaluator
             case "abs":
                 return Exact(f.Argument) is { } v ? (v.Sign < 0 ? -v : v) : null;
             case "factorial":
-            {
-                if (Exact(f.Argument) is not { IsInteger: true } n || n.Sign < 0 || n.Num > MaxFactorial) return null;
-                BigInteger acc = BigInteger.One;
-                for (int m = 2; m <= (int)n.Num; m++) acc *= m;
-                return Rational.Create(acc, BigInteger.One);
-            }
+                {
+                    if (Exact(f.Argument) is not { IsInteger: true } n || n.Sign < 0 || n.Num > MaxFactorial) return null;
+                    BigInteger acc = BigInteger.One;
+                    for (int m = 2; m <= (int)n.Num; m++) acc *= m;
+                    return Rational.Create(acc, BigInteger.One);
+                }
             case "binom":
-            {
-                if (Exact(f.Argument) is not { IsInteger: true } top || f.Argument2 is null || Exact(f.Argument2) is not { IsInteger: true } bottom) return null;
-                if (bottom.Sign < 0 || bottom.Num > top.Num) return Rational.Zero;
-                if (bottom.Num > 2000 || top.Num > 1_000_000) return null;
-                BigInteger acc = BigInteger.One;
-                for (int j = 0; j < (int)bottom.Num; j++) acc = acc * (top.Num - j) / (j + 1);
-                return Rational.Create(acc, BigInteger.One);
-            }
+                {
+                    if (Exact(f.Argument) is not { IsInteger: true } top || f.Argument2 is null || Exact(f.Argument2) is not { IsInteger: true } bottom) return null;
+                    if (bottom.Sign < 0 || bottom.Num > top.Num) return Rational.Zero;
+                    if (bottom.Num > 2000 || top.Num > 1_000_000) return null;
+                    BigInteger acc = BigInteger.One;
+                    for (int j = 0; j < (int)bottom.Num; j++) acc = acc * (top.Num - j) / (j + 1);
+                    return Rational.Create(acc, BigInteger.One);
+                }
             case "floor" or "ceil":
-            {
-                if (Exact(f.Argument) is not { } fl) return null;
-                var q = BigInteger.DivRem(fl.Num, fl.Den, out var rem);
-                if (rem.Sign < 0 && f.Name == "floor") q -= 1;
-                if (rem.Sign > 0 && f.Name == "ceil") q += 1;
-                return new Rational(q, BigInteger.One);
-            }
+                {
+                    if (Exact(f.Argument) is not { } fl) return null;
+                    var q = BigInteger.DivRem(fl.Num, fl.Den, out var rem);
+                    if (rem.Sign < 0 && f.Name == "floor") q -= 1;
+                    if (rem.Sign > 0 && f.Name == "ceil") q += 1;
+                    return new Rational(q, BigInteger.One);
+                }
             case "log" when f.Argument2 is not null:
-            {
-                // log_b(b^k) = k for exact integers, e.g. \log_2 8
-                if (Exact(f.Argument) is not { IsInteger: true } x || Exact(f.Argument2) is not { IsInteger: true } b || b.Num < 2 || x.Sign <= 0) return null;
-                int power = 0;
-                var p = BigInteger.One;
-                while (p < x.Num && power < 4096) { p *= b.Num; power++; }
-                return p == x.Num ? Rational.FromInt(power) : null;
-            }
+                {
+                    // log_b(b^k) = k for exact integers, e.g. \log_2 8
+                    if (Exact(f.Argument) is not { IsInteger: true } x || Exact(f.Argument2) is not { IsInteger: true } b || b.Num < 2 || x.Sign <= 0) return null;
+                    int power = 0;
+                    var p = BigInteger.One;
+                    while (p < x.Num && power < 4096) { p *= b.Num; power++; }
+                    return p == x.Num ? Rational.FromInt(power) : null;
+                }
             default:
                 return null;
         }
@@ -118,22 +118,22 @@ public static class Evaluator
             case SymbolNode s: return env.TryGetValue(s.Name, out var v) ? v : double.NaN;
             case NegateNode g: return -Numeric(g.Operand, env);
             case SumNode s:
-            {
-                Complex acc = 0;
-                foreach (var t in s.Terms) acc += Numeric(t, env);
-                return acc;
-            }
+                {
+                    Complex acc = 0;
+                    foreach (var t in s.Terms) acc += Numeric(t, env);
+                    return acc;
+                }
             case ProductNode p:
-            {
-                Complex acc = 1;
-                foreach (var f in p.Factors) acc *= Numeric(f, env);
-                return acc;
-            }
+                {
+                    Complex acc = 1;
+                    foreach (var f in p.Factors) acc *= Numeric(f, env);
+                    return acc;
+                }
             case DivideNode d:
-            {
-                var den = Numeric(d.Denominator, env);
-                return den == Complex.Zero ? double.NaN : Numeric(d.Numerator, env) / den;
-            }
+                {
+                    var den = Numeric(d.Denominator, env);
+                    return den == Complex.Zero ? double.NaN : Numeric(d.Numerator, env) / den;
+                }
             case PercentNode pc: return Numeric(pc.Operand, env) / 100.0;
             case PowerNode pw: return Power(Numeric(pw.Base, env), Numeric(pw.Exponent, env));
             case FunctionNode f: return Function(f, env);
@@ -159,11 +159,11 @@ public static class Evaluator
         {
             case "sqrt": return x.Imaginary == 0 && x.Real >= 0 ? System.Math.Sqrt(x.Real) : Complex.Sqrt(x);
             case "root":
-            {
-                var k = f.Argument2 is null ? double.NaN : Numeric(f.Argument2, env).Real;
-                if (x.Imaginary == 0 && x.Real < 0 && k % 2 == 1) return -System.Math.Pow(-x.Real, 1 / k);
-                return Power(x, 1 / k);
-            }
+                {
+                    var k = f.Argument2 is null ? double.NaN : Numeric(f.Argument2, env).Real;
+                    if (x.Imaginary == 0 && x.Real < 0 && k % 2 == 1) return -System.Math.Pow(-x.Real, 1 / k);
+                    return Power(x, 1 / k);
+                }
             case "abs": return Complex.Abs(x);
             case "sin": return Complex.Sin(x);
             case "cos": return Complex.Cos(x);
@@ -180,30 +180,30 @@ public static class Evaluator
             case "exp": return Complex.Exp(x);
             case "ln": return x == Complex.Zero ? double.NaN : Complex.Log(x);
             case "log":
-            {
-                if (x == Complex.Zero) return double.NaN;
-                var b = f.Argument2 is null ? 10 : Numeric(f.Argument2, env);
-                return Complex.Log(x) / Complex.Log(b);
-            }
+                {
+                    if (x == Complex.Zero) return double.NaN;
+                    var b = f.Argument2 is null ? 10 : Numeric(f.Argument2, env);
+                    return Complex.Log(x) / Complex.Log(b);
+                }
             case "floor": return System.Math.Floor(x.Real);
             case "ceil": return System.Math.Ceiling(x.Real);
             case "factorial":
-            {
-                double n = x.Real;
-                if (x.Imaginary != 0 || n < 0 || n != System.Math.Round(n)) return double.NaN;
-                if (n > 170) return double.PositiveInfinity;
-                double acc = 1;
-                for (int k = 2; k <= (int)n; k++) acc *= k;
-                return acc;
-            }
+                {
+                    double n = x.Real;
+                    if (x.Imaginary != 0 || n < 0 || n != System.Math.Round(n)) return double.NaN;
+                    if (n > 170) return double.PositiveInfinity;
+                    double acc = 1;
+                    for (int k = 2; k <= (int)n; k++) acc *= k;
+                    return acc;
+                }
             case "binom":
-            {
-                double n = x.Real, k = f.Argument2 is null ? double.NaN : Numeric(f.Argument2, env).Real;
-                if (k != System.Math.Round(k) || k < 0 || k > 1000) return double.NaN;
-                double acc = 1;
-                for (int j = 0; j < (int)k; j++) acc = acc * (n - j) / (j + 1);
-                return acc;
-            }
+                {
+                    double n = x.Real, k = f.Argument2 is null ? double.NaN : Numeric(f.Argument2, env).Real;
+                    if (k != System.Math.Round(k) || k < 0 || k > 1000) return double.NaN;
+                    double acc = 1;
+                    for (int j = 0; j < (int)k; j++) acc = acc * (n - j) / (j + 1);
+                    return acc;
+                }
             default: return double.NaN;
         }
     }

@@ -102,26 +102,26 @@ public static class AnswerExtractor
             switch (format)
             {
                 case AnswerFormat.Boxed:
-                {
-                    // "... \boxed{200} ... The final answer is $10,455$": a later explicit answer statement wins
-                    found = LastBoxed(text, out int boxEnd);
-                    if (found is not null && policy.Order.Contains(AnswerFormat.AnswerIs) && AfterAnswerIs(text, out int answerAt) is { } later
-                        && answerAt > boxEnd && !Normalization.IsProse(later) && (later.Any(char.IsAsciiDigit) || later.Contains('\\')))
-                        yield return new ExtractedAnswer(Truncate(later.Trim()), AnswerFormat.AnswerIs);
-                    break;
-                }
+                    {
+                        // "... \boxed{200} ... The final answer is $10,455$": a later explicit answer statement wins
+                        found = LastBoxed(text, out int boxEnd);
+                        if (found is not null && policy.Order.Contains(AnswerFormat.AnswerIs) && AfterAnswerIs(text, out int answerAt) is { } later
+                            && answerAt > boxEnd && !Normalization.IsProse(later) && (later.Any(char.IsAsciiDigit) || later.Contains('\\')))
+                            yield return new ExtractedAnswer(Truncate(later.Trim()), AnswerFormat.AnswerIs);
+                        break;
+                    }
                 case AnswerFormat.Gsm8k: found = AfterHashes(text); break;
                 case AnswerFormat.AnswerIs: found = AfterAnswerIs(text, out _); break;
                 case AnswerFormat.WholeResponse: found = text.Length <= 200 ? text : null; break;
                 case AnswerFormat.FinalLatex:
-                {
-                    found = LastMath(text, out int mathEnd);
-                    if (numberCompetes && found is not null && LastNumber(text, out int numberStart) is { } number && numberStart >= mathEnd)
                     {
-                        yield return new ExtractedAnswer(number, AnswerFormat.LastNumber);
+                        found = LastMath(text, out int mathEnd);
+                        if (numberCompetes && found is not null && LastNumber(text, out int numberStart) is { } number && numberStart >= mathEnd)
+                        {
+                            yield return new ExtractedAnswer(number, AnswerFormat.LastNumber);
+                        }
+                        break;
                     }
-                    break;
-                }
                 default: found = LastNumber(text, out _); break;
             }
             if (found is not null) yield return new ExtractedAnswer(Truncate(found.Trim()), format);

@@ -77,56 +77,56 @@ public sealed partial class Parser
         switch (name)
         {
             case "frac" or "over":
-            {
-                var num = ParseArgument();
-                var den = ParseArgument();
-                return Count(new DivideNode(num, den));
-            }
-            case "binom" or "dbinom" or "tbinom":
-            {
-                var top = ParseArgument();
-                var bottom = ParseArgument();
-                return Count(new FunctionNode("binom", top, bottom));
-            }
-            case "sqrt":
-            {
-                Node? index = null;
-                if (IsSymbol("["))
                 {
-                    _pos++;
-                    index = ParseAdditive();
-                    Expect("]");
+                    var num = ParseArgument();
+                    var den = ParseArgument();
+                    return Count(new DivideNode(num, den));
                 }
-                var radicand = ParseArgument();
-                return Count(index is null ? new FunctionNode("sqrt", radicand) : new FunctionNode("root", radicand, index));
-            }
+            case "binom" or "dbinom" or "tbinom":
+                {
+                    var top = ParseArgument();
+                    var bottom = ParseArgument();
+                    return Count(new FunctionNode("binom", top, bottom));
+                }
+            case "sqrt":
+                {
+                    Node? index = null;
+                    if (IsSymbol("["))
+                    {
+                        _pos++;
+                        index = ParseAdditive();
+                        Expect("]");
+                    }
+                    var radicand = ParseArgument();
+                    return Count(index is null ? new FunctionNode("sqrt", radicand) : new FunctionNode("root", radicand, index));
+                }
             case "pi": return Count(new ConstantNode(ConstantKind.Pi));
             case "infty" or "infinity" or "infin": return Count(new ConstantNode(ConstantKind.Infinity));
             case "e": return Count(new ConstantNode(ConstantKind.E));
             case "overline" or "mathring" or "tilde" or "dot" or "ddot":
                 return ParseArgument();
             case "lvert" or "rvert" or "vert" or "mid" or "lVert" or "rVert":
-            {
-                _absDepth++;
-                var inner = ParseAdditive();
-                _absDepth--;
-                if (Peek.Kind == TokenKind.Command && Peek.Text is "rvert" or "vert" or "mid" or "rVert") _pos++;
-                else Expect("|");
-                return Count(new FunctionNode("abs", inner));
-            }
+                {
+                    _absDepth++;
+                    var inner = ParseAdditive();
+                    _absDepth--;
+                    if (Peek.Kind == TokenKind.Command && Peek.Text is "rvert" or "vert" or "mid" or "rVert") _pos++;
+                    else Expect("|");
+                    return Count(new FunctionNode("abs", inner));
+                }
             case "lfloor" or "lceil":
-            {
-                var inner = ParseAdditive();
-                if (Peek.Kind == TokenKind.Command && Peek.Text is "rfloor" or "rceil") _pos++;
-                return Count(new FunctionNode(name == "lfloor" ? "floor" : "ceil", inner));
-            }
+                {
+                    var inner = ParseAdditive();
+                    if (Peek.Kind == TokenKind.Command && Peek.Text is "rfloor" or "rceil") _pos++;
+                    return Count(new FunctionNode(name == "lfloor" ? "floor" : "ceil", inner));
+                }
             case "langle":
-            {
-                var inner = ParseList(TokenKind.End, null);
-                if (!IsCommand("rangle")) throw new FormatException("langle");
-                _pos++;
-                return Count(new TupleNode(inner is ListNode l ? l.Items : [inner], '(', ')'));
-            }
+                {
+                    var inner = ParseList(TokenKind.End, null);
+                    if (!IsCommand("rangle")) throw new FormatException("langle");
+                    _pos++;
+                    return Count(new TupleNode(inner is ListNode l ? l.Items : [inner], '(', ')'));
+                }
             case "dots" or "ldots" or "cdots" or "dotsc" or "dotsb" or "dotsm":
                 return Count(new SymbolNode("..."));
             case "ln" or "log" or "exp" or "sin" or "cos" or "tan" or "sec" or "csc" or "cot" or "arcsin" or "arccos" or "arctan"

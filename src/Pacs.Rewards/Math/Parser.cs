@@ -396,36 +396,36 @@ public sealed partial class Parser
                 switch (t.Text)
                 {
                     case "(" or "[":
-                    {
-                        var inner = ParseList(TokenKind.End, t.Text == "(" ? ")" : "]");
-                        var close = Next();
-                        if (close.Kind != TokenKind.Symbol || close.Text is not (")" or "]")) throw new FormatException("unclosed");
-                        if ((t.Text == "(" && close.Text == ")" && inner is not ListNode) || inner is MatrixNode) return inner;
-                        var items = inner is ListNode l ? l.Items : [inner];
-                        return Count(new TupleNode(items, t.Text[0], close.Text[0]));
-                    }
+                        {
+                            var inner = ParseList(TokenKind.End, t.Text == "(" ? ")" : "]");
+                            var close = Next();
+                            if (close.Kind != TokenKind.Symbol || close.Text is not (")" or "]")) throw new FormatException("unclosed");
+                            if ((t.Text == "(" && close.Text == ")" && inner is not ListNode) || inner is MatrixNode) return inner;
+                            var items = inner is ListNode l ? l.Items : [inner];
+                            return Count(new TupleNode(items, t.Text[0], close.Text[0]));
+                        }
                     case "{":
-                    {
-                        if (IsSymbol("}")) { _pos++; return ParsePrimary(); }
-                        var inner = ParseList(TokenKind.End, "}");
-                        Expect("}");
-                        return inner;
-                    }
+                        {
+                            if (IsSymbol("}")) { _pos++; return ParsePrimary(); }
+                            var inner = ParseList(TokenKind.End, "}");
+                            Expect("}");
+                            return inner;
+                        }
                     case "«":
-                    {
-                        if (IsSymbol("»")) { _pos++; return Count(new SetNode([])); }
-                        var inner = ParseList(TokenKind.End, "»");
-                        Expect("»");
-                        return Count(new SetNode(inner is ListNode l ? l.Items : [inner]));
-                    }
+                        {
+                            if (IsSymbol("»")) { _pos++; return Count(new SetNode([])); }
+                            var inner = ParseList(TokenKind.End, "»");
+                            Expect("»");
+                            return Count(new SetNode(inner is ListNode l ? l.Items : [inner]));
+                        }
                     case "|":
-                    {
-                        _absDepth++;
-                        var inner = ParseAdditive();
-                        _absDepth--;
-                        Expect("|");
-                        return Count(new FunctionNode("abs", inner));
-                    }
+                        {
+                            _absDepth++;
+                            var inner = ParseAdditive();
+                            _absDepth--;
+                            Expect("|");
+                            return Count(new FunctionNode("abs", inner));
+                        }
                 }
                 break;
         }

@@ -66,42 +66,42 @@ public static partial class Equivalence
             case NegateNode g when MatrixValue(g.Operand, depth + 1) is { } gm:
                 return new MatrixNode(gm.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new NegateNode(x)).ToList()).ToList());
             case SumNode s:
-            {
-                MatrixNode? acc = null;
-                foreach (var t in s.Terms)
                 {
-                    if (MatrixValue(t, depth + 1) is not { } tm) return null;
-                    if (acc is null) { acc = tm; continue; }
-                    if (acc.Rows.Count != tm.Rows.Count || acc.Rows[0].Count != tm.Rows[0].Count) return null;
-                    acc = new MatrixNode(acc.Rows.Zip(tm.Rows).Select(r => (IReadOnlyList<Node>)r.First.Zip(r.Second)
-                        .Select(e => (Node)new SumNode([e.First, e.Second])).ToList()).ToList());
-                }
-                return acc;
-            }
-            case ProductNode p:
-            {
-                MatrixNode? acc = null;
-                Node scalar = new NumberNode(Rational.One, 0);
-                foreach (var f in p.Factors)
-                {
-                    if (Evaluator.IsScalar(f)) { scalar = new ProductNode([scalar, f]); continue; }
-                    if (MatrixValue(f, depth + 1) is not { } fm) return null;
-                    if (acc is null) { acc = fm; continue; }
-                    int inner = acc.Rows[0].Count;
-                    if (inner != fm.Rows.Count || acc.Rows.Count * fm.Rows[0].Count > 64) return null;
-                    var rows = new List<IReadOnlyList<Node>>();
-                    for (int i = 0; i < acc.Rows.Count; i++)
+                    MatrixNode? acc = null;
+                    foreach (var t in s.Terms)
                     {
-                        var row = new List<Node>();
-                        for (int j = 0; j < fm.Rows[0].Count; j++)
-                            row.Add(new SumNode(Enumerable.Range(0, inner).Select(k => (Node)new ProductNode([acc.Rows[i][k], fm.Rows[k][j]])).ToList()));
-                        rows.Add(row);
+                        if (MatrixValue(t, depth + 1) is not { } tm) return null;
+                        if (acc is null) { acc = tm; continue; }
+                        if (acc.Rows.Count != tm.Rows.Count || acc.Rows[0].Count != tm.Rows[0].Count) return null;
+                        acc = new MatrixNode(acc.Rows.Zip(tm.Rows).Select(r => (IReadOnlyList<Node>)r.First.Zip(r.Second)
+                            .Select(e => (Node)new SumNode([e.First, e.Second])).ToList()).ToList());
                     }
-                    acc = new MatrixNode(rows);
+                    return acc;
                 }
-                return acc is null ? null
-                    : new MatrixNode(acc.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new ProductNode([scalar, x])).ToList()).ToList());
-            }
+            case ProductNode p:
+                {
+                    MatrixNode? acc = null;
+                    Node scalar = new NumberNode(Rational.One, 0);
+                    foreach (var f in p.Factors)
+                    {
+                        if (Evaluator.IsScalar(f)) { scalar = new ProductNode([scalar, f]); continue; }
+                        if (MatrixValue(f, depth + 1) is not { } fm) return null;
+                        if (acc is null) { acc = fm; continue; }
+                        int inner = acc.Rows[0].Count;
+                        if (inner != fm.Rows.Count || acc.Rows.Count * fm.Rows[0].Count > 64) return null;
+                        var rows = new List<IReadOnlyList<Node>>();
+                        for (int i = 0; i < acc.Rows.Count; i++)
+                        {
+                            var row = new List<Node>();
+                            for (int j = 0; j < fm.Rows[0].Count; j++)
+                                row.Add(new SumNode(Enumerable.Range(0, inner).Select(k => (Node)new ProductNode([acc.Rows[i][k], fm.Rows[k][j]])).ToList()));
+                            rows.Add(row);
+                        }
+                        acc = new MatrixNode(rows);
+                    }
+                    return acc is null ? null
+                        : new MatrixNode(acc.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new ProductNode([scalar, x])).ToList()).ToList());
+                }
             default: return null;
         }
     }

@@ -127,20 +127,20 @@ public sealed class ArithTask : ITask
         switch (rng.Next(0, 2))
         {
             case 0:
-            {
-                var factor = new Leaf(rng.Next(2, Options.MaxMultiplier));
-                var rest = Build(rng, ops - 1);
-                return rng.NextBool() ? new BinaryNode('*', rest, factor) : new BinaryNode('*', factor, rest);
-            }
+                {
+                    var factor = new Leaf(rng.Next(2, Options.MaxMultiplier));
+                    var rest = Build(rng, ops - 1);
+                    return rng.NextBool() ? new BinaryNode('*', rest, factor) : new BinaryNode('*', factor, rest);
+                }
             default:
-            {
-                char op = rng.NextBool() ? '+' : '-';
-                int leftOps = rng.Next(0, ops - 1);
-                var left = Build(rng, leftOps);
-                var right = Build(rng, ops - 1 - leftOps);
-                if (op == '-' && left.Value < right.Value) (left, right) = (right, left);
-                return new BinaryNode(op, left, right);
-            }
+                {
+                    char op = rng.NextBool() ? '+' : '-';
+                    int leftOps = rng.Next(0, ops - 1);
+                    var left = Build(rng, leftOps);
+                    var right = Build(rng, ops - 1 - leftOps);
+                    if (op == '-' && left.Value < right.Value) (left, right) = (right, left);
+                    return new BinaryNode(op, left, right);
+                }
         }
     }
 

@@ -40,7 +40,13 @@ internal sealed unsafe class GemmIsa
     public static GemmIsa? Avx512 { get; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported
         ? new GemmIsa
         {
-            Name = "avx512", MR = 8, NR = 32, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 8,
+            Name = "avx512",
+            MR = 8,
+            NR = 32,
+            MaxKC = 384,
+            MC = 96,
+            NC = 3072,
+            PanelBlock = 8,
             Rows = [null, &GemmKernels.Avx512Rows1x32, &GemmKernels.Avx512Rows2x32, null, &GemmKernels.Avx512Rows4x32, null, null, null, &GemmKernels.Avx512Rows8x32],
             Steps = [null, &GemmKernels.Avx512Steps1x32, &GemmKernels.Avx512Steps2x32, null, &GemmKernels.Avx512Steps4x32, null, null, null, &GemmKernels.Avx512Steps8x32],
         }
@@ -49,7 +55,13 @@ internal sealed unsafe class GemmIsa
     public static GemmIsa? Avx2 { get; } = Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported
         ? new GemmIsa
         {
-            Name = "avx2", MR = 6, NR = 16, MaxKC = 384, MC = 96, NC = 3072, PanelBlock = 16,
+            Name = "avx2",
+            MR = 6,
+            NR = 16,
+            MaxKC = 384,
+            MC = 96,
+            NC = 3072,
+            PanelBlock = 16,
             Rows = [null, &GemmKernels.Avx2Rows1x16, &GemmKernels.Avx2Rows2x16, null, &GemmKernels.Avx2Rows4x16, null, &GemmKernels.Avx2Rows6x16],
             Steps = [null, &GemmKernels.Avx2Steps1x16, &GemmKernels.Avx2Steps2x16, null, &GemmKernels.Avx2Steps4x16, null, &GemmKernels.Avx2Steps6x16],
         }
@@ -57,7 +69,13 @@ internal sealed unsafe class GemmIsa
 
     public static GemmIsa Scalar { get; } = new()
     {
-        Name = "scalar", MR = 4, NR = 4, MaxKC = 384, MC = 64, NC = 1024, PanelBlock = 64,
+        Name = "scalar",
+        MR = 4,
+        NR = 4,
+        MaxKC = 384,
+        MC = 64,
+        NC = 1024,
+        PanelBlock = 64,
         Rows = [null, &GemmKernels.ScalarRows1x4, &GemmKernels.ScalarRows2x4, null, &GemmKernels.ScalarRows4x4],
         Steps = [null, &GemmKernels.ScalarSteps1x4, &GemmKernels.ScalarSteps2x4, null, &GemmKernels.ScalarSteps4x4],
     };

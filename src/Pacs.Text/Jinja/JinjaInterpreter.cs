@@ -48,11 +48,11 @@ internal sealed class JinjaInterpreter
             case CommentNode:
                 break;
             case OutputNode o:
-            {
-                var value = Evaluate(o.Value, scope);
-                if (value is not (null or Undefined)) output.Append(JinjaValues.ToOutput(value));
-                break;
-            }
+                {
+                    var value = Evaluate(o.Value, scope);
+                    if (value is not (null or Undefined)) output.Append(JinjaValues.ToOutput(value));
+                    break;
+                }
             case IfNode n:
                 output.Append(EvaluateBlock(JinjaValues.Truthy(Evaluate(n.Test, scope)) ? n.Body : n.Alternate, scope));
                 break;
@@ -71,17 +71,17 @@ internal sealed class JinjaInterpreter
                 }));
                 break;
             case FilterBlockNode n:
-            {
-                string body = EvaluateBlock(n.Body, scope);
-                var value = n.Filter switch
                 {
-                    IdentifierExpr id => ApplyFilter(body, id.Name, null, scope, n.Line),
-                    CallExpr { Callee: IdentifierExpr id } call => ApplyFilter(body, id.Name, call.Args, scope, n.Line),
-                    _ => throw Fail(n.Line, "bad filter block"),
-                };
-                if (value is not (null or Undefined)) output.Append(JinjaValues.ToOutput(value));
-                break;
-            }
+                    string body = EvaluateBlock(n.Body, scope);
+                    var value = n.Filter switch
+                    {
+                        IdentifierExpr id => ApplyFilter(body, id.Name, null, scope, n.Line),
+                        CallExpr { Callee: IdentifierExpr id } call => ApplyFilter(body, id.Name, call.Args, scope, n.Line),
+                        _ => throw Fail(n.Line, "bad filter block"),
+                    };
+                    if (value is not (null or Undefined)) output.Append(JinjaValues.ToOutput(value));
+                    break;
+                }
             case BreakNode:
                 throw new BreakSignal();
             case ContinueNode:
@@ -183,22 +183,22 @@ internal sealed class JinjaInterpreter
                 scope.Set(id.Name, value);
                 break;
             case ListExpr { IsTuple: true } tuple:
-            {
-                if (value is not JinjaList list) throw Fail(n.Line, $"cannot unpack a {JinjaValues.TypeName(value)}");
-                if (list.Items.Count != tuple.Items.Count) throw Fail(n.Line, "wrong number of items to unpack");
-                for (int i = 0; i < tuple.Items.Count; i++)
                 {
-                    if (tuple.Items[i] is not IdentifierExpr name) throw Fail(n.Line, "can only unpack into names");
-                    scope.Set(name.Name, list.Items[i]);
+                    if (value is not JinjaList list) throw Fail(n.Line, $"cannot unpack a {JinjaValues.TypeName(value)}");
+                    if (list.Items.Count != tuple.Items.Count) throw Fail(n.Line, "wrong number of items to unpack");
+                    for (int i = 0; i < tuple.Items.Count; i++)
+                    {
+                        if (tuple.Items[i] is not IdentifierExpr name) throw Fail(n.Line, "can only unpack into names");
+                        scope.Set(name.Name, list.Items[i]);
+                    }
+                    break;
                 }
-                break;
-            }
             case MemberExpr { Computed: false, Property: IdentifierExpr property } member:
-            {
-                if (Evaluate(member.Target, scope) is not JinjaNamespace ns) throw Fail(n.Line, "can only assign attributes of a namespace()");
-                ns.Items[property.Name] = value;
-                break;
-            }
+                {
+                    if (Evaluate(member.Target, scope) is not JinjaNamespace ns) throw Fail(n.Line, "can only assign attributes of a namespace()");
+                    ns.Items[property.Name] = value;
+                    break;
+                }
             default:
                 throw Fail(n.Line, "invalid assignment target");
         }
@@ -212,46 +212,46 @@ internal sealed class JinjaInterpreter
             case IdentifierExpr id: return scope.Lookup(id.Name);
             case ListExpr list: return new JinjaList(list.Items.Select(x => Evaluate(x, scope)).ToList(), list.IsTuple);
             case DictExpr dict:
-            {
-                var result = new JinjaDict();
-                foreach (var (k, v) in dict.Items)
                 {
-                    if (Evaluate(k, scope) is not string key) throw Fail(dict.Line, "dict keys must be strings");
-                    result.Items[key] = Evaluate(v, scope);
+                    var result = new JinjaDict();
+                    foreach (var (k, v) in dict.Items)
+                    {
+                        if (Evaluate(k, scope) is not string key) throw Fail(dict.Line, "dict keys must be strings");
+                        result.Items[key] = Evaluate(v, scope);
+                    }
+                    return result;
                 }
-                return result;
-            }
             case MemberExpr m: return EvaluateMember(m, scope);
             case CallExpr call:
-            {
-                var args = EvaluateArguments(call.Args, scope);
-                var callee = Evaluate(call.Callee, scope);
-                if (callee is not JinjaFunction fn)
-                    throw call.Callee is IdentifierExpr name && callee is Undefined
-                        ? Unsupported(call.Line, $"function '{name.Name}()'")
-                        : Fail(call.Line, $"cannot call a {JinjaValues.TypeName(callee)}");
-                return fn.Body(args, scope);
-            }
-            case UnaryExpr u:
-            {
-                var operand = Evaluate(u.Operand, scope);
-                if (u.Op == "not") return !JinjaValues.Truthy(operand);
-                long sign = u.Op == "-" ? -1 : 1;
-                return operand switch
                 {
-                    double d => (object)(sign * d),
-                    long l => (object)(sign * l),
-                    bool b => (object)(sign * (b ? 1L : 0L)),
-                    _ => throw Fail(u.Line, $"unary {u.Op} on a {JinjaValues.TypeName(operand)}"),
-                };
-            }
+                    var args = EvaluateArguments(call.Args, scope);
+                    var callee = Evaluate(call.Callee, scope);
+                    if (callee is not JinjaFunction fn)
+                        throw call.Callee is IdentifierExpr name && callee is Undefined
+                            ? Unsupported(call.Line, $"function '{name.Name}()'")
+                            : Fail(call.Line, $"cannot call a {JinjaValues.TypeName(callee)}");
+                    return fn.Body(args, scope);
+                }
+            case UnaryExpr u:
+                {
+                    var operand = Evaluate(u.Operand, scope);
+                    if (u.Op == "not") return !JinjaValues.Truthy(operand);
+                    long sign = u.Op == "-" ? -1 : 1;
+                    return operand switch
+                    {
+                        double d => (object)(sign * d),
+                        long l => (object)(sign * l),
+                        bool b => (object)(sign * (b ? 1L : 0L)),
+                        _ => throw Fail(u.Line, $"unary {u.Op} on a {JinjaValues.TypeName(operand)}"),
+                    };
+                }
             case BinaryExpr b: return EvaluateBinary(b, scope);
             case FilterExpr f: return ApplyFilter(Evaluate(f.Operand, scope), f.Name, f.Args, scope, f.Line);
             case TestExpr t:
-            {
-                bool result = ApplyTest(Evaluate(t.Operand, scope), t.Name, t.Line);
-                return t.Negate ? !result : result;
-            }
+                {
+                    bool result = ApplyTest(Evaluate(t.Operand, scope), t.Name, t.Line);
+                    return t.Negate ? !result : result;
+                }
             case TernaryExpr t: return JinjaValues.Truthy(Evaluate(t.Condition, scope)) ? Evaluate(t.WhenTrue, scope) : Evaluate(t.WhenFalse, scope);
             case SelectExpr s: return JinjaValues.Truthy(Evaluate(s.Condition, scope)) ? Evaluate(s.Value, scope) : Undefined.Instance;
             case KeywordArgExpr k: throw Fail(k.Line, "keyword argument outside a call");
@@ -545,18 +545,18 @@ internal sealed class JinjaInterpreter
                             ? (d.Items.TryGetValue(attribute, out var v) ? v : Kw("default") is var dv && dv is not Undefined ? dv : Undefined.Instance)
                             : throw Fail(line, "map(attribute=...) needs a list of dicts")).ToList());
                     case "selectattr" or "rejectattr":
-                    {
-                        bool select = name == "selectattr";
-                        if (args.Count == 0 || args[0] is not string attr) throw Fail(line, $"{name} needs an attribute name");
-                        string? test = args.Count > 1 ? args[1] as string : null;
-                        return new JinjaList(list.Items.Where(item =>
                         {
-                            if (item is not JinjaDict d) throw Fail(line, $"{name} needs a list of dicts");
-                            var a = d.Items.TryGetValue(attr, out var v) ? v : Undefined.Instance;
-                            bool r = JinjaValues.Truthy(a) && (test is null ? JinjaValues.Truthy(a) : ApplyTest(a, test, line));
-                            return select ? r : !r;
-                        }).ToList());
-                    }
+                            bool select = name == "selectattr";
+                            if (args.Count == 0 || args[0] is not string attr) throw Fail(line, $"{name} needs an attribute name");
+                            string? test = args.Count > 1 ? args[1] as string : null;
+                            return new JinjaList(list.Items.Where(item =>
+                            {
+                                if (item is not JinjaDict d) throw Fail(line, $"{name} needs a list of dicts");
+                                var a = d.Items.TryGetValue(attr, out var v) ? v : Undefined.Instance;
+                                bool r = JinjaValues.Truthy(a) && (test is null ? JinjaValues.Truthy(a) : ApplyTest(a, test, line));
+                                return select ? r : !r;
+                            }).ToList());
+                        }
                 }
                 break;
             case string s:
@@ -573,12 +573,12 @@ internal sealed class JinjaInterpreter
                     case "float": return double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double dv) ? dv : Arg(0, "default") is var d2 && d2 is not Undefined ? d2 : 0.0;
                     case "replace": return Builtins.StringMethod(s, "replace", line) is JinjaFunction f ? f.Body([.. args, .. kwargs is null ? Array.Empty<object?>() : [kwargs]], scope) : null;
                     case "indent":
-                    {
-                        int width = Arg(0, "width") is long w ? (int)w : 4;
-                        bool first = Arg(1, "first") is true, blank = Arg(2, "blank") is true;
-                        string pad = new(' ', width);
-                        return string.Join("\n", s.Split('\n').Select((x, i) => (!first && i == 0) || (!blank && x.Length == 0) ? x : pad + x));
-                    }
+                        {
+                            int width = Arg(0, "width") is long w ? (int)w : 4;
+                            bool first = Arg(1, "first") is true, blank = Arg(2, "blank") is true;
+                            string pad = new(' ', width);
+                            return string.Join("\n", s.Split('\n').Select((x, i) => (!first && i == 0) || (!blank && x.Length == 0) ? x : pad + x));
+                        }
                 }
                 break;
             case long or double:

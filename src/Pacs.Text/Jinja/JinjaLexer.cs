@@ -110,7 +110,15 @@ internal static partial class JinjaLexer
                     }
                     sb.Append(escaped switch
                     {
-                        'n' => '\n', 't' => '\t', 'r' => '\r', 'b' => '\b', 'f' => '\f', 'v' => '\v', '\'' => '\'', '"' => '"', '\\' => '\\',
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        'b' => '\b',
+                        'f' => '\f',
+                        'v' => '\v',
+                        '\'' => '\'',
+                        '"' => '"',
+                        '\\' => '\\',
                         _ => throw Error($"unexpected escaped character '{escaped}'"),
                     });
                     continue;

@@ -60,12 +60,12 @@ internal sealed class JinjaParser(List<Token> tokens)
             case TokenKind.OpenStatement:
                 return ParseStatement();
             case TokenKind.OpenExpression:
-            {
-                _at++;
-                var value = ParseExpression();
-                Expect(TokenKind.CloseExpression, "'}}'");
-                return new OutputNode(value, token.Line);
-            }
+                {
+                    _at++;
+                    var value = ParseExpression();
+                    Expect(TokenKind.CloseExpression, "'}}'");
+                    return new OutputNode(value, token.Line);
+                }
             default:
                 throw Error($"unexpected '{token.Value}'");
         }
@@ -99,64 +99,64 @@ internal sealed class JinjaParser(List<Token> tokens)
         switch (nameToken.Value)
         {
             case "set":
-            {
-                var target = ParseExpressionSequence();
-                if (Is(TokenKind.Equals))
                 {
-                    _at++;
-                    var value = ParseExpressionSequence();
+                    var target = ParseExpressionSequence();
+                    if (Is(TokenKind.Equals))
+                    {
+                        _at++;
+                        var value = ParseExpressionSequence();
+                        Expect(TokenKind.CloseStatement, "'%}'");
+                        return new SetNode(target, value, [], line);
+                    }
                     Expect(TokenKind.CloseStatement, "'%}'");
-                    return new SetNode(target, value, [], line);
+                    var body = ParseUntil("endset");
+                    ExpectEnd("endset");
+                    return new SetNode(target, null, body, line);
                 }
-                Expect(TokenKind.CloseStatement, "'%}'");
-                var body = ParseUntil("endset");
-                ExpectEnd("endset");
-                return new SetNode(target, null, body, line);
-            }
             case "if":
-            {
-                var node = ParseIf(line);
-                ExpectEnd("endif");
-                return node;
-            }
-            case "for":
-            {
-                var target = ParseExpressionSequence(primary: true);
-                if (target is not (IdentifierExpr or ListExpr { IsTuple: true })) throw Error("expected a loop variable");
-                ExpectIdentifier("in");
-                var iterable = ParseExpression();
-                Expr? filter = null;
-                if (iterable is SelectExpr select) (iterable, filter) = (select.Value, select.Condition);
-                Expect(TokenKind.CloseStatement, "'%}'");
-                var body = ParseUntil("endfor", "else");
-                var elseBody = new List<Node>();
-                if (IsStatement("else"))
                 {
-                    _at += 2;
-                    Expect(TokenKind.CloseStatement, "'%}'");
-                    elseBody = ParseUntil("endfor");
+                    var node = ParseIf(line);
+                    ExpectEnd("endif");
+                    return node;
                 }
-                ExpectEnd("endfor");
-                return new ForNode(target, iterable, filter, body, elseBody, line);
-            }
+            case "for":
+                {
+                    var target = ParseExpressionSequence(primary: true);
+                    if (target is not (IdentifierExpr or ListExpr { IsTuple: true })) throw Error("expected a loop variable");
+                    ExpectIdentifier("in");
+                    var iterable = ParseExpression();
+                    Expr? filter = null;
+                    if (iterable is SelectExpr select) (iterable, filter) = (select.Value, select.Condition);
+                    Expect(TokenKind.CloseStatement, "'%}'");
+                    var body = ParseUntil("endfor", "else");
+                    var elseBody = new List<Node>();
+                    if (IsStatement("else"))
+                    {
+                        _at += 2;
+                        Expect(TokenKind.CloseStatement, "'%}'");
+                        elseBody = ParseUntil("endfor");
+                    }
+                    ExpectEnd("endfor");
+                    return new ForNode(target, iterable, filter, body, elseBody, line);
+                }
             case "macro":
-            {
-                var name = Expect(TokenKind.Identifier, "a macro name").Value;
-                var parameters = ParseArgs();
-                Expect(TokenKind.CloseStatement, "'%}'");
-                var body = ParseUntil("endmacro");
-                ExpectEnd("endmacro");
-                return new MacroNode(name, parameters, body, line);
-            }
+                {
+                    var name = Expect(TokenKind.Identifier, "a macro name").Value;
+                    var parameters = ParseArgs();
+                    Expect(TokenKind.CloseStatement, "'%}'");
+                    var body = ParseUntil("endmacro");
+                    ExpectEnd("endmacro");
+                    return new MacroNode(name, parameters, body, line);
+                }
             case "filter":
-            {
-                var filter = ParsePrimary();
-                if (filter is IdentifierExpr && Is(TokenKind.OpenParen)) filter = ParseCall(filter);
-                Expect(TokenKind.CloseStatement, "'%}'");
-                var body = ParseUntil("endfilter");
-                ExpectEnd("endfilter");
-                return new FilterBlockNode(filter, body, line);
-            }
+                {
+                    var filter = ParsePrimary();
+                    if (filter is IdentifierExpr && Is(TokenKind.OpenParen)) filter = ParseCall(filter);
+                    Expect(TokenKind.CloseStatement, "'%}'");
+                    var body = ParseUntil("endfilter");
+                    ExpectEnd("endfilter");
+                    return new FilterBlockNode(filter, body, line);
+                }
             case "break":
                 Expect(TokenKind.CloseStatement, "'%}'");
                 return new BreakNode(line);
@@ -437,43 +437,43 @@ internal sealed class JinjaParser(List<Token> tokens)
                     ? new LiteralExpr(double.Parse(token.Value, CultureInfo.InvariantCulture), token.Line)
                     : new LiteralExpr(long.Parse(token.Value, CultureInfo.InvariantCulture), token.Line);
             case TokenKind.String:
-            {
-                string value = token.Value;
-                while (Is(TokenKind.String)) value += _tokens[_at++].Value;
-                return new LiteralExpr(value, token.Line);
-            }
+                {
+                    string value = token.Value;
+                    while (Is(TokenKind.String)) value += _tokens[_at++].Value;
+                    return new LiteralExpr(value, token.Line);
+                }
             case TokenKind.Identifier:
                 return new IdentifierExpr(token.Value, token.Line);
             case TokenKind.OpenParen:
-            {
-                var inner = ParseExpressionSequence();
-                Expect(TokenKind.CloseParen, "')'");
-                return inner;
-            }
+                {
+                    var inner = ParseExpressionSequence();
+                    Expect(TokenKind.CloseParen, "')'");
+                    return inner;
+                }
             case TokenKind.OpenSquare:
-            {
-                var items = new List<Expr>();
-                while (!Is(TokenKind.CloseSquare))
                 {
-                    items.Add(ParseExpression());
-                    if (Is(TokenKind.Comma)) _at++;
+                    var items = new List<Expr>();
+                    while (!Is(TokenKind.CloseSquare))
+                    {
+                        items.Add(ParseExpression());
+                        if (Is(TokenKind.Comma)) _at++;
+                    }
+                    _at++;
+                    return new ListExpr(items, IsTuple: false, token.Line);
                 }
-                _at++;
-                return new ListExpr(items, IsTuple: false, token.Line);
-            }
             case TokenKind.OpenCurly:
-            {
-                var items = new List<(Expr, Expr)>();
-                while (!Is(TokenKind.CloseCurly))
                 {
-                    var key = ParseExpression();
-                    Expect(TokenKind.Colon, "':' in a dict literal");
-                    items.Add((key, ParseExpression()));
-                    if (Is(TokenKind.Comma)) _at++;
+                    var items = new List<(Expr, Expr)>();
+                    while (!Is(TokenKind.CloseCurly))
+                    {
+                        var key = ParseExpression();
+                        Expect(TokenKind.Colon, "':' in a dict literal");
+                        items.Add((key, ParseExpression()));
+                        if (Is(TokenKind.Comma)) _at++;
+                    }
+                    _at++;
+                    return new DictExpr(items, token.Line);
                 }
-                _at++;
-                return new DictExpr(items, token.Line);
-            }
             default:
                 throw new InvalidDataException($"chat template line {token.Line}: unexpected '{token.Value}'");
         }

@@ -144,32 +144,32 @@ internal static class JinjaValues
             case double d: return double.IsFinite(d) ? JsNumber(d) : "null";
             case string str: return JsonString(str, ensureAscii);
             case JinjaList list:
-            {
-                var core = list.Items.Select(x => ToJson(x, indent, separators, ensureAscii, sortKeys, depth + 1, convertUndefinedToNull)).ToList();
-                if (indent is > 0 && core.Count > 0)
                 {
-                    string pad = new(' ', indent.Value);
+                    var core = list.Items.Select(x => ToJson(x, indent, separators, ensureAscii, sortKeys, depth + 1, convertUndefinedToNull)).ToList();
+                    if (indent is > 0 && core.Count > 0)
+                    {
+                        string pad = new(' ', indent.Value);
+                        string basePad = "\n" + string.Concat(Enumerable.Repeat(pad, depth));
+                        string childPad = basePad + pad;
+                        return "[" + childPad + string.Join(itemSep + childPad, core) + basePad + "]";
+                    }
+                    return "[" + string.Join(itemSep, core) + "]";
+                }
+            case JinjaDict or JinjaNamespace:
+                {
+                    var items = v is JinjaDict dict ? dict.Items : ((JinjaNamespace)v).Items;
+                    IEnumerable<KeyValuePair<string, object?>> entries = items;
+                    if (sortKeys) entries = entries.OrderBy(e => e.Key, StringComparer.Ordinal);
+                    string pad = indent is > 0 ? new string(' ', indent.Value) : "";
                     string basePad = "\n" + string.Concat(Enumerable.Repeat(pad, depth));
                     string childPad = basePad + pad;
-                    return "[" + childPad + string.Join(itemSep + childPad, core) + basePad + "]";
+                    var core = entries.Select(e =>
+                    {
+                        string item = JsonString(e.Key, ensureAscii) + keySep + ToJson(e.Value, indent, separators, ensureAscii, sortKeys, depth + 1, convertUndefinedToNull);
+                        return indent is > 0 ? childPad + item : item;
+                    }).ToList();
+                    return indent is > 0 && core.Count > 0 ? "{" + string.Join(itemSep, core) + basePad + "}" : "{" + string.Join(itemSep, core) + "}";
                 }
-                return "[" + string.Join(itemSep, core) + "]";
-            }
-            case JinjaDict or JinjaNamespace:
-            {
-                var items = v is JinjaDict dict ? dict.Items : ((JinjaNamespace)v).Items;
-                IEnumerable<KeyValuePair<string, object?>> entries = items;
-                if (sortKeys) entries = entries.OrderBy(e => e.Key, StringComparer.Ordinal);
-                string pad = indent is > 0 ? new string(' ', indent.Value) : "";
-                string basePad = "\n" + string.Concat(Enumerable.Repeat(pad, depth));
-                string childPad = basePad + pad;
-                var core = entries.Select(e =>
-                {
-                    string item = JsonString(e.Key, ensureAscii) + keySep + ToJson(e.Value, indent, separators, ensureAscii, sortKeys, depth + 1, convertUndefinedToNull);
-                    return indent is > 0 ? childPad + item : item;
-                }).ToList();
-                return indent is > 0 && core.Count > 0 ? "{" + string.Join(itemSep, core) + basePad + "}" : "{" + string.Join(itemSep, core) + "}";
-            }
             default:
                 throw new InvalidDataException($"chat template: cannot convert a {TypeName(v)} to JSON");
         }
@@ -239,18 +239,18 @@ internal static class JinjaValues
             case JsonValueKind.Null: return null;
             case JsonValueKind.Undefined: return Undefined.Instance;
             case JsonValueKind.Number:
-            {
-                // JavaScript keeps one number type; integral values become Jinja integers.
-                double d = json.GetDouble();
-                return d % 1 == 0 && Math.Abs(d) < 9e15 ? (object)(long)d : d;
-            }
+                {
+                    // JavaScript keeps one number type; integral values become Jinja integers.
+                    double d = json.GetDouble();
+                    return d % 1 == 0 && Math.Abs(d) < 9e15 ? (object)(long)d : d;
+                }
             case JsonValueKind.Array: return new JinjaList(json.EnumerateArray().Select(FromJson).ToList());
             default:
-            {
-                var dict = new JinjaDict();
-                foreach (var p in json.EnumerateObject()) dict.Items[p.Name] = FromJson(p.Value);
-                return dict;
-            }
+                {
+                    var dict = new JinjaDict();
+                    foreach (var p in json.EnumerateObject()) dict.Items[p.Name] = FromJson(p.Value);
+                    return dict;
+                }
         }
     }
 }

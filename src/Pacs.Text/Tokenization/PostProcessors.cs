@@ -20,34 +20,34 @@ public abstract class PostProcessor
                 return new SequencePostProcessor(TokenizerJson.RequireArray(json, "processors", file, "post_processor Sequence")
                     .Select(p => FromJson(p, file)).OfType<PostProcessor>().ToArray());
             case "TemplateProcessing":
-            {
-                var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
-                var specialJson = TokenizerJson.Optional(json, "special_tokens");
-                if (specialJson.ValueKind == JsonValueKind.Object)
-                    foreach (var entry in specialJson.EnumerateObject())
-                        specials[entry.Name] = TokenizerJson.RequireArray(entry.Value, "ids", file, $"post_processor special_tokens['{entry.Name}']")
-                            .Select(i => i.GetInt32()).ToArray();
-                var before = new List<int>();
-                var after = new List<int>();
-                bool seenSequence = false;
-                foreach (var item in TokenizerJson.RequireArray(json, "single", file, "post_processor TemplateProcessing"))
                 {
-                    if (item.TryGetProperty("SpecialToken", out var special))
+                    var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
+                    var specialJson = TokenizerJson.Optional(json, "special_tokens");
+                    if (specialJson.ValueKind == JsonValueKind.Object)
+                        foreach (var entry in specialJson.EnumerateObject())
+                            specials[entry.Name] = TokenizerJson.RequireArray(entry.Value, "ids", file, $"post_processor special_tokens['{entry.Name}']")
+                                .Select(i => i.GetInt32()).ToArray();
+                    var before = new List<int>();
+                    var after = new List<int>();
+                    bool seenSequence = false;
+                    foreach (var item in TokenizerJson.RequireArray(json, "single", file, "post_processor TemplateProcessing"))
                     {
-                        string id = TokenizerJson.RequireString(special, "id", file, "post_processor TemplateProcessing SpecialToken");
-                        if (!specials.TryGetValue(id, out var ids))
-                            throw new InvalidDataException($"{file}: post_processor TemplateProcessing uses '{id}', missing from special_tokens");
-                        (seenSequence ? after : before).AddRange(ids);
+                        if (item.TryGetProperty("SpecialToken", out var special))
+                        {
+                            string id = TokenizerJson.RequireString(special, "id", file, "post_processor TemplateProcessing SpecialToken");
+                            if (!specials.TryGetValue(id, out var ids))
+                                throw new InvalidDataException($"{file}: post_processor TemplateProcessing uses '{id}', missing from special_tokens");
+                            (seenSequence ? after : before).AddRange(ids);
+                        }
+                        else if (item.TryGetProperty("Sequence", out _))
+                        {
+                            if (seenSequence) throw new NotSupportedException($"{file}: post_processor TemplateProcessing single template with two sequences");
+                            seenSequence = true;
+                        }
+                        else throw new InvalidDataException($"{file}: post_processor TemplateProcessing item is neither SpecialToken nor Sequence");
                     }
-                    else if (item.TryGetProperty("Sequence", out _))
-                    {
-                        if (seenSequence) throw new NotSupportedException($"{file}: post_processor TemplateProcessing single template with two sequences");
-                        seenSequence = true;
-                    }
-                    else throw new InvalidDataException($"{file}: post_processor TemplateProcessing item is neither SpecialToken nor Sequence");
+                    return new TemplatePostProcessor(before.ToArray(), after.ToArray());
                 }
-                return new TemplatePostProcessor(before.ToArray(), after.ToArray());
-            }
             default:
                 throw new NotSupportedException($"{file}: post_processor type '{type}' is not supported");
         }

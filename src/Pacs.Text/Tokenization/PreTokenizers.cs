@@ -31,31 +31,31 @@ public abstract class PreTokenizer
         switch (type)
         {
             case "Split":
-            {
-                string behavior = TokenizerJson.OptionalString(json, "behavior") ?? "Isolated";
-                var kind = behavior switch
                 {
-                    "Isolated" => SplitBehavior.Isolated,
-                    "Removed" => SplitBehavior.Removed,
-                    "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
-                    "MergedWithNext" => SplitBehavior.MergedWithNext,
-                    "Contiguous" => SplitBehavior.Contiguous,
-                    _ => throw new NotSupportedException($"{file}: pre_tokenizer Split behavior '{behavior}' is not supported"),
-                };
-                var pattern = TextPattern.FromJson(json, file, "pre_tokenizer Split");
-                return new SplitPreTokenizer(FastPatterns.TryCreate(pattern) ?? new PatternMatcher(pattern), kind, TokenizerJson.OptionalBool(json, "invert", false));
-            }
+                    string behavior = TokenizerJson.OptionalString(json, "behavior") ?? "Isolated";
+                    var kind = behavior switch
+                    {
+                        "Isolated" => SplitBehavior.Isolated,
+                        "Removed" => SplitBehavior.Removed,
+                        "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
+                        "MergedWithNext" => SplitBehavior.MergedWithNext,
+                        "Contiguous" => SplitBehavior.Contiguous,
+                        _ => throw new NotSupportedException($"{file}: pre_tokenizer Split behavior '{behavior}' is not supported"),
+                    };
+                    var pattern = TextPattern.FromJson(json, file, "pre_tokenizer Split");
+                    return new SplitPreTokenizer(FastPatterns.TryCreate(pattern) ?? new PatternMatcher(pattern), kind, TokenizerJson.OptionalBool(json, "invert", false));
+                }
             case "ByteLevel":
                 return new ByteLevelPreTokenizer(TokenizerJson.OptionalBool(json, "add_prefix_space", true), TokenizerJson.OptionalBool(json, "use_regex", true));
             case "Metaspace":
-            {
-                string replacement = TokenizerJson.OptionalString(json, "replacement") ?? "\u2581";
-                string scheme = TokenizerJson.OptionalString(json, "prepend_scheme")
-                    ?? (TokenizerJson.OptionalBool(json, "add_prefix_space", true) ? "always" : "never");
-                if (scheme is not ("always" or "first" or "never"))
-                    throw new NotSupportedException($"{file}: pre_tokenizer Metaspace prepend_scheme '{scheme}' is not supported");
-                return new MetaspacePreTokenizer(replacement, scheme, TokenizerJson.OptionalBool(json, "split", true));
-            }
+                {
+                    string replacement = TokenizerJson.OptionalString(json, "replacement") ?? "\u2581";
+                    string scheme = TokenizerJson.OptionalString(json, "prepend_scheme")
+                        ?? (TokenizerJson.OptionalBool(json, "add_prefix_space", true) ? "always" : "never");
+                    if (scheme is not ("always" or "first" or "never"))
+                        throw new NotSupportedException($"{file}: pre_tokenizer Metaspace prepend_scheme '{scheme}' is not supported");
+                    return new MetaspacePreTokenizer(replacement, scheme, TokenizerJson.OptionalBool(json, "split", true));
+                }
             case "Digits":
                 return new SplitPreTokenizer(new PatternMatcher(new Regex(@"\p{N}", RegexOptions.Compiled)),
                     TokenizerJson.OptionalBool(json, "individual_digits", false) ? SplitBehavior.Isolated : SplitBehavior.Contiguous, invert: false);
@@ -64,14 +64,14 @@ public abstract class PreTokenizer
             case "WhitespaceSplit":
                 return new SplitPreTokenizer(new PatternMatcher(new Regex(@"\s+", RegexOptions.Compiled)), SplitBehavior.Removed, invert: false);
             case "Sequence":
-            {
-                var steps = TokenizerJson.RequireArray(json, "pretokenizers", file, "pre_tokenizer Sequence")
-                    .Select(p => FromJson(p, file)).OfType<PreTokenizer>().ToArray();
-                for (int i = 0; i < steps.Length - 1; i++)
-                    if (steps[i].MapsToByteAlphabet)
-                        throw new NotSupportedException($"{file}: pre_tokenizer Sequence with ByteLevel before another step is not supported");
-                return new SequencePreTokenizer(steps);
-            }
+                {
+                    var steps = TokenizerJson.RequireArray(json, "pretokenizers", file, "pre_tokenizer Sequence")
+                        .Select(p => FromJson(p, file)).OfType<PreTokenizer>().ToArray();
+                    for (int i = 0; i < steps.Length - 1; i++)
+                        if (steps[i].MapsToByteAlphabet)
+                            throw new NotSupportedException($"{file}: pre_tokenizer Sequence with ByteLevel before another step is not supported");
+                    return new SequencePreTokenizer(steps);
+                }
             default:
                 throw new NotSupportedException($"{file}: pre_tokenizer type '{type}' is not supported");
         }
@@ -147,41 +147,41 @@ public sealed class SplitPreTokenizer(PatternMatcher matcher, SplitBehavior beha
                 foreach (var (s, l, d) in segments) if (!d) output.Add((s, l));
                 break;
             case SplitBehavior.MergedWithPrevious:
-            {
-                bool previousWasDelimiter = false;
-                foreach (var (s, l, d) in segments)
                 {
-                    if (d && !previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
-                    else output.Add((s, l));
-                    previousWasDelimiter = d;
+                    bool previousWasDelimiter = false;
+                    foreach (var (s, l, d) in segments)
+                    {
+                        if (d && !previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
+                        else output.Add((s, l));
+                        previousWasDelimiter = d;
+                    }
+                    break;
                 }
-                break;
-            }
             case SplitBehavior.MergedWithNext:
-            {
-                bool nextWasDelimiter = false;
-                var reversed = new List<(int Start, int Length)>();
-                for (int k = segments.Count - 1; k >= 0; k--)
                 {
-                    var (s, l, d) = segments[k];
-                    if (d && !nextWasDelimiter && reversed.Count > 0) reversed[^1] = (s, reversed[^1].Start + reversed[^1].Length - s);
-                    else reversed.Add((s, l));
-                    nextWasDelimiter = d;
+                    bool nextWasDelimiter = false;
+                    var reversed = new List<(int Start, int Length)>();
+                    for (int k = segments.Count - 1; k >= 0; k--)
+                    {
+                        var (s, l, d) = segments[k];
+                        if (d && !nextWasDelimiter && reversed.Count > 0) reversed[^1] = (s, reversed[^1].Start + reversed[^1].Length - s);
+                        else reversed.Add((s, l));
+                        nextWasDelimiter = d;
+                    }
+                    for (int k = reversed.Count - 1; k >= 0; k--) output.Add(reversed[k]);
+                    break;
                 }
-                for (int k = reversed.Count - 1; k >= 0; k--) output.Add(reversed[k]);
-                break;
-            }
             case SplitBehavior.Contiguous:
-            {
-                bool previousWasDelimiter = false;
-                foreach (var (s, l, d) in segments)
                 {
-                    if (d && previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
-                    else output.Add((s, l));
-                    previousWasDelimiter = d;
+                    bool previousWasDelimiter = false;
+                    foreach (var (s, l, d) in segments)
+                    {
+                        if (d && previousWasDelimiter && output.Count > first) output[^1] = (output[^1].Start, s + l - output[^1].Start);
+                        else output.Add((s, l));
+                        previousWasDelimiter = d;
+                    }
+                    break;
                 }
-                break;
-            }
         }
     }
 }
