@@ -262,7 +262,8 @@ public sealed class RlTrainer
         if (skipped) Message?.Invoke($"step {step}: non-finite loss or gradient, update skipped ({_consecutiveNanSkips} in a row)");
 
         double evalTime = 0;
-        if (cfg.Trainer.EvalEvery > 0 && (step % cfg.Trainer.EvalEvery == 0 || step == cfg.Trainer.Steps))
+        // A task without a held-out split (a training-only dataset such as math_train) has nothing to validate on.
+        if (cfg.Trainer.EvalEvery > 0 && _task.Count(Split.Test) > 0 && (step % cfg.Trainer.EvalEvery == 0 || step == cfg.Trainer.Steps))
         {
             watch.Restart();
             foreach (var (k, v) in Validate()) metrics[k] = v;
