@@ -145,15 +145,7 @@ internal static unsafe class DecodeKernels
         {
             s0 = s1 = s2 = s3 = 0;
         }
-        for (; i < k; i++)
-        {
-            float xv = x[i];
-            s0 = MathF.FusedMultiplyAdd(xv, w[i], s0);
-            s1 = MathF.FusedMultiplyAdd(xv, w1[i], s1);
-            s2 = MathF.FusedMultiplyAdd(xv, w2[i], s2);
-            s3 = MathF.FusedMultiplyAdd(xv, w3[i], s3);
-        }
-        result[0] = s0; result[1] = s1; result[2] = s2; result[3] = s3;
+        Finish(x, w, k, i, result, s0, s1, s2, s3);
     }
 
     /// <summary>x . w with the same reduction order as one lane of <see cref="Dot1x4"/>.</summary>

@@ -59,23 +59,17 @@ public static class Gemm
 
     /// <summary>The blocked, packed SIMD implementation, whatever the backend setting.</summary>
     public static unsafe void Managed(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0)
-        {
-            ScaleC(m, n, beta, c, ldc);
-            return;
-        }
-        fixed (float* pa = a)
-        fixed (float* pb = b)
-        fixed (float* pc = c)
-            GemmManaged.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-    }
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Run(&GemmManaged.Sgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>OpenBLAS's cblas_sgemm; throws NotSupportedException when it is not installed.</summary>
     public static unsafe void Native(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Run(&BlasNative.Sgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>Checks the arguments, handles the empty and k = 0 / alpha = 0 cases, then calls a pointer kernel.</summary>
+    private static unsafe void Run(delegate*<bool, bool, int, int, int, float, float*, int, float*, int, float, float*, int, void> kernel,
+        bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
@@ -88,7 +82,7 @@ public static class Gemm
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
-            BlasNative.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            kernel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
     }
 
     /// <summary>The naive triple loop (one float accumulator, k ascending): the oracle for tests.</summary>
