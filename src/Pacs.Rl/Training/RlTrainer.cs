@@ -53,13 +53,13 @@ public sealed class RlTrainer
     private long _dataPosition;
     private int _consecutiveNanSkips;
 
-    private RlTrainer(TrainConfig config, string runDir, Transformer policy, TrainerState? state)
+    private RlTrainer(TrainConfig config, string runDir, Transformer policy, TrainerState? state, ITask? task = null)
     {
         _config = config;
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
-        _task = TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
+        _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
         _tokenizer = ModelFiles.LoadTokenizer(_startModelDir);
         _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
         if (_tokenizer.VocabSize > policy.Config.VocabSize)
@@ -106,7 +106,10 @@ public sealed class RlTrainer
     internal Func<int, LossOutput, LossOutput>? LossHook { get; set; }
 
     /// <summary>Starts a fresh run in <paramref name="runDir"/> (which must not hold a run yet): validates, saves the resolved config.</summary>
-    public static RlTrainer Start(TrainConfig config, string runDir)
+    public static RlTrainer Start(TrainConfig config, string runDir) => Start(config, runDir, task: null);
+
+    /// <summary>Test hook: a fresh run on a task that is not in the registry (config.task.name is then only a label).</summary>
+    internal static RlTrainer Start(TrainConfig config, string runDir, ITask? task)
     {
         TrainConfigValidator.Validate(config);
         if (File.Exists(Path.Combine(runDir, MetricsLog.FileName)) || Directory.Exists(Path.Combine(runDir, RunFiles.CheckpointsDir)))
@@ -116,7 +119,7 @@ public sealed class RlTrainer
         string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
         File.WriteAllText(configPath + ".tmp", ConfigBinder.ToYaml(config));
         File.Move(configPath + ".tmp", configPath, overwrite: true);
-        return new RlTrainer(config, runDir, policy, state: null);
+        return new RlTrainer(config, runDir, policy, state: null, task);
     }
 
     /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> optionally changes the total.</summary>
