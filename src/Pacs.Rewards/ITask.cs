@@ -3,10 +3,22 @@ namespace Pacs.Rewards;
 /// <summary>One problem: the prompt text shown to the model and the gold answer the verifier checks against.</summary>
 public sealed record Problem(string Id, string Prompt, string Answer, string? Solution = null);
 
+/// <summary>
+/// Which part of a task's problems to draw from. The three are disjoint: a synthetic task assigns every problem to
+/// exactly one by hashing it, so a model fine-tuned on <see cref="Train"/> has never seen an <see cref="Rl"/> or a
+/// <see cref="Test"/> problem, and RL on <see cref="Rl"/> measures generalisation on <see cref="Test"/> rather than
+/// the recall of memorised answers. Datasets hold one split (a train file or a test file).
+/// </summary>
 public enum Split
 {
+    /// <summary>The supervised pool (what <c>pacs sft</c> learns from).</summary>
     Train,
+
+    /// <summary>Held out for evaluation.</summary>
     Test,
+
+    /// <summary>Problems reserved for reinforcement learning: never in Train or Test.</summary>
+    Rl,
 }
 
 /// <summary>
@@ -17,7 +29,7 @@ public interface ITask
 {
     string Name { get; }
 
-    /// <summary>The i-th problem of a split. Deterministic in (seed, split, index); train and test never overlap.</summary>
+    /// <summary>The i-th problem of a split. Deterministic in (seed, split, index); the splits never overlap.</summary>
     Problem Get(Split split, long index);
 
     /// <summary>How many problems a split holds (long.MaxValue for an unbounded generator).</summary>

@@ -24,17 +24,41 @@ public class TasksGeneratorTests
 
     [Theory]
     [MemberData(nameof(TaskNames))]
-    public void Train_and_test_splits_are_disjoint_across_seeds(string name)
+    public void Train_rl_and_test_splits_are_disjoint_across_seeds(string name)
     {
-        var train = new HashSet<string>();
+        var seen = new Dictionary<string, Split>();
         foreach (var seed in new[] { 0L, 1L, 2L })
         {
             var task = TaskRegistry.Create(name, seed);
-            for (int i = 0; i < 2000; i++) train.Add(task.Get(Split.Train, i).Prompt);
+            foreach (var split in new[] { Split.Train, Split.Rl, Split.Test })
+                for (int i = 0; i < 1000; i++)
+                {
+                    string prompt = task.Get(split, i).Prompt;
+                    Assert.True(seen.TryAdd(prompt, split) || seen[prompt] == split, $"{prompt} drawn in {split} and in {seen[prompt]}");
+                }
         }
-        var test = TaskRegistry.Create(name, seed: 99);
-        for (int i = 0; i < 500; i++)
-            Assert.DoesNotContain(test.Get(Split.Test, i).Prompt, train);
+        Assert.Equal(3, seen.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void Rl_split_takes_its_share_of_the_problem_space_and_can_be_turned_off()
+    {
+        // The share is by hash bucket: 10% test, 20% RL, the rest train, whatever the strings.
+        var counts = new Dictionary<Split, int>();
+        for (int i = 0; i < 20000; i++)
+        {
+            var split = SplitAssigner.Of("arith", $"{i}+{i % 7}", testPercent: 10, rlPercent: 20);
+            counts[split] = counts.GetValueOrDefault(split) + 1;
+        }
+        Assert.InRange(counts[Split.Test], 1700, 2300);
+        Assert.InRange(counts[Split.Rl], 3600, 4400);
+        var generator = new ArithTask(seed: 5);
+        var none = new ArithTask(seed: 5, new ArithOptions(RlPercent: 0));
+        Assert.Equal(0, none.Count(Split.Rl));
+        Assert.Equal(long.MaxValue, generator.Count(Split.Rl));
+        var e = Assert.Throws<ArgumentException>(() => none.Get(Split.Rl, 0));
+        Assert.Contains("RlPercent", e.Message);
+        Assert.Throws<ArgumentException>(() => new ArithTask(0, new ArithOptions(TestPercent: 50, RlPercent: 50)));
     }
 
     [Fact]

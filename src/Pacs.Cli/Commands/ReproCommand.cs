@@ -83,7 +83,6 @@ public sealed class ReproCommand : ICliCommand
         foreach (var kv in new[]
         {
             $"model.dir={baseDir}", $"task.name={profile.Sft.Task}", $"task.level={level}", $"task.seed={profile.Sft.Seed}",
-            $"task.train_offset={(long)profile.Sft.Steps * profile.Sft.BatchSize}",
             $"rollout.batch_prompts={profile.BatchPrompts}", $"rollout.group_size={profile.GroupSize}",
             $"rollout.max_response_tokens={profile.MaxResponseTokens}", "rollout.temperature=1",
             $"trainer.steps={profile.Steps}", $"trainer.seed={seed}", "trainer.eval_every=0", "trainer.save_every=0",

@@ -11,13 +11,15 @@ namespace Pacs.Rewards.Tasks;
 /// <param name="MaxMultiplier">One operand of every * is a single number from 2..MaxMultiplier.</param>
 /// <param name="MaxValue">No intermediate or final value exceeds this (problems are redrawn otherwise).</param>
 /// <param name="TestPercent">Share of the problem space (by hash) held out as the test split.</param>
+/// <param name="RlPercent">Share of the problem space (by hash) reserved for RL prompts, disjoint from train and test (0: none).</param>
 public sealed record ArithOptions(
     int MinOps = 1,
     int MaxOps = 2,
     int MaxOperand = 20,
     int MaxMultiplier = 5,
     int MaxValue = 200,
-    int TestPercent = 10)
+    int TestPercent = 10,
+    int RlPercent = 20)
 {
     /// <summary>
     /// Preset levels 1 (one or two operations on numbers up to 20) to 5 (four or five operations, operands up to 99).
@@ -40,6 +42,7 @@ public sealed record ArithOptions(
         if (MaxMultiplier < 2) throw new ArgumentException($"arith: MaxMultiplier must be >= 2, got {MaxMultiplier}");
         if (MaxValue < MaxOperand) throw new ArgumentException($"arith: MaxValue {MaxValue} is below MaxOperand {MaxOperand}");
         if (TestPercent is < 1 or > 99) throw new ArgumentException($"arith: TestPercent must be in 1..99, got {TestPercent}");
+        if (RlPercent < 0 || TestPercent + RlPercent > 99) throw new ArgumentException($"arith: RlPercent must be >= 0 with TestPercent + RlPercent <= 99, got {RlPercent}");
     }
 }
 
@@ -64,12 +67,12 @@ public sealed class ArithTask : ITask
 
     public ArithOptions Options { get; }
 
-    public long Count(Split split) => long.MaxValue;
+    public long Count(Split split) => split == Split.Rl && Options.RlPercent == 0 ? 0 : long.MaxValue;
 
     public Problem Get(Split split, long index)
     {
         if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), $"arith: index {index} is negative");
-        var tree = SplitAssigner.Draw(Name, _seed, split, index, Options.TestPercent, Generate, ExprFormat.Canonical);
+        var tree = SplitAssigner.Draw(Name, _seed, split, index, Options.TestPercent, Options.RlPercent, Generate, ExprFormat.Canonical);
         return ToProblem(tree, $"arith/{split.ToString().ToLowerInvariant()}/{index}");
     }
 

@@ -10,12 +10,14 @@ namespace Pacs.Rewards.Tasks;
 /// <param name="MaxTarget">Targets are in 1..MaxTarget.</param>
 /// <param name="UseAllNumbers">True: every given number must be used exactly once; false: at most once.</param>
 /// <param name="TestPercent">Share of the problem space (by hash) held out as the test split.</param>
+/// <param name="RlPercent">Share of the problem space (by hash) reserved for RL prompts, disjoint from train and test (0: none).</param>
 public sealed record CountdownOptions(
     int Numbers = 3,
     int MaxNumber = 20,
     int MaxTarget = 200,
     bool UseAllNumbers = true,
-    int TestPercent = 10)
+    int TestPercent = 10,
+    int RlPercent = 20)
 {
     /// <summary>Preset levels 1 (three numbers up to 10) to 5 (five numbers up to 50).</summary>
     public static CountdownOptions ForLevel(int level) => level switch
@@ -34,6 +36,7 @@ public sealed record CountdownOptions(
         if (MaxNumber < 2) throw new ArgumentException($"countdown: MaxNumber must be >= 2, got {MaxNumber}");
         if (MaxTarget < 1) throw new ArgumentException($"countdown: MaxTarget must be >= 1, got {MaxTarget}");
         if (TestPercent is < 1 or > 99) throw new ArgumentException($"countdown: TestPercent must be in 1..99, got {TestPercent}");
+        if (RlPercent < 0 || TestPercent + RlPercent > 99) throw new ArgumentException($"countdown: RlPercent must be >= 0 with TestPercent + RlPercent <= 99, got {RlPercent}");
     }
 }
 
@@ -59,14 +62,14 @@ public sealed partial class CountdownTask : ITask
 
     public CountdownOptions Options { get; }
 
-    public long Count(Split split) => long.MaxValue;
+    public long Count(Split split) => split == Split.Rl && Options.RlPercent == 0 ? 0 : long.MaxValue;
 
     private sealed record Draft(long[] Numbers, ExprNode Tree);
 
     public Problem Get(Split split, long index)
     {
         if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), $"countdown: index {index} is negative");
-        var draft = SplitAssigner.Draw(Name, _seed, split, index, Options.TestPercent, Generate, Canonical);
+        var draft = SplitAssigner.Draw(Name, _seed, split, index, Options.TestPercent, Options.RlPercent, Generate, Canonical);
         return ToProblem(draft.Numbers, draft.Tree, $"countdown/{split.ToString().ToLowerInvariant()}/{index}");
     }
 

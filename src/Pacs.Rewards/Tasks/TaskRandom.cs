@@ -46,11 +46,12 @@ public sealed class TaskRandom
 
 /// <summary>
 /// Assigns a problem to a split by hashing its canonical form (FNV-1a 64), independently of any seed: the same
-/// problem always lands in the same split, so train and test are disjoint whichever seeds generated them.
+/// problem always lands in the same split, so the splits are disjoint whichever seeds generated them. Of the 100 hash
+/// buckets, the first <c>testPercent</c> are Test, the next <c>rlPercent</c> are Rl and the rest Train.
 /// </summary>
 public static class SplitAssigner
 {
-    public static Split Of(string taskName, string canonical, int testPercent)
+    public static Split Of(string taskName, string canonical, int testPercent, int rlPercent)
     {
         ulong hash = 14695981039346656037UL;
         foreach (char c in taskName + "\u0001" + canonical)
@@ -60,20 +61,22 @@ public static class SplitAssigner
         }
         // FNV's low bits are weak for short keys; fold the high half in before taking the remainder.
         hash ^= hash >> 32;
-        return (int)(hash % 100) < testPercent ? Split.Test : Split.Train;
+        int bucket = (int)(hash % 100);
+        return bucket < testPercent ? Split.Test : bucket < testPercent + rlPercent ? Split.Rl : Split.Train;
     }
 
     /// <summary>
     /// Draws candidates from <paramref name="generate"/> (given a fresh stream per attempt) until one hashes into
     /// <paramref name="split"/>; deterministic in (seed, split, index).
     /// </summary>
-    public static T Draw<T>(string taskName, long seed, Split split, long index, int testPercent,
+    public static T Draw<T>(string taskName, long seed, Split split, long index, int testPercent, int rlPercent,
         Func<TaskRandom, T?> generate, Func<T, string> canonical) where T : class
     {
+        if (split == Split.Rl && rlPercent == 0) throw new ArgumentException($"{taskName}: this task reserves no problems for RL (RlPercent = 0)");
         for (int attempt = 0; attempt < 100_000; attempt++)
         {
             var candidate = generate(TaskRandom.For(seed, split, index, attempt));
-            if (candidate is not null && Of(taskName, canonical(candidate), testPercent) == split) return candidate;
+            if (candidate is not null && Of(taskName, canonical(candidate), testPercent, rlPercent) == split) return candidate;
         }
         throw new InvalidOperationException($"{taskName}: no {split} problem found for index {index}; the options leave too few problems");
     }

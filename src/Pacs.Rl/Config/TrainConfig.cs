@@ -45,8 +45,11 @@ public sealed class TaskSection
     [Knob("Difficulty preset 1..5 of a synthetic task; 0 = the task's defaults (what `pacs sft` trains on without --level).")]
     public int Level { get; set; } = 0;
 
-    [Knob("First train-split index RL draws prompts from; set it past the problems the SFT base was trained on (`pacs sft` uses indices 0 .. steps x batch_size - 1).")]
-    public long TrainOffset { get; set; } = 0;
+    [Knob("Split RL prompts come from: rl (problems a synthetic task reserves for RL, never in the SFT pool or the test set), train (the SFT pool), or auto (rl when the task has one, else train).")]
+    public string PromptSplit { get; set; } = "auto";
+
+    [Knob("First index of that split RL draws prompts from (e.g. past the problems an SFT base saw when prompt_split is train).")]
+    public long PromptOffset { get; set; } = 0;
 
     [Knob("Held-out problems scored at each validation.")]
     public int EvalProblems { get; set; } = 64;
@@ -202,6 +205,9 @@ public sealed class TrainerSection
 
     [Knob("Validate on held-out problems every this many steps (0 disables; the last step always validates if enabled).")]
     public int EvalEvery { get; set; } = 10;
+
+    [Knob("Validate once before the first step (logged as step 0) when validation is enabled, so every curve has its starting point.")]
+    public bool ValBeforeTrain { get; set; } = true;
 
     [Knob("Checkpoint every this many steps (0: only at the end).")]
     public int SaveEvery { get; set; } = 20;

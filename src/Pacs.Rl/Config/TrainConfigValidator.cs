@@ -57,12 +57,15 @@ public static class TrainConfigValidator
         if (c.Trainer.KeepCheckpoints < 0) throw new ArgumentException($"trainer.keep_checkpoints must be >= 0, got {c.Trainer.KeepCheckpoints}");
         Positive(c.Trainer.MaxNanSkips, "trainer.max_nan_skips");
         Positive(c.Task.EvalProblems, "task.eval_problems");
-        if (c.Task.TrainOffset < 0) throw new ArgumentException($"task.train_offset must be >= 0, got {c.Task.TrainOffset}");
+        if (c.Task.PromptOffset < 0) throw new ArgumentException($"task.prompt_offset must be >= 0, got {c.Task.PromptOffset}");
+        if (c.Task.PromptSplit is not ("auto" or "rl" or "train")) throw new ArgumentException($"task.prompt_split must be auto, rl or train, got '{c.Task.PromptSplit}'");
         Positive(c.Task.EvalSamples, "task.eval_samples");
         try
         {
             if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");
-            Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level);
+            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level);
+            if (c.Task.PromptSplit == "rl" && task.Count(Pacs.Rewards.Split.Rl) == 0)
+                throw new ArgumentException($"task.prompt_split: task '{c.Task.Name}' reserves no RL problems; use train or auto");
         }
         catch (ArgumentException e)
         {

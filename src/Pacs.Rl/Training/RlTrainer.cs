@@ -49,6 +49,7 @@ public sealed class RlTrainer
     private readonly Rng _rng;
     private readonly string _startModelDir;
     private readonly PromptEncoder _prompts;
+    private readonly Split _promptSplit;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -60,6 +61,13 @@ public sealed class RlTrainer
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
         _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
+        _promptSplit = config.Task.PromptSplit switch
+        {
+            "rl" => Split.Rl,
+            "train" => Split.Train,
+            _ => _task.Count(Split.Rl) > 0 ? Split.Rl : Split.Train,
+        };
+        if (_task.Count(_promptSplit) == 0) throw new ArgumentException($"task '{config.Task.Name}' has no {_promptSplit} problems to draw RL prompts from (task.prompt_split)");
         _tokenizer = ModelFiles.LoadTokenizer(_startModelDir);
         _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
         if (_tokenizer.VocabSize > policy.Config.VocabSize)
@@ -147,6 +155,16 @@ public sealed class RlTrainer
     public TrainOutcome Run(CancellationToken cancel = default)
     {
         int total = _config.Trainer.Steps;
+        if (_step == 0 && _config.Trainer.ValBeforeTrain && _config.Trainer.EvalEvery > 0 && _task.Count(Split.Test) > 0
+            && !File.Exists(Path.Combine(RunDir, MetricsLog.FileName)))
+        {
+            var watch = Stopwatch.StartNew();
+            var initial = new Dictionary<string, double> { ["step"] = 0 };
+            foreach (var (k, v) in Validate()) initial[k] = v;
+            initial["time/eval"] = watch.Elapsed.TotalSeconds;
+            MetricsLog.Append(RunDir, initial);
+            StepCompleted?.Invoke(0, initial);
+        }
         while (_step < total)
         {
             if (cancel.IsCancellationRequested)
@@ -205,7 +223,7 @@ public sealed class RlTrainer
         for (int p = 0; p < prompts; p++)
         {
             long index = TrainIndex(_dataPosition + p);
-            problems[p] = _task.Get(Split.Train, index);
+            problems[p] = _task.Get(_promptSplit, index);
             promptIds[p] = _prompts.Encode(problems[p].Prompt);
             for (int g = 0; g < group; g++) requests.Add(new GenerationRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g)));
         }
@@ -485,8 +503,8 @@ public sealed class RlTrainer
 
     private long TrainIndex(long position)
     {
-        long count = _task.Count(Split.Train);
-        long index = _config.Task.TrainOffset + position;
+        long count = _task.Count(_promptSplit);
+        long index = _config.Task.PromptOffset + position;
         return count == long.MaxValue ? index : index % count;
     }
 

@@ -36,19 +36,20 @@ public sealed class TrainerTests : IDisposable
         var outcome = RlTrainer.Start(_run.Config(algorithm), full).Run();
         Assert.Equal(StopReason.Completed, outcome.Reason);
         var expected = Deterministic(full);
-        Assert.Equal([1.0, 2, 3, 4], expected.Select(r => r["step"]));
-        Assert.Contains("val/pass@1", expected[1].Keys);
-        Assert.Contains("actor/grad_norm", expected[0].Keys);
-        Assert.Contains("actor/entropy", expected[0].Keys);
-        if (algorithm == "pacs") Assert.Contains("pacs/critic_accuracy", expected[0].Keys);
-        if (algorithm == "ppo") Assert.Contains("critic/vf_loss", expected[0].Keys);
+        Assert.Equal([0.0, 1, 2, 3, 4], expected.Select(r => r["step"]));
+        Assert.Contains("val/pass@1", expected[0].Keys); // trainer.val_before_train: the starting point
+        Assert.Contains("val/pass@1", expected[2].Keys);
+        Assert.Contains("actor/grad_norm", expected[1].Keys);
+        Assert.Contains("actor/entropy", expected[1].Keys);
+        if (algorithm == "pacs") Assert.Contains("pacs/critic_accuracy", expected[1].Keys);
+        if (algorithm == "ppo") Assert.Contains("critic/vf_loss", expected[1].Keys);
 
         // Killed after step 3 (checkpoint at step 2, step 3's metrics already written): the exception stands for the kill.
         string killed = _run.RunDir(algorithm + "-killed");
         var trainer = RlTrainer.Start(_run.Config(algorithm), killed);
         trainer.StepCompleted += (step, _) => { if (step == 3) throw new OperationCanceledException("killed"); };
         Assert.Throws<OperationCanceledException>(() => trainer.Run());
-        Assert.Equal(3, MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Count);
+        Assert.Equal(4, MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Count);
 
         var resumed = RlTrainer.Resume(killed);
         Assert.Equal(2, resumed.Step);
@@ -68,7 +69,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(1, outcome.LastStep);
         var resumed = RlTrainer.Resume(dir, steps: 2);
         Assert.Equal(StopReason.Completed, resumed.Run().Reason);
-        Assert.Equal([1.0, 2.0], MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => r["step"]));
+        Assert.Equal([0.0, 1.0, 2.0], MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => r["step"]));
         Assert.Contains("steps: 2", File.ReadAllText(Path.Combine(dir, RunFiles.ConfigFile)));
     }
 
@@ -97,6 +98,10 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("update.micro_batch_size", split.Message);
         var model = Assert.Throws<DirectoryNotFoundException>(() => RlTrainer.Start(_run.Config("pacs", "model.dir=" + Path.Combine(_run.Root, "nope")), dir));
         Assert.Contains("model.dir", model.Message);
+        var promptSplit = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "task.prompt_split=test"), dir));
+        Assert.Contains("task.prompt_split", promptSplit.Message);
+        var noRl = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "task.name=math500", "task.level=0", "task.prompt_split=rl"), dir));
+        Assert.Contains("task.prompt_split", noRl.Message);
         Assert.False(Directory.Exists(dir));
     }
 
