@@ -8,30 +8,77 @@ namespace Pacs.Tensors;
 /// </summary>
 public sealed class Tensor
 {
+    /// <summary>
+    /// Wraps <paramref name="data"/> (not copied). Inside a <see cref="TensorScope"/> the tensor belongs to the scope
+    /// and is invalid after it ends, unless <paramref name="requiresGrad"/> is true (a trainable leaf, like
+    /// <see cref="Parameter"/>), which no scope owns.
+    /// </summary>
     public Tensor(float[] data, int[] shape, bool requiresGrad = false, string? name = null)
+        : this(data, shape, requiresGrad ? null : TensorScope.Current, name)
+    {
+        RequiresGrad = requiresGrad;
+    }
+
+    /// <summary>A tensor owned by <paramref name="scope"/> (null: by none), for views and kept values.</summary>
+    internal Tensor(float[] data, int[] shape, TensorScope? scope, string? name)
     {
         long numel = Shapes.Numel(shape);
         if (numel != data.Length)
             throw new ArgumentException($"tensor {name ?? "<unnamed>"}: shape [{string.Join(", ", shape)}] holds {numel} elements but the data has {data.Length}");
-        Data = data;
+        _data = data;
         Shape = shape;
-        RequiresGrad = requiresGrad;
         Name = name;
+        _scope = scope;
     }
 
-    /// <summary>The elements, row-major. Ops never alias another tensor's array except <see cref="Ops.Reshape"/>.</summary>
-    public float[] Data { get; }
+    private readonly float[] _data;
+    private float[]? _grad;
+    private readonly TensorScope? _scope;
+
+    /// <summary>
+    /// The elements, row-major. Ops never alias another tensor's array except <see cref="Ops.Reshape"/> and
+    /// <see cref="Detach"/>. Throws once the <see cref="TensorScope"/> that owns the tensor has ended.
+    /// </summary>
+    public float[] Data
+    {
+        get
+        {
+            if (_scope is { HasEnded: true }) throw Escaped();
+            return _data;
+        }
+    }
 
     public int[] Shape { get; }
 
-    /// <summary>Accumulated gradient of the loss with respect to <see cref="Data"/>; allocated on first use.</summary>
-    public float[]? Grad { get; set; }
+    /// <summary>
+    /// Accumulated gradient of the loss with respect to <see cref="Data"/>; allocated on first use (from the owning
+    /// scope's pool for a scoped tensor). Throws once the owning <see cref="TensorScope"/> has ended.
+    /// </summary>
+    public float[]? Grad
+    {
+        get
+        {
+            if (_scope is { HasEnded: true }) throw Escaped();
+            return _grad;
+        }
+        set
+        {
+            if (_scope is { HasEnded: true }) throw Escaped();
+            _grad = value;
+        }
+    }
 
     public bool RequiresGrad { get; set; }
 
     public string? Name { get; set; }
 
-    public int Numel => Data.Length;
+    /// <summary>The scope that owns this tensor's buffers; null for parameters and tensors created outside scopes.</summary>
+    public TensorScope? Scope => _scope;
+
+    /// <summary>False once the owning <see cref="TensorScope"/> has ended (its data may have been reused).</summary>
+    public bool IsValid => _scope is not { HasEnded: true };
+
+    public int Numel => _data.Length;
 
     public int Rank => Shape.Length;
 
@@ -45,7 +92,7 @@ public sealed class Tensor
 
     public bool IsLeaf => BackwardFn is null;
 
-    public static Tensor Zeros(params int[] shape) => new(new float[Shapes.Numel(shape)], shape);
+    public static Tensor Zeros(params int[] shape) => new(TensorScope.Allocate(Shapes.Numel(shape)), shape);
 
     public static Tensor FromArray(float[] data, params int[] shape) => new(data, shape);
 
@@ -60,13 +107,28 @@ public sealed class Tensor
         return Data[0];
     }
 
-    /// <summary>Allocates <see cref="Grad"/> if needed and returns it.</summary>
-    public float[] EnsureGrad() => Grad ??= new float[Data.Length];
+    /// <summary>Allocates <see cref="Grad"/> (zeroed) if needed and returns it.</summary>
+    public float[] EnsureGrad()
+    {
+        if (_scope is { HasEnded: true }) throw Escaped();
+        return _grad ??= _scope is null ? new float[_data.Length] : _scope.Rent(_data.Length, clear: true);
+    }
 
     public void ZeroGrad()
     {
-        if (Grad is not null) Array.Clear(Grad);
+        if (Grad is { } g) Array.Clear(g);
     }
+
+    /// <summary>Drops the gradient; a pooled one goes straight back to the pool for reuse within the scope.</summary>
+    private void ReleaseGrad()
+    {
+        if (_grad is { } g && _scope is { HasEnded: false } scope) scope.ReturnEarly(g);
+        _grad = null;
+    }
+
+    private InvalidOperationException Escaped() => new(
+        $"tensor {(Name is null ? "" : Name + " ")}{Shapes.Format(Shape)} was created inside a TensorScope that has ended: its buffers were "
+        + "returned to the pool and may hold other data now (copy the values out or call TensorScope.Keep before the scope ends)");
 
     /// <summary>
     /// Records how this tensor was computed. Called by ops only when <see cref="Autograd.IsEnabled"/> and at least
@@ -105,12 +167,18 @@ public sealed class Tensor
             if (node.Grad is not null) node.BackwardFn();
             node.BackwardFn = null;
             node.Parents = [];
-            node.Grad = null;
+            node.ReleaseGrad();
         }
     }
 
-    /// <summary>A tensor sharing this one's data with no gradient and no graph (e.g. old log-probs as constants).</summary>
-    public Tensor Detach() => new(Data, Shape, requiresGrad: false, Name);
+    /// <summary>
+    /// A tensor sharing this one's data with no gradient and no graph (e.g. old log-probs as constants). It belongs
+    /// to the same <see cref="TensorScope"/> as this one (or, for an unscoped tensor, to the current scope).
+    /// </summary>
+    public Tensor Detach() => new(Data, Shape, _scope ?? TensorScope.Current, Name);
+
+    /// <summary>A view of this tensor's data with another shape, owned like <see cref="Detach"/>.</summary>
+    internal Tensor View(int[] shape) => new(Data, shape, _scope ?? TensorScope.Current, null);
 
     private List<Tensor> TopologicalOrder()
     {

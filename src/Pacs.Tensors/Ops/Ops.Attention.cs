@@ -25,8 +25,8 @@ public static partial class Ops
         var dims = new Attention.Dims(batch, t, t, hq, hkv, hd);
         int[]? lengths = validLengths is null ? null : (int[])validLengths.Clone();
         bool needs = Autograd.Needs(q, k, v);
-        float[] o = new float[q.Numel];
-        float[]? lse = needs ? new float[(long)batch * hq * t] : null;
+        float[] o = TensorScope.Allocate(q.Numel);
+        float[]? lse = needs ? TensorScope.Allocate((long)batch * hq * t) : null;
         Kernels.Attention.Forward(q.Data, k.Data, v.Data, o, dims, causal, default, lengths, lse);
         var result = new Tensor(o, (int[])q.Shape.Clone());
         if (needs)

@@ -7,16 +7,31 @@ public static partial class Ops
     /// on copies of the inputs (the ops are deterministic, so the recomputation is bit-identical), back-propagates
     /// through it, and adds the inputs' gradients. Parameters that f closes over receive their gradients (+=) then.
     /// Trades one extra forward of f for keeping only its inputs and output alive, e.g. one decoder layer.
+    /// Inside a <see cref="TensorScope"/>, the forward and the recomputation each run in a nested scope, so f's
+    /// intermediates go back to the pool as soon as f (or its backward) is done, and the next block reuses them.
     /// </summary>
     public static Tensor Checkpoint(Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         if (!Autograd.IsEnabled) return f(inputs);
-        Tensor output;
-        using (Autograd.NoGrad()) output = f(inputs);
-        var result = new Tensor(output.Data, output.Shape);
+        bool pooled = TensorScope.Current is not null;
+        Tensor result;
+        using (Autograd.NoGrad())
+        {
+            if (pooled)
+            {
+                using var scope = TensorScope.Begin();
+                result = scope.Keep(f(inputs));
+            }
+            else
+            {
+                var output = f(inputs);
+                result = new Tensor(output.Data, output.Shape);
+            }
+        }
         result.SetGraph(inputs, () =>
         {
-            var copies = inputs.Select(t => new Tensor(t.Data, t.Shape, t.RequiresGrad, t.Name)).ToArray();
+            using var scope = pooled && TensorScope.Current is not null ? TensorScope.Begin() : null;
+            var copies = inputs.Select(t => new Tensor(t.Data, t.Shape, TensorScope.Current, t.Name) { RequiresGrad = t.RequiresGrad }).ToArray();
             var again = f(copies);
             if (again.Numel != result.Numel) throw new InvalidOperationException($"Checkpoint: recomputed output {Describe(again)} differs from {Describe(result)}");
             if (!again.IsLeaf || again.RequiresGrad) again.Backward(result.Grad!);

@@ -12,7 +12,7 @@ public static partial class Ops
     public static Tensor Add(Tensor a, Tensor b)
     {
         if (!IsSuffix(a.Shape, b.Shape)) throw ShapeError("Add", "b must have a's shape or a suffix of it", a, b);
-        float[] ad = a.Data, bd = b.Data, y = new float[ad.Length];
+        float[] ad = a.Data, bd = b.Data, y = TensorScope.Allocate(ad.Length, clear: false);
         int cols = bd.Length, rows = cols == 0 ? 0 : ad.Length / cols;
         if (cols == ad.Length) ForElements(ad.Length, (s, e) => TensorPrimitives.Add(ad.AsSpan(s, e - s), bd.AsSpan(s, e - s), y.AsSpan(s, e - s)));
         else RowParallel.ForRange(rows, cols, (r0, r1) =>
@@ -42,7 +42,7 @@ public static partial class Ops
     public static Tensor Mul(Tensor a, Tensor b)
     {
         if (!IsSuffix(a.Shape, b.Shape)) throw ShapeError("Mul", "b must have a's shape or a suffix of it", a, b);
-        float[] ad = a.Data, bd = b.Data, y = new float[ad.Length];
+        float[] ad = a.Data, bd = b.Data, y = TensorScope.Allocate(ad.Length, clear: false);
         int cols = bd.Length, rows = cols == 0 ? 0 : ad.Length / cols;
         if (cols == ad.Length) ForElements(ad.Length, (s, e) => TensorPrimitives.Multiply(ad.AsSpan(s, e - s), bd.AsSpan(s, e - s), y.AsSpan(s, e - s)));
         else RowParallel.ForRange(rows, cols, (r0, r1) =>
@@ -77,7 +77,7 @@ public static partial class Ops
     /// <summary>x * s.</summary>
     public static Tensor Scale(Tensor x, float s)
     {
-        float[] xd = x.Data, y = new float[xd.Length];
+        float[] xd = x.Data, y = TensorScope.Allocate(xd.Length, clear: false);
         ForElements(xd.Length, (b, e) => TensorPrimitives.Multiply(xd.AsSpan(b, e - b), s, y.AsSpan(b, e - b)));
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))
@@ -92,7 +92,7 @@ public static partial class Ops
     /// <summary>x + s.</summary>
     public static Tensor AddScalar(Tensor x, float s)
     {
-        float[] xd = x.Data, y = new float[xd.Length];
+        float[] xd = x.Data, y = TensorScope.Allocate(xd.Length, clear: false);
         ForElements(xd.Length, (b, e) => TensorPrimitives.Add(xd.AsSpan(b, e - b), s, y.AsSpan(b, e - b)));
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))
@@ -113,7 +113,7 @@ public static partial class Ops
 
     private static Tensor Unary(Tensor x, SpanMap forward, SpanGrad backward)
     {
-        float[] xd = x.Data, y = new float[xd.Length];
+        float[] xd = x.Data, y = TensorScope.Allocate(xd.Length, clear: false);
         ForElements(xd.Length, (b, e) => forward(xd.AsSpan(b, e - b), y.AsSpan(b, e - b)));
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))
@@ -166,7 +166,7 @@ public static partial class Ops
     private static Tensor Select(string op, Tensor a, Tensor b, Func<float, float, bool> takeA)
     {
         if (!a.Shape.AsSpan().SequenceEqual(b.Shape)) throw ShapeError(op, "shapes must match", a, b);
-        float[] ad = a.Data, bd = b.Data, y = new float[ad.Length];
+        float[] ad = a.Data, bd = b.Data, y = TensorScope.Allocate(ad.Length, clear: false);
         for (int i = 0; i < y.Length; i++) y[i] = takeA(ad[i], bd[i]) ? ad[i] : bd[i];
         var result = new Tensor(y, (int[])a.Shape.Clone());
         if (Autograd.Needs(a, b))
@@ -187,7 +187,7 @@ public static partial class Ops
     public static Tensor SwiGlu(Tensor gate, Tensor up)
     {
         if (!gate.Shape.AsSpan().SequenceEqual(up.Shape)) throw ShapeError("SwiGlu", "gate and up must have the same shape", gate, up);
-        float[] gd = gate.Data, ud = up.Data, y = new float[gd.Length];
+        float[] gd = gate.Data, ud = up.Data, y = TensorScope.Allocate(gd.Length, clear: false);
         ForElements(gd.Length, (b, e) => Activations.SwiGluForward(gd.AsSpan(b, e - b), ud.AsSpan(b, e - b), y.AsSpan(b, e - b)));
         var result = new Tensor(y, (int[])gate.Shape.Clone());
         if (Autograd.Needs(gate, up))
@@ -195,8 +195,8 @@ public static partial class Ops
             {
                 // A side that needs no gradient gets a scratch buffer: the fused kernel writes both.
                 float[] g = result.Grad!;
-                float[] ggate = gate.RequiresGrad ? gate.EnsureGrad() : new float[g.Length];
-                float[] gup = up.RequiresGrad ? up.EnsureGrad() : new float[g.Length];
+                float[] ggate = gate.RequiresGrad ? gate.EnsureGrad() : TensorScope.Allocate(g.Length);
+                float[] gup = up.RequiresGrad ? up.EnsureGrad() : TensorScope.Allocate(g.Length);
                 ForElements(g.Length, (b, e) => Activations.SwiGluBackward(gd.AsSpan(b, e - b), ud.AsSpan(b, e - b), g.AsSpan(b, e - b),
                     ggate.AsSpan(b, e - b), gup.AsSpan(b, e - b)));
             });

@@ -21,7 +21,7 @@ public static partial class Ops
         var shape = (int[])a.Shape.Clone();
         shape[^2] = m;
         shape[^1] = n;
-        float[] ad = a.Data, bd = b.Data, c = new float[(long)batch * m * n];
+        float[] ad = a.Data, bd = b.Data, c = TensorScope.Allocate((long)batch * m * n, clear: false);
         int lda = transA ? m : k, ldb = transB ? k : n;
         if (shared && !transA)
             Gemm.Sgemm(false, transB, batch * m, n, k, 1f, ad, lda, bd, ldb, 0f, c, n);
@@ -82,7 +82,7 @@ public static partial class Ops
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF)) throw ShapeError("Linear", "bias must be [out]", weight, bias);
         var shape = (int[])x.Shape.Clone();
         shape[^1] = outF;
-        float[] xd = x.Data, wd = weight.Data, y = new float[(long)rows * outF];
+        float[] xd = x.Data, wd = weight.Data, y = TensorScope.Allocate((long)rows * outF, clear: false);
         if (bias is not null)
         {
             float[] bd = bias.Data;

@@ -9,9 +9,9 @@ public static partial class Ops
     {
         var (rows, dim) = RowsCols("RmsNorm", x);
         if (weight.Rank != 1 || weight.Shape[0] != dim) throw ShapeError("RmsNorm", "weight must be [D] with D = x's last dimension", x, weight);
-        float[] y = new float[x.Numel];
+        float[] y = TensorScope.Allocate(x.Numel, clear: false);
         bool needs = Autograd.Needs(x, weight);
-        float[]? invRms = needs ? new float[rows] : null;
+        float[]? invRms = needs ? TensorScope.Allocate(rows, clear: false) : null;
         Normalization.RmsNormForward(x.Data, weight.Data, eps, y, invRms);
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (needs)

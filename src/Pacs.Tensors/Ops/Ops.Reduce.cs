@@ -50,7 +50,7 @@ public static partial class Ops
     public static Tensor SumLastDim(Tensor x)
     {
         var (rows, cols) = RowsCols("SumLastDim", x);
-        float[] xd = x.Data, y = new float[rows];
+        float[] xd = x.Data, y = TensorScope.Allocate(rows);
         RowParallel.For(rows, cols, r => y[r] = System.Numerics.Tensors.TensorPrimitives.Sum(xd.AsSpan(r * cols, cols)));
         var result = new Tensor(y, x.Shape[..^1]);
         if (Autograd.Needs(x))

@@ -11,7 +11,7 @@ public static partial class Ops
             throw new ArgumentException($"Rope: x must be [B, T, H, {table.HeadDim}], got {Describe(x)}");
         int tokens = x.Shape[0] * x.Shape[1], heads = x.Shape[2];
         if (positions.Length != tokens) throw new ArgumentException($"Rope: {positions.Length} positions for {tokens} tokens of {Describe(x)}");
-        float[] y = new float[x.Numel];
+        float[] y = TensorScope.Allocate(x.Numel, clear: false);
         Kernels.Rope.Apply(x.Data, y, heads, positions, table);
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))

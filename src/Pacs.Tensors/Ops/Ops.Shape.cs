@@ -18,7 +18,7 @@ public static partial class Ops
             shape[inferred] = (int)(x.Numel / known);
         }
         if (Shapes.Numel(shape) != x.Numel) throw new ArgumentException($"Reshape: {Shapes.Format(shape)} does not hold the {x.Numel} elements of {Describe(x)}");
-        var result = new Tensor(x.Data, shape);
+        var result = x.View(shape);
         if (Autograd.Needs(x))
             result.SetGraph([x], () =>
             {
@@ -34,7 +34,7 @@ public static partial class Ops
         if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be [V, D], got {Describe(weight)}");
         int vocab = weight.Shape[0], dim = weight.Shape[1];
         CheckIds("Embedding", ids, vocab, "ids");
-        float[] wd = weight.Data, y = new float[(long)ids.Length * dim];
+        float[] wd = weight.Data, y = TensorScope.Allocate((long)ids.Length * dim, clear: false);
         RowParallel.For(ids.Length, dim, n => Array.Copy(wd, (long)ids[n] * dim, y, (long)n * dim, dim));
         var result = new Tensor(y, [ids.Length, dim]);
         if (Autograd.Needs(weight))
@@ -83,7 +83,7 @@ public static partial class Ops
         for (int d = axis + 1; d < first.Rank; d++) inner *= first.Shape[d];
         var shape = (int[])first.Shape.Clone();
         shape[axis] = total;
-        float[] y = new float[(long)outer * total * inner];
+        float[] y = TensorScope.Allocate((long)outer * total * inner);
         int offset = 0;
         var offsets = new int[parts.Count];
         for (int i = 0; i < parts.Count; i++)
@@ -124,7 +124,7 @@ public static partial class Ops
         int srcWidth = x.Shape[axis] * inner, width = length * inner, skip = start * inner;
         var shape = (int[])x.Shape.Clone();
         shape[axis] = length;
-        float[] xd = x.Data, y = new float[(long)outer * width];
+        float[] xd = x.Data, y = TensorScope.Allocate((long)outer * width);
         for (int o = 0; o < outer; o++) Array.Copy(xd, (long)o * srcWidth + skip, y, (long)o * width, width);
         var result = new Tensor(y, shape);
         if (Autograd.Needs(x))

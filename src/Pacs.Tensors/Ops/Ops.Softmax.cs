@@ -10,7 +10,7 @@ public static partial class Ops
     public static Tensor Softmax(Tensor x)
     {
         var (rows, cols) = RowsCols("Softmax", x);
-        float[] xd = x.Data, y = new float[xd.Length];
+        float[] xd = x.Data, y = TensorScope.Allocate(xd.Length);
         if (rows > 0) Kernels.Softmax.Forward(xd, y, cols);
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))
@@ -34,7 +34,7 @@ public static partial class Ops
     public static Tensor LogSoftmax(Tensor x)
     {
         var (rows, cols) = RowsCols("LogSoftmax", x);
-        float[] xd = x.Data, y = new float[xd.Length];
+        float[] xd = x.Data, y = TensorScope.Allocate(xd.Length);
         if (rows > 0) Kernels.Softmax.LogForward(xd, y, cols);
         var result = new Tensor(y, (int[])x.Shape.Clone());
         if (Autograd.Needs(x))
@@ -89,8 +89,8 @@ public static partial class Ops
     {
         CheckLogits("CrossEntropy", logits, targets.Length);
         int rows = logits.Shape[0], cols = logits.Shape[1];
-        var logProbs = new float[rows];
-        var lse = new float[rows];
+        var logProbs = TensorScope.Allocate(rows);
+        var lse = TensorScope.Allocate(rows);
         Kernels.Softmax.GatherLogProbs(logits.Data, targets, cols, 1f, logProbs, lse);
         int count = 0;
         double total = 0;
@@ -123,9 +123,9 @@ public static partial class Ops
     {
         CheckLogits("GatherLogProbs", logits, targets.Length);
         int rows = logits.Shape[0], cols = logits.Shape[1];
-        var y = new float[rows];
+        var y = TensorScope.Allocate(rows);
         bool needs = Autograd.Needs(logits);
-        var lse = new float[needs ? rows : 0];
+        var lse = TensorScope.Allocate(needs ? rows : 0);
         Kernels.Softmax.GatherLogProbs(logits.Data, targets, cols, temperature, y, needs ? lse : default);
         var result = new Tensor(y, [rows]);
         if (needs)
@@ -153,9 +153,9 @@ public static partial class Ops
     {
         if (logits.Rank != 2) throw new ArgumentException($"Entropy: logits must be [N, V], got {Describe(logits)}");
         int rows = logits.Shape[0], cols = logits.Shape[1];
-        var h = new float[rows];
+        var h = TensorScope.Allocate(rows);
         bool needs = Autograd.Needs(logits);
-        var lse = new float[needs ? rows : 0];
+        var lse = TensorScope.Allocate(needs ? rows : 0);
         Kernels.Softmax.Entropy(logits.Data, cols, temperature, h, needs ? lse : default);
         var result = new Tensor(h, [rows]);
         if (needs)
@@ -189,7 +189,7 @@ public static partial class Ops
         if (logits.Rank != 1 || targets.Length != logits.Numel || (weights is not null && weights.Length != logits.Numel))
             throw new ArgumentException($"BceWithLogits: logits {Describe(logits)} needs [N] with {targets.Length} targets and {weights?.Length.ToString() ?? "no"} weights");
         int n = logits.Numel;
-        float[] x = logits.Data, y = new float[n], tg = (float[])targets.Clone(), w = weights is null ? [] : (float[])weights.Clone();
+        float[] x = logits.Data, y = TensorScope.Allocate(n), tg = (float[])targets.Clone(), w = weights is null ? [] : (float[])weights.Clone();
         for (int i = 0; i < n; i++)
         {
             float l = MathF.Max(x[i], 0f) - x[i] * tg[i] + MathF.Log(1f + MathF.Exp(-MathF.Abs(x[i])));
