@@ -11,7 +11,7 @@ public sealed partial class Transformer
     public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths = null)
     {
         var c = Config;
-        int n = batch * seqLen, hd = c.HeadDim, hq = c.NumAttentionHeads, hkv = c.NumKeyValueHeads;
+        int n = batch * seqLen;
         if (batch <= 0 || seqLen <= 0 || tokens.Length != n)
             throw new ArgumentException($"Forward: {tokens.Length} tokens for batch {batch} x seqLen {seqLen}");
         if (seqLen > c.MaxPositionEmbeddings)
@@ -28,24 +28,41 @@ public sealed partial class Transformer
 
         var x = Ops.Embedding(Embed, tokens);                         // [B*T, D]
         foreach (var layer in Layers)
-        {
-            var h = Ops.RmsNorm(x, layer.InputNorm, eps);             // [B*T, D]
-            var q = Ops.Reshape(Ops.Linear(h, layer.QProj, layer.QBias), batch, seqLen, hq, hd);   // [B, T, Hq, hd]
-            var k = Ops.Reshape(Ops.Linear(h, layer.KProj, layer.KBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
-            var v = Ops.Reshape(Ops.Linear(h, layer.VProj, layer.VBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
-            if (layer.QNorm is not null) q = Ops.RmsNorm(q, layer.QNorm, eps);
-            if (layer.KNorm is not null) k = Ops.RmsNorm(k, layer.KNorm!, eps);
-            q = Ops.Rope(q, positions, Rope);
-            k = Ops.Rope(k, positions, Rope);
-            var a = Ops.Attention(q, k, v, causal: true, validLengths);                            // [B, T, Hq, hd]
-            a = Ops.Reshape(a, n, hq * hd);                                                        // [B*T, Hq*hd]
-            x = Ops.Add(x, Ops.Linear(a, layer.OProj, layer.OBias));                               // [B*T, D]
-            h = Ops.RmsNorm(x, layer.PostAttentionNorm, eps);                                      // [B*T, D]
-            var mlp = Ops.SwiGlu(Ops.Linear(h, layer.GateProj), Ops.Linear(h, layer.UpProj));     // [B*T, I]
-            x = Ops.Add(x, Ops.Linear(mlp, layer.DownProj));                                       // [B*T, D]
-        }
+            x = GradientCheckpointing && Autograd.IsEnabled
+                ? Ops.Checkpoint(t => DecoderLayer(layer, t[0], batch, seqLen, positions, validLengths), x)
+                : DecoderLayer(layer, x, batch, seqLen, positions, validLengths);
         x = Ops.RmsNorm(x, FinalNorm, eps);                           // [B*T, D]
         return Ops.Linear(x, LmHead);                                 // [B*T, V]
+    }
+
+    /// <summary>
+    /// When true, <see cref="Forward"/> wraps each decoder layer in <see cref="Ops.Checkpoint"/> while autograd is
+    /// on: only the layers' inputs are kept for the backward pass, which recomputes each layer's forward (about one
+    /// more forward pass of time for the activations of one layer instead of all of them). Gradients are
+    /// bit-identical to those without it. Off by default; it has no effect on inference (no graph is recorded).
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>One pre-norm decoder layer: x [B*T, D] -> [B*T, D].</summary>
+    private Tensor DecoderLayer(TransformerLayer layer, Tensor x, int batch, int seqLen, int[] positions, int[]? validLengths)
+    {
+        var c = Config;
+        int n = batch * seqLen, hd = c.HeadDim, hq = c.NumAttentionHeads, hkv = c.NumKeyValueHeads;
+        float eps = (float)c.RmsNormEps;
+        var h = Ops.RmsNorm(x, layer.InputNorm, eps);             // [B*T, D]
+        var q = Ops.Reshape(Ops.Linear(h, layer.QProj, layer.QBias), batch, seqLen, hq, hd);   // [B, T, Hq, hd]
+        var k = Ops.Reshape(Ops.Linear(h, layer.KProj, layer.KBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+        var v = Ops.Reshape(Ops.Linear(h, layer.VProj, layer.VBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+        if (layer.QNorm is not null) q = Ops.RmsNorm(q, layer.QNorm, eps);
+        if (layer.KNorm is not null) k = Ops.RmsNorm(k, layer.KNorm, eps);
+        q = Ops.Rope(q, positions, Rope);
+        k = Ops.Rope(k, positions, Rope);
+        var a = Ops.Attention(q, k, v, causal: true, validLengths);                            // [B, T, Hq, hd]
+        a = Ops.Reshape(a, n, hq * hd);                                                        // [B*T, Hq*hd]
+        x = Ops.Add(x, Ops.Linear(a, layer.OProj, layer.OBias));                               // [B*T, D]
+        h = Ops.RmsNorm(x, layer.PostAttentionNorm, eps);                                      // [B*T, D]
+        var mlp = Ops.SwiGlu(Ops.Linear(h, layer.GateProj), Ops.Linear(h, layer.UpProj));     // [B*T, I]
+        return Ops.Add(x, Ops.Linear(mlp, layer.DownProj));                                    // [B*T, D]
     }
 
     /// <summary>
