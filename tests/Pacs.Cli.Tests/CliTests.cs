@@ -124,4 +124,21 @@ public sealed class CliTests : IDisposable
         var (code, _, err) = Run("tokenize", "--tokenizer", _temp, "--text", "Once upon a time");
         AssertUserError(code, err);
     }
+    [Fact]
+    public void Unknown_bench_memory_mode_is_a_user_error_naming_it()
+    {
+        var (code, _, err) = Run("bench", "--only", "train", "--train-memory", "nosuchmode");
+        AssertUserError(code, err, "nosuchmode");
+    }
+
+    [Fact]
+    public void Bench_training_memory_modes_train_the_same_model()
+    {
+        var config = Bench.BenchShapes.BenchTiny() with { NumHiddenLayers = 2 };
+        var losses = Bench.TrainMemory.Names
+            .Select(mode => Bench.BenchRunner.Train(config, batch: 2, seqLen: 16, repeats: 2, memory: mode))
+            .Select(f => (f.FirstLoss, f.LastLoss)).ToList();
+        Assert.All(losses, l => Assert.Equal(losses[0], l));
+        Assert.NotEqual(losses[0].FirstLoss, losses[0].LastLoss);
+    }
 }

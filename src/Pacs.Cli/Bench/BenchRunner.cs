@@ -24,7 +24,21 @@ public sealed record SgemmFigures(int Size, string Managed, Measured ManagedGflo
 public sealed record SgemmShapeFigures(string Use, string Op, int M, int N, int K, Measured ManagedGflops, Measured? NativeGflops);
 
 public sealed record TrainFigures(int Batch, int SeqLen, long Parameters, Measured TokensPerSecond, Measured StepSeconds,
-    double PeakWorkingSetMiB, string PeakScope, float FirstLoss, float LastLoss);
+    double PeakWorkingSetMiB, string PeakScope, float FirstLoss, float LastLoss, string Memory, double PoolMiB, double StartWorkingSetMiB);
+
+/// <summary>
+/// How a bench training step manages activation memory: <c>plain</c> (every op allocates fresh arrays, as without
+/// any of the knobs), <c>scope</c> (a <see cref="TensorScope"/> per step: buffers come from a pool and are reused by
+/// the next step), <c>scope+checkpoint</c> (that, plus <see cref="Transformer.GradientCheckpointing"/>: only each
+/// layer's input is kept, and the layer is recomputed in backward).
+/// </summary>
+public static class TrainMemory
+{
+    public const string Plain = "plain";
+    public const string Scope = "scope";
+    public const string ScopeCheckpoint = "scope+checkpoint";
+    public static readonly string[] Names = [Plain, Scope, ScopeCheckpoint];
+}
 
 public sealed record GenerateFigures(int Sequences, int PromptTokens, int NewTokens, Measured TokensPerSecond, Measured Seconds);
 
@@ -141,10 +155,15 @@ public static class BenchRunner
     /// One training step = forward over batch x seqLen random tokens, mean cross-entropy against random targets,
     /// backward, AdamW step, zero grads. Tokens/s counts batch * seqLen per step. Peak memory is the resident set
     /// high-water mark over the training steps (reset first where Linux allows it, else since process start).
+    /// <paramref name="memory"/> is one of <see cref="TrainMemory.Names"/>.
     /// </summary>
-    public static TrainFigures Train(ModelConfig config, int batch, int seqLen, int repeats, ulong seed = 1)
+    public static TrainFigures Train(ModelConfig config, int batch, int seqLen, int repeats, ulong seed = 1,
+        string memory = TrainMemory.Plain)
     {
-        var model = new Transformer(config, seed);
+        if (!TrainMemory.Names.Contains(memory))
+            throw new ArgumentException($"training memory mode '{memory}' is not one of {string.Join(", ", TrainMemory.Names)}");
+        bool pooled = memory != TrainMemory.Plain;
+        var model = new Transformer(config, seed) { GradientCheckpointing = memory == TrainMemory.ScopeCheckpoint };
         var optimizer = new AdamW(model.Parameters.Select(p => p.Value), new AdamWOptions { LearningRate = 1e-3 });
         var rng = new Random((int)seed);
         int n = batch * seqLen;
@@ -157,6 +176,7 @@ public static class BenchRunner
         }
         float Step()
         {
+            using var scope = pooled ? TensorScope.Begin() : null;
             var logits = model.Forward(tokens, batch, seqLen);   // [B*T, V]
             var loss = Ops.CrossEntropy(logits, targets);        // scalar
             loss.Backward();
@@ -164,6 +184,7 @@ public static class BenchRunner
             optimizer.ZeroGrad();
             return loss.Item();
         }
+        double startMiB = WorkingSetBytes() / (1024.0 * 1024.0);
         bool peakReset = ResetPeakResidentSet();
         float firstLoss = Step();
         float lastLoss = firstLoss;
@@ -177,7 +198,8 @@ public static class BenchRunner
         }
         double peakMiB = PeakResidentSetBytes() / (1024.0 * 1024.0);
         return new TrainFigures(batch, seqLen, model.ParameterCount, Measured.Of(seconds.Select(s => n / s).ToArray(), "tokens/s"),
-            Measured.Of(seconds, "s"), peakMiB, peakReset ? "training steps" : "process lifetime", firstLoss, lastLoss);
+            Measured.Of(seconds, "s"), peakMiB, peakReset ? "training steps" : "process lifetime", firstLoss, lastLoss, memory,
+            TensorPool.Shared.CachedBytes / (1024.0 * 1024.0), startMiB);
     }
 
     /// <summary>Sampling (temperature 1, no stop tokens) of newTokens after random prompts; tokens/s counts new tokens.</summary>
@@ -263,6 +285,13 @@ public static class BenchRunner
         {
             return false;
         }
+    }
+
+    private static long WorkingSetBytes()
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.WorkingSet64;
     }
 
     private static long PeakResidentSetBytes()

@@ -20,8 +20,14 @@ public sealed class BenchCommand : ICliCommand
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
         var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var memory = new Option<string>("--train-memory")
+        {
+            Description = $"Activation memory of the train part: {TrainMemory.Plain} (fresh arrays per op), {TrainMemory.Scope} (a TensorScope per step: "
+                + $"pooled buffers reused by the next step) or {TrainMemory.ScopeCheckpoint} (that plus per-layer gradient checkpointing)",
+            DefaultValueFactory = _ => TrainMemory.ScopeCheckpoint,
+        };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -31,7 +37,10 @@ public sealed class BenchCommand : ICliCommand
             var parts = parse.GetValue(only)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             foreach (var part in parts)
                 if (!s_parts.Contains(part)) throw new ArgumentException($"--only: unknown part '{part}' (expected {string.Join(", ", s_parts)})");
-            var report = Run(shapeName, config, n, parts);
+            string trainMemory = parse.GetValue(memory)!;
+            if (!TrainMemory.Names.Contains(trainMemory))
+                throw new ArgumentException($"--train-memory: unknown mode '{trainMemory}' (expected {string.Join(", ", TrainMemory.Names)})");
+            var report = Run(shapeName, config, n, parts, trainMemory);
             if (parse.GetValue(json) is { } path)
             {
                 File.WriteAllText(path, report.ToJson());
@@ -42,7 +51,7 @@ public sealed class BenchCommand : ICliCommand
         return command;
     }
 
-    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts)
+    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory)
     {
         var machine = MachineInfo.Capture();
         Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
@@ -81,10 +90,10 @@ public sealed class BenchCommand : ICliCommand
         {
             if (parts.Contains("train"))
             {
-                train = BenchRunner.Train(config, batch: 32, seqLen: 128, repeats);
-                Console.WriteLine($"train {train.Batch}x{train.SeqLen} tokens, {train.Parameters:N0} parameters: {train.TokensPerSecond.Median:F0} tokens/s "
-                    + $"({train.StepSeconds.Median * 1000:F0} ms/step), peak working set {train.PeakWorkingSetMiB:F0} MiB ({train.PeakScope}), "
-                    + $"loss {train.FirstLoss:F3} -> {train.LastLoss:F3}");
+                train = BenchRunner.Train(config, batch: 32, seqLen: 128, repeats, memory: trainMemory);
+                Console.WriteLine($"train {train.Batch}x{train.SeqLen} tokens, {train.Parameters:N0} parameters, memory {train.Memory}: "
+                    + $"{train.TokensPerSecond.Median:F0} tokens/s ({train.StepSeconds.Median * 1000:F0} ms/step), peak working set "
+                    + $"{train.PeakWorkingSetMiB:F0} MiB ({train.PeakScope}; {train.StartWorkingSetMiB:F0} MiB before the first step, tensor pool {train.PoolMiB:F0} MiB after), loss {train.FirstLoss:F3} -> {train.LastLoss:F3}");
             }
             if (parts.Contains("profile"))
             {
