@@ -72,6 +72,7 @@ public sealed class SftTrainer
         var config = options.ModelConfig(Tokenizer.VocabSize, Tokenizer.BosId!.Value, Tokenizer.EosIds, Tokenizer.PadId);
         Model = new Transformer(config, seed: (ulong)options.Seed)
         {
+            GradientCheckpointing = options.GradientCheckpointing,
             GenerationConfig = new GenerationConfig
             {
                 DoSample = true,
@@ -133,9 +134,15 @@ public sealed class SftTrainer
             var stepClock = Stopwatch.StartNew();
             var batch = BatchAt(step);
             optimizer.ZeroGrad();
-            var loss = Loss(batch);
-            double lossValue = loss.Item();
-            loss.Backward();
+            double lossValue;
+            // Activations and their gradients come from a pool and go back to it at the end of the step, so every
+            // step reuses the previous step's buffers; the parameters' gradients are ordinary arrays.
+            using (TensorScope.Begin())
+            {
+                var loss = Loss(batch);
+                lossValue = loss.Item();
+                loss.Backward();
+            }
             double gradNorm = GradientTools.ClipGlobalNorm(parameters, _options.GradClip);
             optimizer.LearningRate = schedule.LearningRate(step);
             var result = optimizer.Step();
