@@ -18,10 +18,10 @@ public sealed record ReproProfile(
     string Name, SftOptions Sft, int Steps, int BatchPrompts, int GroupSize, int MaxResponseTokens,
     double[] LearningRates, int Seeds, int EvalProblems, int EvalSamples, bool Ablations)
 {
-    /// <summary>Minutes on 2 cores: a 64x2 base and short runs. It checks the pipeline end to end, not the result.</summary>
+    /// <summary>Minutes on 2 cores: a shorter SFT of the default model and short RL runs; a check of the pipeline and a first look.</summary>
     public static ReproProfile Quick { get; } = new("quick",
-        new SftOptions { Task = "arith", Level = 1, Steps = 500, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 30, HiddenSize = 64, Layers = 2, Heads = 4, KvHeads = 4, IntermediateSize = 192, MaxPositions = 128 },
-        Steps: 30, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [3e-5, 1e-4], Seeds: 3, EvalProblems: 32, EvalSamples: 16, Ablations: false);
+        new SftOptions { Task = "arith", Level = 1, Steps = 400 },
+        Steps: 40, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [3e-5, 1e-4], Seeds: 3, EvalProblems: 64, EvalSamples: 16, Ablations: false);
 
     /// <summary>
     /// About an hour on 2 cores: the default SFT base (`pacs sft`: 128x4, 1000 steps of 64), 100 RL steps of 16 prompts x 8
