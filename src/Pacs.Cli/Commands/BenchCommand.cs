@@ -12,14 +12,14 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile"];
+    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var memory = new Option<string>("--train-memory")
         {
             Description = $"Activation memory of the train part: {TrainMemory.Plain} (fresh arrays per op), {TrainMemory.Scope} (a TensorScope per step: "
@@ -121,9 +121,25 @@ public sealed class BenchCommand : ICliCommand
                     + $"decode {figures.DecodeTokensPerSecond.Median:F1} tokens/s ({figures.DecodeTokens} tokens per sequence)");
             }
         }
+        RlFigures? rl = null;
+        if (parts.Contains("rl"))
+        {
+            rl = RlBench.Run(repeats);
+            PrintRl(rl);
+        }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl);
+    }
+
+    private static void PrintRl(RlFigures rl)
+    {
+        Console.WriteLine($"rl (quick repro shapes: {rl.Prompts} prompts x {rl.GroupSize}, <= {rl.MaxResponseTokens} new tokens, {rl.Parameters:N0} parameters, random weights):");
+        foreach (var (algorithm, s) in rl.MedianSplit)
+            Console.WriteLine($"  {algorithm}: step {s.Step:F3} s = rollout {s.Rollout:F3} + score {s.Score:F4} + log-probs {s.LogProb:F3} + update {s.Update:F3} (+ other {s.Step - s.Rollout - s.Score - s.LogProb - s.Update:F3}); "
+                + $"rollout {s.RolloutTokensPerSecond:F0} tokens/s = {s.RolloutTokensPerSecond / rl.RawGenerateTokensPerSecond.Median:P0} of raw generation ({rl.RawGenerateTokensPerSecond.Median:F0}), "
+                + $"update {s.UpdateTokensPerSecond:F0} tokens/s = {s.UpdateTokensPerSecond / rl.RawTrainTokensPerSecond.Median:P0} of raw training ({rl.RawTrainTokensPerSecond.Median:F0})");
+        Console.WriteLine($"  PACS / GRPO update time on the same batch: {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
     }
 
     private static void PrintProfile(ProfileFigures profile)
