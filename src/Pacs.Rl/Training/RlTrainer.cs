@@ -251,17 +251,12 @@ public sealed class RlTrainer
         // 3. Log-probs of the rollout policy, the initial model and the critic's values.
         watch.Restart();
         int passRows = Math.Max(1, _planner.RowsPerMicroBatch);
-        float[][] oldLogProbs;
-        float[][]? entropy;
-        if (cfg.Trainer.RecomputeLogprobs)
-        {
-            (oldLogProbs, entropy) = ModelPasses.ScoreResponses(_policy, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: true);
-        }
-        else
-        {
-            oldLogProbs = results.Select(r => r.LogProbs).ToArray();
-            (_, entropy) = ModelPasses.ScoreResponses(_policy, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: true);
-        }
+        // The policy's entropy is taken from the logits of the update's first forward pass (as verl), so turning
+        // recompute_logprobs off saves a whole forward pass.
+        float[][] oldLogProbs = cfg.Trainer.RecomputeLogprobs
+            ? ModelPasses.ScoreResponses(_policy, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: false).LogProbs
+            : results.Select(r => r.LogProbs).ToArray();
+        var entropy = new float[]?[rows];
         float[][]? refLogProbs = _reference is null ? null
             : ModelPasses.ScoreResponses(_reference, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: false).LogProbs;
         float[][]? oldValues = _critic?.Score(rowPrompts, responses, _tokenizer.PadId, passRows);
@@ -272,7 +267,7 @@ public sealed class RlTrainer
 
         // 4. Update.
         watch.Restart();
-        var (updateMetrics, updateTokens, skipped) = Update(batch, rowPrompts, responses, step);
+        var (updateMetrics, updateTokens, skipped) = Update(batch, rowPrompts, responses, step, entropy);
         double updateTime = watch.Elapsed.TotalSeconds;
         foreach (var (k, v) in updateMetrics) metrics[k] = v;
 
@@ -303,7 +298,8 @@ public sealed class RlTrainer
         return metrics;
     }
 
-    private (Dictionary<string, double> Metrics, long Tokens, bool Skipped) Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step)
+    /// <summary>The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward passes.</summary>
+    private (Dictionary<string, double> Metrics, long Tokens, bool Skipped) Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy)
     {
         var cfg = _config;
         int group = cfg.Rollout.GroupSize;
@@ -336,8 +332,13 @@ public sealed class RlTrainer
                         ? batch.SelectGroups(miniGroups[(start / group)..(end / group)])
                         : batch.SelectRows(microRows);
                     var packed = PackedSequences.Build(microRows.Select(r => rowPrompts[r]).ToList(), microRows.Select(r => responses[r]).ToList(), _tokenizer.PadId);
-                    var (logProbTensor, _) = ModelPasses.LogProbs(_policy, packed, temperature);
+                    var (logProbTensor, logits) = ModelPasses.LogProbs(_policy, packed, temperature);
                     micro.LogProbs = packed.Extract(logProbTensor.Data);
+                    if (epoch == 0)
+                    {
+                        var rowEntropy = ModelPasses.ResponseEntropy(logits, packed, temperature);
+                        for (int i = 0; i < microRows.Length; i++) entropy[microRows[i]] = rowEntropy[i];
+                    }
                     Tensor? valueTensor = null;
                     if (_critic is not null)
                     {
@@ -420,7 +421,7 @@ public sealed class RlTrainer
     }
 
     private static void AddRolloutMetrics(Dictionary<string, double> metrics, float[] rewards, int[][] responses, IReadOnlyList<GenerationResult> results,
-        float[][]? entropy, float[][] oldLogProbs, float[][]? refLogProbs, int group, int maxTokens)
+        float[]?[] entropy, float[][] oldLogProbs, float[][]? refLogProbs, int group, int maxTokens)
     {
         int rows = rewards.Length;
         int groups = rows / group;
@@ -444,13 +445,16 @@ public sealed class RlTrainer
         metrics["response/length_mean"] = responses.Average(r => (double)r.Length);
         metrics["response/length_max"] = responses.Max(r => r.Length);
         metrics["response/clip_fraction"] = results.Count(r => !r.Stopped && r.Tokens.Length >= maxTokens) / (double)rows;
-        if (entropy is not null)
+        // Rows of an update cut short by a non-finite loss have no entropy.
+        double entropySum = 0;
+        long entropyTokens = 0;
+        foreach (var row in entropy)
         {
-            double sum = 0;
-            long n = 0;
-            foreach (var row in entropy) { foreach (var e in row) sum += e; n += row.Length; }
-            metrics["actor/entropy"] = n > 0 ? sum / n : 0;
+            if (row is null) continue;
+            foreach (var e in row) entropySum += e;
+            entropyTokens += row.Length;
         }
+        if (entropyTokens > 0) metrics["actor/entropy"] = entropySum / entropyTokens;
         if (refLogProbs is not null)
         {
             // k1 estimate of KL(pi_old || pi_ref) per token from the sampled tokens.
