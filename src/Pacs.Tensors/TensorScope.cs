@@ -163,7 +163,9 @@ public sealed class TensorScope : IDisposable
 /// Free float32 buffers keyed by exact length, shared by <see cref="TensorScope"/>s. Thread-safe. After each
 /// outermost scope the pool keeps, per length, only as many buffers as were in use at once since the previous
 /// outermost scope ended, so steady shapes reuse everything and buffers of shapes no longer seen are released to the
-/// GC. Buffers shorter than <see cref="MinPooledLength"/> are not pooled.
+/// GC (see <see cref="CollectAfterReleasingBytes"/>). Within a scope, buffers are reused as soon as they are free
+/// (gradients that backward is done with, nested scopes such as <see cref="Ops.Checkpoint"/>'s), whatever the
+/// shapes. Buffers shorter than <see cref="MinPooledLength"/> are not pooled.
 /// </summary>
 public sealed class TensorPool
 {
@@ -172,6 +174,16 @@ public sealed class TensorPool
 
     private readonly Dictionary<int, Bucket> _buckets = [];
     private long _cachedBytes, _rentedBytes, _allocatedBytes, _reuses, _allocations;
+
+    /// <summary>
+    /// When the trim after an outermost scope releases at least this many bytes (the step's shapes changed, e.g.
+    /// batches padded to their longest row), the pool runs a full blocking garbage collection. The released buffers
+    /// are large-object-heap arrays, which only full collections free, and the GC schedules those by a budget that
+    /// grows with the live heap (the pool's own buffers included), so without it several steps' worth of released
+    /// buffers can stay resident. Steps with steady shapes release nothing and never trigger it. Default 16 MiB;
+    /// <see cref="long.MaxValue"/> turns it off.
+    /// </summary>
+    public long CollectAfterReleasingBytes { get; set; } = 16L << 20;
 
     /// <summary>The pool scopes use unless given another.</summary>
     public static TensorPool Shared { get; } = new();
@@ -248,11 +260,14 @@ public sealed class TensorPool
 
     internal void ReturnAll(float[][] buffers, bool endOfOutermostScope)
     {
+        long released = 0;
         lock (_buckets)
         {
             foreach (var buffer in buffers) ReturnLocked(buffer);
-            if (endOfOutermostScope) TrimToRecentPeakLocked();
+            if (endOfOutermostScope) released = TrimToRecentPeakLocked();
         }
+        if (released > 0 && released >= CollectAfterReleasingBytes)
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
     }
 
     /// <summary>A rented buffer that leaves the pool for good (kept past an outermost scope).</summary>
@@ -274,9 +289,11 @@ public sealed class TensorPool
         _rentedBytes -= 4L * buffer.Length;
     }
 
-    private void TrimToRecentPeakLocked()
+    /// <summary>Trims each bucket to its peak use since the last trim; returns the bytes released.</summary>
+    private long TrimToRecentPeakLocked()
     {
         List<int>? empty = null;
+        long dropped = 0;
         foreach (var (length, bucket) in _buckets)
         {
             int keep = Math.Max(0, bucket.Peak - bucket.Outstanding);
@@ -284,11 +301,13 @@ public sealed class TensorPool
             {
                 bucket.Free.Pop();
                 _cachedBytes -= 4L * length;
+                dropped += 4L * length;
             }
             bucket.Peak = bucket.Outstanding;
             if (bucket.Free.Count == 0 && bucket.Outstanding == 0) (empty ??= []).Add(length);
         }
         if (empty is not null) foreach (int length in empty) _buckets.Remove(length);
+        return dropped;
     }
 
     private sealed class Bucket

@@ -225,8 +225,11 @@ public class TensorScopeTests
         Assert.Equal(2 * 5000 * 4, pool.CachedBytes);
         using (TensorScope.Begin(pool)) Tensor.Zeros(5000);
         Assert.Equal(5000 * 4, pool.CachedBytes);
+        pool.CollectAfterReleasingBytes = 5000 * 4;
+        int fullCollections = GC.CollectionCount(2);
         using (TensorScope.Begin(pool)) Tensor.Zeros(6000);
         Assert.Equal(6000 * 4, pool.CachedBytes);
+        Assert.True(GC.CollectionCount(2) > fullCollections); // the 5000-float buffer was released: a full collection ran
         pool.Trim();
         Assert.Equal(0, pool.CachedBytes);
         Assert.Equal(0, pool.RentedBytes);
