@@ -53,6 +53,7 @@ public static class ModelPasses
         for (int start = 0; start < prompts.Count; start += rowsPerPass)
         {
             int end = Math.Min(prompts.Count, start + rowsPerPass);
+            using var scope = TensorScope.Begin();
             var packed = PackedSequences.Build(Slice(prompts, start, end), Slice(responses, start, end), padId);
             var (lp, logits) = LogProbs(model, packed, temperature);
             var rows = packed.Extract(lp.Data);

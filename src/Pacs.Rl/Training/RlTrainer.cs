@@ -328,6 +328,8 @@ public sealed class RlTrainer
                 foreach (var (start, end) in _planner.MicroBatches(miniRows.Length))
                 {
                     var microRows = miniRows[start..end];
+                    // Activations and their gradients come from the tensor pool and go back to it after this micro-batch.
+                    using var scope = TensorScope.Begin();
                     var micro = _algorithm.NeedsWholeGroups
                         ? batch.SelectGroups(miniGroups[(start / group)..(end / group)])
                         : batch.SelectRows(microRows);
