@@ -105,6 +105,7 @@ public static class RlBench
                 for (int mb = 0; mb < miniBatches; mb++)
                 {
                     optimizer.ZeroGrad();
+                    using var scope = TensorScope.Begin(); // as the trainer: activations pooled per micro-batch
                     var packed = PackedSequences.Build(prompts[(mb * rowsPer)..((mb + 1) * rowsPer)], responses[(mb * rowsPer)..((mb + 1) * rowsPer)], tokenizer.PadId);
                     var (logProbs, _) = ModelPasses.LogProbs(model, packed, 1f);
                     var upstream = packed.Scatter([.. Enumerable.Range(0, packed.Batch).Select(b => Enumerable.Repeat(-1f / rowsPer, packed.ResponseLength[b]).ToArray())], 1.0);
