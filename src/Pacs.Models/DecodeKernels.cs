@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Pacs.Tensors.Kernels;
@@ -190,6 +191,154 @@ internal static unsafe class DecodeKernels
             for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
         }
         for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(alpha, x[i], y[i]);
+    }
+
+    /// <summary>Rounds a key count up to whole 16-float vectors: the row stride of the transposed key cache.</summary>
+    public static int PadKeys(int keys) => (keys + 15) & ~15;
+
+    /// <summary>
+    /// Causal attention of the query heads that share one KV head, for one row, over its ctx cached positions.
+    /// q and o hold the group's heads back to back ([groups, hd]). kt holds the keys in blocks of 16 positions, each
+    /// block transposed: dimension e of position t at kt[(t / 16) * hd * 16 + e * 16 + t % 16], every block up to
+    /// PadKeys(ctx) readable; v holds the values [ctx, hd] contiguous; scores is scratch for groups * PadKeys(ctx) floats.
+    /// Per head: s_t = (q . k_t, fused multiply-adds over e ascending) * scale, p = softmax(s) by TensorPrimitives,
+    /// o = sum over t ascending of fma(p_t, v_t, o). The SIMD path computes exactly these operations, only several
+    /// keys and heads at a time, so it is bit-identical to the scalar one (allowSimd: false, for tests).
+    /// </summary>
+    public static void Attend(float* q, int groups, int hd, float* kt, float* v, int ctx, float scale, float* scores, float* o,
+        bool allowSimd = true)
+    {
+        int tPad = PadKeys(ctx);
+        bool simd = allowSimd && Vector512.IsHardwareAccelerated && hd % 16 == 0;
+        if (simd) ScoresSimd(q, groups, hd, kt, tPad, scale, scores);
+        else
+            for (int g = 0; g < groups; g++)
+            {
+                float* qh = q + (long)g * hd, sh = scores + (long)g * tPad;
+                for (int t = 0; t < ctx; t++)
+                {
+                    float s = 0;
+                    float* kb = kt + (long)(t >> 4) * hd * 16 + (t & 15);
+                    for (int e = 0; e < hd; e++) s = MathF.FusedMultiplyAdd(qh[e], kb[e * 16], s);
+                    sh[t] = s * scale;
+                }
+            }
+        for (int g = 0; g < groups; g++)
+        {
+            var sc = new Span<float>(scores + (long)g * tPad, ctx);
+            float max = TensorPrimitives.Max(sc);
+            TensorPrimitives.Subtract(sc, max, sc);
+            TensorPrimitives.Exp(sc, sc);
+            float inv = 1f / TensorPrimitives.Sum(sc);
+            // p_t = e_t * inv, stored back so both paths read the same weights.
+            TensorPrimitives.Multiply(sc, inv, sc);
+        }
+        if (simd) WeightedValuesSimd(groups, hd, v, ctx, scores, tPad, o);
+        else
+            for (int g = 0; g < groups; g++)
+            {
+                float* oh = o + (long)g * hd, sh = scores + (long)g * tPad;
+                new Span<float>(oh, hd).Clear();
+                for (int t = 0; t < ctx; t++)
+                {
+                    float p = sh[t];
+                    float* vt = v + (long)t * hd;
+                    for (int e = 0; e < hd; e++) oh[e] = MathF.FusedMultiplyAdd(p, vt[e], oh[e]);
+                }
+            }
+    }
+
+    /// <summary>scores[g, t] for t &lt; tPad (a multiple of 16), two heads and 64 keys at a time.</summary>
+    private static void ScoresSimd(float* q, int groups, int hd, float* kt, int tPad, float scale, float* scores)
+    {
+        var vs = Vector512.Create(scale);
+        for (int g = 0; g < groups; g += 2)
+        {
+            float* qa = q + (long)g * hd, sa = scores + (long)g * tPad;
+            bool two = g + 1 < groups;
+            float* qb = two ? qa + hd : qa, sb = two ? sa + tPad : sa;
+            int t = 0;
+            for (; t + 64 <= tPad; t += 64)
+            {
+                var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+                var b0 = a0; var b1 = a0; var b2 = a0; var b3 = a0;
+                // Four blocks of 16 keys; dimension e of each is 16 contiguous floats.
+                long block = (long)hd * 16;
+                float* k = kt + (t >> 4) * block;
+                for (int e = 0; e < hd; e++, k += 16)
+                {
+                    var k0 = Vector512.Load(k);
+                    var k1 = Vector512.Load(k + block);
+                    var k2 = Vector512.Load(k + 2 * block);
+                    var k3 = Vector512.Load(k + 3 * block);
+                    var xa = Vector512.Create(qa[e]);
+                    var xb = Vector512.Create(qb[e]);
+                    a0 = Vector512.FusedMultiplyAdd(xa, k0, a0); a1 = Vector512.FusedMultiplyAdd(xa, k1, a1);
+                    a2 = Vector512.FusedMultiplyAdd(xa, k2, a2); a3 = Vector512.FusedMultiplyAdd(xa, k3, a3);
+                    b0 = Vector512.FusedMultiplyAdd(xb, k0, b0); b1 = Vector512.FusedMultiplyAdd(xb, k1, b1);
+                    b2 = Vector512.FusedMultiplyAdd(xb, k2, b2); b3 = Vector512.FusedMultiplyAdd(xb, k3, b3);
+                }
+                Vector512.Store(a0 * vs, sa + t); Vector512.Store(a1 * vs, sa + t + 16);
+                Vector512.Store(a2 * vs, sa + t + 32); Vector512.Store(a3 * vs, sa + t + 48);
+                Vector512.Store(b0 * vs, sb + t); Vector512.Store(b1 * vs, sb + t + 16);
+                Vector512.Store(b2 * vs, sb + t + 32); Vector512.Store(b3 * vs, sb + t + 48);
+            }
+            for (; t < tPad; t += 16)
+            {
+                var a0 = Vector512<float>.Zero; var b0 = a0;
+                float* k = kt + (long)(t >> 4) * hd * 16;
+                for (int e = 0; e < hd; e++, k += 16)
+                {
+                    var k0 = Vector512.Load(k);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qa[e]), k0, a0);
+                    b0 = Vector512.FusedMultiplyAdd(Vector512.Create(qb[e]), k0, b0);
+                }
+                Vector512.Store(a0 * vs, sa + t);
+                Vector512.Store(b0 * vs, sb + t);
+            }
+        }
+    }
+
+    /// <summary>o[g] = sum over t of p[g, t] v_t, two heads and 32 dimensions at a time (hd a multiple of 16).</summary>
+    private static void WeightedValuesSimd(int groups, int hd, float* v, int ctx, float* p, int tPad, float* o)
+    {
+        for (int g = 0; g < groups; g += 2)
+        {
+            bool two = g + 1 < groups;
+            float* pa = p + (long)g * tPad, pb = two ? pa + tPad : pa;
+            float* oa = o + (long)g * hd, ob = two ? oa + hd : oa;
+            for (int c = 0; c < hd; c += 32)
+            {
+                bool pair = c + 32 <= hd;
+                var a0 = Vector512<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
+                float* vt = v + c;
+                if (pair)
+                    for (int t = 0; t < ctx; t++, vt += hd)
+                    {
+                        var v0 = Vector512.Load(vt);
+                        var v1 = Vector512.Load(vt + 16);
+                        var xa = Vector512.Create(pa[t]);
+                        var xb = Vector512.Create(pb[t]);
+                        a0 = Vector512.FusedMultiplyAdd(xa, v0, a0); a1 = Vector512.FusedMultiplyAdd(xa, v1, a1);
+                        b0 = Vector512.FusedMultiplyAdd(xb, v0, b0); b1 = Vector512.FusedMultiplyAdd(xb, v1, b1);
+                    }
+                else
+                    for (int t = 0; t < ctx; t++, vt += hd)
+                    {
+                        var v0 = Vector512.Load(vt);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pa[t]), v0, a0);
+                        b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pb[t]), v0, b0);
+                    }
+                // With an odd head count the last pair is one head twice: b equals a, and storing both is harmless.
+                Vector512.Store(a0, oa + c);
+                Vector512.Store(b0, ob + c);
+                if (pair)
+                {
+                    Vector512.Store(a1, oa + c + 16);
+                    Vector512.Store(b1, ob + c + 16);
+                }
+            }
+        }
     }
 
     /// <summary>Rotates one head vector x [hd] in place (rotate-half: dimension i pairs with i + hd/2).</summary>

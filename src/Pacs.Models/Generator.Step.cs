@@ -8,8 +8,11 @@ namespace Pacs.Models;
 public sealed unsafe partial class Generator
 {
     // KV cache, one pair of arrays per layer, each of (tokens of all sequences) * Hkv*hd floats. Sequence s owns the
-    // block starting at CacheOffset * Hkv*hd. V is stored [Capacity, Hkv, hd]; K transposed, [Hkv, hd, Capacity],
-    // so the scores of one query against all cached keys are contiguous axpys instead of short dot products.
+    // block starting at CacheOffset * Hkv*hd, head-major: each KV head's Stride * hd floats are contiguous, so
+    // attention streams them in order. V is stored [Hkv, Stride, hd]; K as [Hkv, Stride / 16, hd, 16] (blocks of 16
+    // positions, transposed), so the scores of one query against 16 keys are one vector of fused multiply-adds.
+    // Stride is the capacity rounded up to whole blocks, and the arrays start zeroed, so reading the whole block that
+    // holds the last key stays inside the sequence's block and reads finite values.
     private float[][] _kCache = [];
     private float[][] _vCache = [];
     private long _cacheTokens;
@@ -20,6 +23,7 @@ public sealed unsafe partial class Generator
     private int _sampleCapacity;
     private float[] _hs = [], _logits = [];
 
+    /// <summary>Attention scores of one (row, KV head), pinned.</summary>
     [ThreadStatic] private static float[]? t_scores;
 
     private void EnsureCache(long tokens)
@@ -34,8 +38,8 @@ public sealed unsafe partial class Generator
         _vCache = new float[_c.NumHiddenLayers][];
         for (int l = 0; l < _c.NumHiddenLayers; l++)
         {
-            _kCache[l] = GC.AllocateUninitializedArray<float>((int)(tokens * kvDim), pinned: true);
-            _vCache[l] = GC.AllocateUninitializedArray<float>((int)(tokens * kvDim), pinned: true);
+            _kCache[l] = GC.AllocateArray<float>((int)(tokens * kvDim), pinned: true);
+            _vCache[l] = GC.AllocateArray<float>((int)(tokens * kvDim), pinned: true);
         }
         _cacheTokens = tokens;
     }
@@ -105,7 +109,6 @@ public sealed unsafe partial class Generator
                             if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
                             DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
                         }
-                        long cacheRow = (seqs[row.Seq].CacheOffset + row.Position) * kvDim;
                         for (int head = 0; head < hkv; head++)
                         {
                             float* kh = k + (long)i * kvDim + head * hd;
@@ -113,44 +116,33 @@ public sealed unsafe partial class Generator
                             DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
                         }
                         var seq = seqs[row.Seq];
-                        float* kt = kc + seq.CacheOffset * kvDim + row.Position;
-                        for (int e = 0; e < kvDim; e++) kt[(long)e * seq.Capacity] = k[(long)i * kvDim + e];
-                        new ReadOnlySpan<float>(v + (long)i * kvDim, kvDim).CopyTo(new Span<float>(vc + cacheRow, kvDim));
+                        int p = row.Position;
+                        for (int head = 0; head < hkv; head++)
+                        {
+                            long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
+                            float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
+                            float* kh = k + (long)i * kvDim + head * hd;
+                            for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
+                            new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
+                        }
                     }
                 }
 
-                // Causal attention of each (row, head) over its own sequence's cache: att [n, Hq*hd].
+                // Causal attention of each (row, KV head) over its own sequence's cache: att [n, Hq*hd].
                 long avgContext = 0;
                 foreach (var r in rowArr) avgContext += r.Position + 1;
                 avgContext = avgContext / n + 1;
-                RowParallel.For(n * hq, avgContext * hd * 2, item =>
+                RowParallel.For(n * hkv, avgContext * hd * 2 * groups, item =>
                 {
-                    int i = item / hq, head = item % hq;
+                    int i = item / hkv, kvHead = item % hkv;
                     var row = rowArr[i];
                     int ctx = row.Position + 1;
-                    var scores = t_scores is { } buf && buf.Length >= ctx ? buf : (t_scores = new float[Math.Max(ctx, 256)]);
-                    float* qh = q + (long)i * qDim + head * hd;
-                    float* o = att + (long)i * qDim + head * hd;
+                    int need = groups * DecodeKernels.PadKeys(ctx);
+                    var scores = t_scores is { } buf && buf.Length >= need ? buf : (t_scores = GC.AllocateUninitializedArray<float>(Math.Max(need, 1024), pinned: true));
                     var seq = seqs[row.Seq];
-                    long baseRow = seq.CacheOffset;
-                    int kvHead = head / groups;
-                    // scores[t] = (q . k_t) * scale, summed over d in order: one axpy per head dimension.
-                    float* kt = kc + baseRow * kvDim + (long)kvHead * hd * seq.Capacity;
-                    fixed (float* sp = scores)
-                    {
-                        new Span<float>(sp, ctx).Clear();
-                        for (int e = 0; e < hd; e++) DecodeKernels.Axpy(qh[e], kt + (long)e * seq.Capacity, sp, ctx);
-                    }
-                    var sc = scores.AsSpan(0, ctx);
-                    TensorPrimitives.Multiply(sc, scale, sc);
-                    float max = TensorPrimitives.Max(sc);
-                    TensorPrimitives.Subtract(sc, max, sc);
-                    TensorPrimitives.Exp(sc, sc);
-                    float sum = TensorPrimitives.Sum(sc);
-                    float inv = 1f / sum;
-                    new Span<float>(o, hd).Clear();
-                    for (int t = 0; t < ctx; t++)
-                        DecodeKernels.Axpy(scores[t] * inv, vc + (baseRow + t) * kvDim + kvHead * hd, o, hd);
+                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
+                    long qOff = (long)i * qDim + kvHead * groups * hd;
+                    DecodeKernels.Attend(q + qOff, groups, hd, kc + headBlock, vc + headBlock, ctx, scale, Ptr(scores), att + qOff);
                 });
 
                 // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)

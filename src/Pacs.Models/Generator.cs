@@ -80,7 +80,7 @@ public sealed unsafe partial class Generator
             // Positions that get a K/V entry: the prompt and every fed-back new token (the last one never is).
             int capacity = Math.Min(maxPos, prompt.Length + Math.Max(0, options.MaxNewTokens - 1));
             seqs[s] = new Sequence(prompt, new SplitMix64(requests[s].Seed), offset, capacity, options.MaxNewTokens);
-            offset += capacity;
+            offset += seqs[s].Stride;
         }
         var results = new GenerationResult[seqs.Length];
         if (options.MaxNewTokens == 0)
@@ -129,7 +129,7 @@ public sealed unsafe partial class Generator
     internal float[] PromptLogits(int[] prompt)
     {
         var seqs = new[] { new Sequence(prompt, new SplitMix64(0), 0, prompt.Length, 1) };
-        EnsureCache(prompt.Length);
+        EnsureCache(seqs[0].Stride);
         var rows = new List<Row>();
         for (int p = 0; p < prompt.Length; p++) rows.Add(new Row(0, p, prompt[p], p == prompt.Length - 1));
         _prefill = true;
@@ -145,6 +145,8 @@ public sealed unsafe partial class Generator
         public SplitMix64 Rng { get; } = rng;
         public long CacheOffset { get; } = cacheOffset;
         public int Capacity { get; } = capacity;
+        /// <summary>Cache rows reserved: the capacity rounded up to whole vectors (the transposed keys' row stride).</summary>
+        public int Stride { get; } = DecodeKernels.PadKeys(capacity);
         public int MaxNew { get; } = maxNew;
         public List<int> Tokens { get; } = new(Math.Min(maxNew, 4096));
         public List<float> LogProbs { get; } = new(Math.Min(maxNew, 4096));
