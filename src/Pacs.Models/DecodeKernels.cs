@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Pacs.Tensors.Kernels;
 
 namespace Pacs.Models;
@@ -49,12 +50,14 @@ internal static unsafe class DecodeKernels
 
     /// <summary>
     /// y[r * ldy + c] = x_r . w[c*k ..) for four x rows and four consecutive w rows; every element is reduced
-    /// exactly like <see cref="Dot"/> (lane-wise FMA, lane sum, scalar tail), so blocking never changes results.
+    /// exactly like <see cref="Dot"/> (lane-wise FMA, <see cref="Tree"/> lane sum, scalar tail), so blocking never
+    /// changes results. The 16 lane sums are done together (<see cref="Reduce16"/>), a quarter of the shuffles and
+    /// adds of 16 separate sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Dot4x4(float* x0, float* x1, float* x2, float* x3, float* w, int k, float* y, int ldy)
     {
-        if (!Vector512.IsHardwareAccelerated)
+        if (!Vector512.IsHardwareAccelerated || !Avx512F.IsSupported)
         {
             Dot1x4(x0, w, k, y);
             Dot1x4(x1, w, k, y + ldy);
@@ -63,6 +66,7 @@ internal static unsafe class DecodeKernels
             return;
         }
         float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        // aCR: column (w row) C, x row R.
         var a00 = Vector512<float>.Zero; var a01 = a00; var a02 = a00; var a03 = a00;
         var a10 = a00; var a11 = a00; var a12 = a00; var a13 = a00;
         var a20 = a00; var a21 = a00; var a22 = a00; var a23 = a00;
@@ -70,27 +74,74 @@ internal static unsafe class DecodeKernels
         int i = 0;
         for (; i <= k - 16; i += 16)
         {
-            var v0 = Vector512.Load(w + i);
-            var v1 = Vector512.Load(w1 + i);
-            var v2 = Vector512.Load(w2 + i);
-            var v3 = Vector512.Load(w3 + i);
-            var u = Vector512.Load(x0 + i);
-            a00 = Vector512.FusedMultiplyAdd(u, v0, a00); a01 = Vector512.FusedMultiplyAdd(u, v1, a01);
-            a02 = Vector512.FusedMultiplyAdd(u, v2, a02); a03 = Vector512.FusedMultiplyAdd(u, v3, a03);
-            u = Vector512.Load(x1 + i);
-            a10 = Vector512.FusedMultiplyAdd(u, v0, a10); a11 = Vector512.FusedMultiplyAdd(u, v1, a11);
-            a12 = Vector512.FusedMultiplyAdd(u, v2, a12); a13 = Vector512.FusedMultiplyAdd(u, v3, a13);
-            u = Vector512.Load(x2 + i);
-            a20 = Vector512.FusedMultiplyAdd(u, v0, a20); a21 = Vector512.FusedMultiplyAdd(u, v1, a21);
-            a22 = Vector512.FusedMultiplyAdd(u, v2, a22); a23 = Vector512.FusedMultiplyAdd(u, v3, a23);
-            u = Vector512.Load(x3 + i);
-            a30 = Vector512.FusedMultiplyAdd(u, v0, a30); a31 = Vector512.FusedMultiplyAdd(u, v1, a31);
-            a32 = Vector512.FusedMultiplyAdd(u, v2, a32); a33 = Vector512.FusedMultiplyAdd(u, v3, a33);
+            var u0 = Vector512.Load(x0 + i);
+            var u1 = Vector512.Load(x1 + i);
+            var u2 = Vector512.Load(x2 + i);
+            var u3 = Vector512.Load(x3 + i);
+            var v = Vector512.Load(w + i);
+            a00 = Vector512.FusedMultiplyAdd(u0, v, a00); a01 = Vector512.FusedMultiplyAdd(u1, v, a01);
+            a02 = Vector512.FusedMultiplyAdd(u2, v, a02); a03 = Vector512.FusedMultiplyAdd(u3, v, a03);
+            v = Vector512.Load(w1 + i);
+            a10 = Vector512.FusedMultiplyAdd(u0, v, a10); a11 = Vector512.FusedMultiplyAdd(u1, v, a11);
+            a12 = Vector512.FusedMultiplyAdd(u2, v, a12); a13 = Vector512.FusedMultiplyAdd(u3, v, a13);
+            v = Vector512.Load(w2 + i);
+            a20 = Vector512.FusedMultiplyAdd(u0, v, a20); a21 = Vector512.FusedMultiplyAdd(u1, v, a21);
+            a22 = Vector512.FusedMultiplyAdd(u2, v, a22); a23 = Vector512.FusedMultiplyAdd(u3, v, a23);
+            v = Vector512.Load(w3 + i);
+            a30 = Vector512.FusedMultiplyAdd(u0, v, a30); a31 = Vector512.FusedMultiplyAdd(u1, v, a31);
+            a32 = Vector512.FusedMultiplyAdd(u2, v, a32); a33 = Vector512.FusedMultiplyAdd(u3, v, a33);
         }
-        Finish(x0, w, k, i, y, Vector512.Sum(a00), Vector512.Sum(a01), Vector512.Sum(a02), Vector512.Sum(a03));
-        Finish(x1, w, k, i, y + ldy, Vector512.Sum(a10), Vector512.Sum(a11), Vector512.Sum(a12), Vector512.Sum(a13));
-        Finish(x2, w, k, i, y + 2L * ldy, Vector512.Sum(a20), Vector512.Sum(a21), Vector512.Sum(a22), Vector512.Sum(a23));
-        Finish(x3, w, k, i, y + 3L * ldy, Vector512.Sum(a30), Vector512.Sum(a31), Vector512.Sum(a32), Vector512.Sum(a33));
+        // Quarter r of sums holds x row r's four results, columns in order.
+        var sums = Reduce16(a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+        if (i == k)
+        {
+            sums.GetLower().GetLower().Store(y);
+            sums.GetLower().GetUpper().Store(y + ldy);
+            sums.GetUpper().GetLower().Store(y + 2L * ldy);
+            sums.GetUpper().GetUpper().Store(y + 3L * ldy);
+            return;
+        }
+        Finish(x0, w, k, i, y, sums[0], sums[1], sums[2], sums[3]);
+        Finish(x1, w, k, i, y + ldy, sums[4], sums[5], sums[6], sums[7]);
+        Finish(x2, w, k, i, y + 2L * ldy, sums[8], sums[9], sums[10], sums[11]);
+        Finish(x3, w, k, i, y + 3L * ldy, sums[12], sums[13], sums[14], sums[15]);
+    }
+
+    /// <summary>
+    /// The lane sums of 16 vectors at once: lane 4q + j of the result is <see cref="Tree"/>(a[4j + q]) (a = the
+    /// arguments in order), added in exactly Tree's order: lanes i + 8, then i + 4, then i + 2, then i + 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Reduce16(
+        Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3,
+        Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7,
+        Vector512<float> a8, Vector512<float> a9, Vector512<float> a10, Vector512<float> a11,
+        Vector512<float> a12, Vector512<float> a13, Vector512<float> a14, Vector512<float> a15)
+    {
+        // Each result holds, per 128-bit quarter, the partial sums of one or more inputs.
+        var b0 = Fold8(a0, a1); var b1 = Fold8(a2, a3); var b2 = Fold8(a4, a5); var b3 = Fold8(a6, a7);
+        var b4 = Fold8(a8, a9); var b5 = Fold8(a10, a11); var b6 = Fold8(a12, a13); var b7 = Fold8(a14, a15);
+        var c0 = Fold4(b0, b1); var c1 = Fold4(b2, b3); var c2 = Fold4(b4, b5); var c3 = Fold4(b6, b7);
+        var d0 = Avx512F.Shuffle(c0, c1, 0x44) + Avx512F.Shuffle(c0, c1, 0xEE);
+        var d1 = Avx512F.Shuffle(c2, c3, 0x44) + Avx512F.Shuffle(c2, c3, 0xEE);
+        return Avx512F.Shuffle(d0, d1, 0x88) + Avx512F.Shuffle(d0, d1, 0xDD);
+
+        // [a lanes i + i+8 (i < 8) | b lanes i + i+8]
+        static Vector512<float> Fold8(Vector512<float> a, Vector512<float> b) =>
+            Avx512F.Shuffle4x128(a, b, 0x44) + Avx512F.Shuffle4x128(a, b, 0xEE);
+
+        // Quarters of a: [p, q] -> a.q0 + a.q1, a.q2 + a.q3, then b's likewise.
+        static Vector512<float> Fold4(Vector512<float> a, Vector512<float> b) =>
+            Avx512F.Shuffle4x128(a, b, 0x88) + Avx512F.Shuffle4x128(a, b, 0xDD);
+    }
+
+    /// <summary>Sum of the 16 lanes: lanes i + i+8, then i + i+4, then i + i+2, then the last two.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tree(Vector512<float> v)
+    {
+        var h = v.GetLower() + v.GetUpper();
+        var q = h.GetLower() + h.GetUpper();
+        return (q.GetElement(0) + q.GetElement(2)) + (q.GetElement(1) + q.GetElement(3));
     }
 
     /// <summary>Scalar tail from element i on, then stores the four sums.</summary>
@@ -116,7 +167,7 @@ internal static unsafe class DecodeKernels
         float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
         int i = 0;
         float s0, s1, s2, s3;
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             for (; i <= k - 16; i += 16)
@@ -127,7 +178,7 @@ internal static unsafe class DecodeKernels
                 a2 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w2 + i), a2);
                 a3 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w3 + i), a3);
             }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+            s0 = Tree(a0); s1 = Tree(a1); s2 = Tree(a2); s3 = Tree(a3);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
@@ -155,11 +206,11 @@ internal static unsafe class DecodeKernels
     {
         int i = 0;
         float s;
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a = Vector512<float>.Zero;
             for (; i <= k - 16; i += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(w + i), a);
-            s = Vector512.Sum(a);
+            s = Tree(a);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
