@@ -18,7 +18,8 @@ public sealed record Measured(double Median, double Best, IReadOnlyList<double> 
     }
 }
 
-public sealed record SgemmFigures(int Size, string Managed, Measured ManagedGflops, string? Native, Measured? NativeGflops);
+/// <summary>SGEMM at size^3; with OpenBLAS present the two run interleaved and <see cref="Ratio"/> holds managed / OpenBLAS per pair.</summary>
+public sealed record SgemmFigures(int Size, string Managed, Measured ManagedGflops, string? Native, Measured? NativeGflops, Measured? Ratio = null);
 
 /// <summary>One SGEMM shape on one thread, timed by the thread's CPU time (robust to other processes on the machine).</summary>
 public sealed record SgemmShapeFigures(string Use, string Op, int M, int N, int K, Measured ManagedGflops, Measured? NativeGflops);
@@ -48,6 +49,22 @@ public sealed record PrefillDecodeFigures(int Batch, int PromptTokens, int Decod
 /// <summary>The measurements behind `pacs bench`; each returns the figures of `repeats` timed runs after a warm-up.</summary>
 public static class BenchRunner
 {
+    /// <summary>
+    /// The managed kernel and OpenBLAS alternately, a run of each per repeat, so a drift of the machine's speed (a
+    /// shared VM's neighbours, turbo, thermal) hits both alike; the per-pair ratio managed / OpenBLAS is kept too.
+    /// </summary>
+    public static (Measured Managed, Measured Native, Measured Ratio) SgemmInterleaved(int size, int repeats)
+    {
+        var managed = new List<double>();
+        var native = new List<double>();
+        for (int r = 0; r < repeats; r++)
+        {
+            managed.Add(Sgemm(size, 1, native: false).Median);
+            native.Add(Sgemm(size, 1, native: true).Median);
+        }
+        return (Measured.Of(managed, "GFLOP/s"), Measured.Of(native, "GFLOP/s"), Measured.Of(managed.Zip(native, (m, n) => m / n).ToArray(), "x"));
+    }
+
     /// <summary>C = A B at size^3 (row-major, no transposes), GFLOP/s per run; a run repeats the call for >= 0.2 s.</summary>
     public static Measured Sgemm(int size, int repeats, bool native)
     {
