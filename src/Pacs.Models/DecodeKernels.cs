@@ -13,39 +13,103 @@ namespace Pacs.Models;
 /// </summary>
 internal static unsafe class DecodeKernels
 {
-    /// <summary>y[r, j] = x[r, :] . w[j, :] + bias[j]  for x [n, k], w [m, k] (Hugging Face Linear layout), y [n, m].</summary>
-    public static void Linear(float* x, int n, int k, float* w, int m, float* bias, float* y)
+    /// <summary>Output columns per work item of <see cref="Project"/> and <see cref="GateUpSwiGlu"/>.</summary>
+    private const int ItemCols = 16;
+
+    /// <summary>Rows per tile inside a work item: a tile of x stays in cache across the item's columns.</summary>
+    private const int RowTile = 32;
+
+    /// <summary>One output of <see cref="Project"/>: y [n, m] = x . w^T + bias, or y += that when accumulating.</summary>
+    public readonly struct Projection(float* w, int m, float* bias, float* y, bool accumulate = false)
     {
-        // Work items are 16 output columns; inside one, rows go in tiles of 32 so a tile of x stays in cache
-        // across the item's four 4-column blocks.
-        const int Block = 4, BlocksPerItem = 4, RowTile = 32;
-        int items = (m + Block * BlocksPerItem - 1) / (Block * BlocksPerItem);
-        RowParallel.For(items, (long)n * k * Block * BlocksPerItem, item =>
+        public float* W { get; } = w;
+        public int M { get; } = m;
+        public float* Bias { get; } = bias;
+        public float* Y { get; } = y;
+        public bool Accumulate { get; } = accumulate;
+    }
+
+    /// <summary>y[r, j] (+)= x[r, :] . w[j, :] + bias[j]  for x [n, k], w [m, k] (Hugging Face Linear layout), y [n, m].</summary>
+    public static void Linear(float* x, int n, int k, float* w, int m, float* bias, float* y, bool accumulate = false) =>
+        Project(x, n, k, [new Projection(w, m, bias, y, accumulate)]);
+
+    /// <summary>
+    /// Several projections of the same input in one parallel loop (fewer fork-joins: q, k and v share one).
+    /// Work items are 16 output columns of one projection. An element is dot, then + bias, then added to y when
+    /// accumulating: the roundings of separate matmul, bias and residual passes, so fusing them changes no result.
+    /// </summary>
+    public static void Project(float* x, int n, int k, Projection[] outputs)
+    {
+        var starts = new int[outputs.Length + 1];
+        for (int p = 0; p < outputs.Length; p++) starts[p + 1] = starts[p] + (outputs[p].M + ItemCols - 1) / ItemCols;
+        RowParallel.For(starts[^1], (long)n * k * ItemCols, item =>
         {
-            int jBegin = item * Block * BlocksPerItem, jEnd = Math.Min(m, jBegin + Block * BlocksPerItem);
+            int p = 0;
+            while (item >= starts[p + 1]) p++;
+            var o = outputs[p];
+            int j0 = (item - starts[p]) * ItemCols, cols = Math.Min(ItemCols, o.M - j0);
+            float* tile = stackalloc float[RowTile * ItemCols];
             for (int r0 = 0; r0 < n; r0 += RowTile)
             {
-                int r1 = Math.Min(n, r0 + RowTile);
-                int j0 = jBegin;
-                for (; j0 + Block <= jEnd; j0 += Block)
+                int rows = Math.Min(RowTile, n - r0);
+                Tile(x + (long)r0 * k, rows, k, o.W + (long)j0 * k, cols, tile, ItemCols);
+                for (int r = 0; r < rows; r++)
                 {
-                    float* w0 = w + (long)j0 * k;
-                    int r = r0;
-                    for (; r + 4 <= r1; r += 4)
-                    {
-                        float* xr = x + (long)r * k;
-                        Dot4x4(xr, xr + k, xr + 2L * k, xr + 3L * k, w0, k, y + (long)r * m + j0, m);
-                    }
-                    for (; r < r1; r++) Dot1x4(x + (long)r * k, w0, k, y + (long)r * m + j0);
+                    float* t = tile + r * ItemCols, y = o.Y + (long)(r0 + r) * o.M + j0;
+                    if (o.Bias != null)
+                        for (int j = 0; j < cols; j++) t[j] += o.Bias[j0 + j];
+                    if (o.Accumulate)
+                        for (int j = 0; j < cols; j++) y[j] += t[j];
+                    else
+                        new ReadOnlySpan<float>(t, cols).CopyTo(new Span<float>(y, cols));
                 }
-                for (int j = j0; j < jEnd; j++)
-                    for (int r = r0; r < r1; r++)
-                        y[(long)r * m + j] = Dot(x + (long)r * k, w + (long)j * k, k);
-                if (bias != null)
-                    for (int r = r0; r < r1; r++)
-                        for (int j = jBegin; j < jEnd; j++) y[(long)r * m + j] += bias[j];
             }
         });
+    }
+
+    /// <summary>
+    /// y [n, m] = silu(x . wGate^T) * (x . wUp^T): the MLP's gate and up projections and SwiGLU in one parallel loop.
+    /// SwiGLU runs on 16-column blocks starting at multiples of 16, so every element takes the same SIMD or scalar
+    /// path as in a whole-row <see cref="Activations.SwiGluForward"/>.
+    /// </summary>
+    public static void GateUpSwiGlu(float* x, int n, int k, float* wGate, float* wUp, int m, float* y)
+    {
+        int items = (m + ItemCols - 1) / ItemCols;
+        RowParallel.For(items, 2L * n * k * ItemCols, item =>
+        {
+            int j0 = item * ItemCols, cols = Math.Min(ItemCols, m - j0);
+            float* g = stackalloc float[RowTile * ItemCols];
+            float* u = stackalloc float[RowTile * ItemCols];
+            for (int r0 = 0; r0 < n; r0 += RowTile)
+            {
+                int rows = Math.Min(RowTile, n - r0);
+                Tile(x + (long)r0 * k, rows, k, wGate + (long)j0 * k, cols, g, ItemCols);
+                Tile(x + (long)r0 * k, rows, k, wUp + (long)j0 * k, cols, u, ItemCols);
+                for (int r = 0; r < rows; r++)
+                    Activations.SwiGluForward(new ReadOnlySpan<float>(g + r * ItemCols, cols), new ReadOnlySpan<float>(u + r * ItemCols, cols),
+                        new Span<float>(y + (long)(r0 + r) * m + j0, cols));
+            }
+        });
+    }
+
+    /// <summary>t[r * ldt + j] = x_r . w_j for rows x [rows, k] and cols weight rows w [cols, k].</summary>
+    private static void Tile(float* x, int rows, int k, float* w, int cols, float* t, int ldt)
+    {
+        int j = 0;
+        for (; j + 4 <= cols; j += 4)
+        {
+            float* wj = w + (long)j * k;
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                float* xr = x + (long)r * k;
+                Dot4x4(xr, xr + k, xr + 2L * k, xr + 3L * k, wj, k, t + r * ldt + j, ldt);
+            }
+            for (; r < rows; r++) Dot1x4(x + (long)r * k, wj, k, t + r * ldt + j);
+        }
+        for (; j < cols; j++)
+            for (int r = 0; r < rows; r++)
+                t[r * ldt + j] = Dot(x + (long)r * k, w + (long)j * k, k);
     }
 
     /// <summary>

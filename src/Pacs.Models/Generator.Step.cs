@@ -94,39 +94,43 @@ public sealed unsafe partial class Generator
                 float* kc = Ptr(_kCache[l]), vc = Ptr(_vCache[l]);
                 // x [n, D] -> h = RMSNorm(x) [n, D] -> q [n, Hq*hd], k/v [n, Hkv*hd]
                 Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.InputNorm.Data, eps, new Span<float>(h, n * d));
-                Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
-                Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
-                Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
+                if (_prefill)
                 {
-                    for (int i = 0; i < n; i++)
-                    {
-                        var row = rowArr[i];
-                        var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
-                        var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
-                        for (int head = 0; head < hq; head++)
-                        {
-                            float* qh = q + (long)i * qDim + head * hd;
-                            if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
-                            DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
-                        }
-                        for (int head = 0; head < hkv; head++)
-                        {
-                            float* kh = k + (long)i * kvDim + head * hd;
-                            if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
-                            DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
-                        }
-                        var seq = seqs[row.Seq];
-                        int p = row.Position;
-                        for (int head = 0; head < hkv; head++)
-                        {
-                            long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
-                            float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
-                            float* kh = k + (long)i * kvDim + head * hd;
-                            for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
-                            new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
-                        }
-                    }
+                    Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
+                    Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
+                    Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
                 }
+                else
+                {
+                    fixed (float* wq = layer.QProj.Data, wk = layer.KProj.Data, wv = layer.VProj.Data)
+                    fixed (float* bq = layer.QBias?.Data, bk = layer.KBias?.Data, bv = layer.VBias?.Data)
+                        DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q), new(wk, kvDim, bk, k), new(wv, kvDim, bv, v)]);
+                }
+                // Rotary embedding (after the optional q/k norms), then each row's K/V into its sequence's cache.
+                RowParallel.For(n, 4L * (hq + 2 * hkv) * hd, i =>
+                {
+                    var row = rowArr[i];
+                    var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
+                    var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
+                    for (int head = 0; head < hq; head++)
+                    {
+                        float* qh = q + (long)i * qDim + head * hd;
+                        if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
+                        DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
+                    }
+                    var seq = seqs[row.Seq];
+                    int p = row.Position;
+                    for (int head = 0; head < hkv; head++)
+                    {
+                        float* kh = k + (long)i * kvDim + head * hd;
+                        if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
+                        DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
+                        long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
+                        float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
+                        for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
+                        new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
+                    }
+                });
 
                 // Causal attention of each (row, KV head) over its own sequence's cache: att [n, Hq*hd].
                 long avgContext = 0;
@@ -146,19 +150,38 @@ public sealed unsafe partial class Generator
                 });
 
                 // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
-                Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
-                AddInPlace(x, h, n * d);
-                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.PostAttentionNorm.Data, eps, new Span<float>(h, n * d));
-                Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
-                Linear(h, n, d, layer.UpProj.Data, inter, null, up);
-                // Row by row, so an element's SIMD lane never depends on the number of rows.
-                for (int i = 0; i < n; i++)
+                if (_prefill)
                 {
-                    var g = new Span<float>(gate + (long)i * inter, inter);
-                    Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
+                    Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
+                    AddInPlace(x, h, n * d);
                 }
-                Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
-                AddInPlace(x, h, n * d);
+                else
+                {
+                    fixed (float* wo = layer.OProj.Data, bo = layer.OBias?.Data)
+                        DecodeKernels.Linear(att, n, qDim, wo, d, bo, x, accumulate: true);
+                }
+                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.PostAttentionNorm.Data, eps, new Span<float>(h, n * d));
+                if (_prefill)
+                {
+                    Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
+                    Linear(h, n, d, layer.UpProj.Data, inter, null, up);
+                    // Row by row, so an element's SIMD lane never depends on the number of rows.
+                    for (int i = 0; i < n; i++)
+                    {
+                        var g = new Span<float>(gate + (long)i * inter, inter);
+                        Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
+                    }
+                    Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
+                    AddInPlace(x, h, n * d);
+                }
+                else
+                {
+                    fixed (float* wg = layer.GateProj.Data, wu = layer.UpProj.Data, wd = layer.DownProj.Data)
+                    {
+                        DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate);
+                        DecodeKernels.Linear(gate, n, inter, wd, d, null, x, accumulate: true);
+                    }
+                }
             }
         }
         if (samples == 0) return;
