@@ -316,9 +316,10 @@ internal static unsafe class DecodeKernels
     /// q and o hold the group's heads back to back ([groups, hd]). kt holds the keys in blocks of 16 positions, each
     /// block transposed: dimension e of position t at kt[(t / 16) * hd * 16 + e * 16 + t % 16], every block up to
     /// PadKeys(ctx) readable; v holds the values [ctx, hd] contiguous; scores is scratch for groups * PadKeys(ctx) floats.
-    /// Per head: s_t = (q . k_t, fused multiply-adds over e ascending) * scale, p = softmax(s) by TensorPrimitives,
-    /// o = sum over t ascending of fma(p_t, v_t, o). The SIMD path computes exactly these operations, only several
-    /// keys and heads at a time, so it is bit-identical to the scalar one (allowSimd: false, for tests).
+    /// Per head: s_t = (q . k_t, fused multiply-adds over e ascending) * scale, e_t = exp(s_t - max s) (see
+    /// <see cref="Exponentiate"/>), o = (sum over t of e_t v_t, even and odd t in two fused multiply-add chains) / sum e.
+    /// The SIMD path computes exactly these operations, only several keys and heads at a time, so it is
+    /// bit-identical to the scalar one (allowSimd: false, for tests).
     /// </summary>
     public static void Attend(float* q, int groups, int hd, float* kt, float* v, int ctx, float scale, float* scores, float* o,
         bool allowSimd = true)
@@ -338,29 +339,65 @@ internal static unsafe class DecodeKernels
                     sh[t] = s * scale;
                 }
             }
-        for (int g = 0; g < groups; g++)
-        {
-            var sc = new Span<float>(scores + (long)g * tPad, ctx);
-            float max = TensorPrimitives.Max(sc);
-            TensorPrimitives.Subtract(sc, max, sc);
-            TensorPrimitives.Exp(sc, sc);
-            float inv = 1f / TensorPrimitives.Sum(sc);
-            // p_t = e_t * inv, stored back so both paths read the same weights.
-            TensorPrimitives.Multiply(sc, inv, sc);
-        }
-        if (simd) WeightedValuesSimd(groups, hd, v, ctx, scores, tPad, o);
+        float* inv = stackalloc float[groups];
+        for (int g = 0; g < groups; g++) inv[g] = Exponentiate(scores + (long)g * tPad, ctx, tPad, simd);
+        if (simd) WeightedValuesSimd(groups, hd, v, ctx, scores, tPad, inv, o);
         else
             for (int g = 0; g < groups; g++)
             {
                 float* oh = o + (long)g * hd, sh = scores + (long)g * tPad;
-                new Span<float>(oh, hd).Clear();
-                for (int t = 0; t < ctx; t++)
+                for (int e = 0; e < hd; e++)
                 {
-                    float p = sh[t];
-                    float* vt = v + (long)t * hd;
-                    for (int e = 0; e < hd; e++) oh[e] = MathF.FusedMultiplyAdd(p, vt[e], oh[e]);
+                    // Even and odd keys in separate sums, as the SIMD loop does.
+                    float even = 0, odd = 0;
+                    int t = 0;
+                    for (; t + 2 <= ctx; t += 2)
+                    {
+                        even = MathF.FusedMultiplyAdd(sh[t], v[(long)t * hd + e], even);
+                        odd = MathF.FusedMultiplyAdd(sh[t + 1], v[(long)(t + 1) * hd + e], odd);
+                    }
+                    if (t < ctx) even = MathF.FusedMultiplyAdd(sh[t], v[(long)t * hd + e], even);
+                    oh[e] = (even + odd) * inv[g];
                 }
             }
+    }
+
+    /// <summary>
+    /// s[t] = exp(s[t] - max) for t &lt; ctx and 0 up to tPad; returns 1 / sum. The sum is kept in 16 lanes (key t
+    /// in lane t % 16, blocks in order) and reduced by <see cref="Tree"/>; exp is the SIMD one, lane by lane in
+    /// the scalar path, so both paths agree to the bit.
+    /// </summary>
+    private static float Exponentiate(float* s, int ctx, int tPad, bool simd)
+    {
+        for (int t = ctx; t < tPad; t++) s[t] = float.NegativeInfinity;
+        if (simd)
+        {
+            var m = Vector512.Load(s);
+            for (int t = 16; t < tPad; t += 16) m = Vector512.MaxNative(m, Vector512.Load(s + t));
+            var m8 = Vector256.MaxNative(m.GetLower(), m.GetUpper());
+            var m4 = Vector128.MaxNative(m8.GetLower(), m8.GetUpper());
+            // The largest score (which of +0 / -0 does not matter: exp gives 1 for both).
+            var vmax = Vector512.Create(MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3])));
+            var acc = Vector512<float>.Zero;
+            for (int t = 0; t < tPad; t += 16)
+            {
+                var e = Vector512.Exp(Vector512.Load(s + t) - vmax);
+                e.Store(s + t);
+                acc += e;
+            }
+            return 1f / Tree(acc);
+        }
+        float max = float.NegativeInfinity;
+        for (int t = 0; t < ctx; t++) max = MathF.Max(max, s[t]);
+        var lanes = stackalloc float[16];
+        new Span<float>(lanes, 16).Clear();
+        for (int t = 0; t < tPad; t++)
+        {
+            float e = t < ctx ? Vector128.Exp(Vector128.Create(s[t] - max)).ToScalar() : 0f;
+            s[t] = e;
+            lanes[t & 15] += e;
+        }
+        return 1f / Tree(Vector512.Load(lanes));
     }
 
     /// <summary>scores[g, t] for t &lt; tPad (a multiple of 16), two heads and 64 keys at a time.</summary>
@@ -414,43 +451,59 @@ internal static unsafe class DecodeKernels
         }
     }
 
-    /// <summary>o[g] = sum over t of p[g, t] v_t, two heads and 32 dimensions at a time (hd a multiple of 16).</summary>
-    private static void WeightedValuesSimd(int groups, int hd, float* v, int ctx, float* p, int tPad, float* o)
+    /// <summary>
+    /// o[g] = (sum over even t of e[g, t] v_t + sum over odd t) * inv[g], two heads and 32 dimensions at a time
+    /// (hd a multiple of 16); even and odd keys go to separate accumulators, twice the independent FMA chains.
+    /// </summary>
+    private static void WeightedValuesSimd(int groups, int hd, float* v, int ctx, float* p, int tPad, float* inv, float* o)
     {
         for (int g = 0; g < groups; g += 2)
         {
             bool two = g + 1 < groups;
             float* pa = p + (long)g * tPad, pb = two ? pa + tPad : pa;
             float* oa = o + (long)g * hd, ob = two ? oa + hd : oa;
+            var ia = Vector512.Create(inv[g]);
+            var ib = Vector512.Create(two ? inv[g + 1] : inv[g]);
             for (int c = 0; c < hd; c += 32)
             {
+                // With hd % 32 == 16 the last chunk is one vector: the second is computed on the first's data and dropped.
                 bool pair = c + 32 <= hd;
+                int c1 = pair ? 16 : 0;
                 var a0 = Vector512<float>.Zero; var a1 = a0; var b0 = a0; var b1 = a0;
+                var a0o = a0; var a1o = a0; var b0o = a0; var b1o = a0;
                 float* vt = v + c;
-                if (pair)
-                    for (int t = 0; t < ctx; t++, vt += hd)
-                    {
-                        var v0 = Vector512.Load(vt);
-                        var v1 = Vector512.Load(vt + 16);
-                        var xa = Vector512.Create(pa[t]);
-                        var xb = Vector512.Create(pb[t]);
-                        a0 = Vector512.FusedMultiplyAdd(xa, v0, a0); a1 = Vector512.FusedMultiplyAdd(xa, v1, a1);
-                        b0 = Vector512.FusedMultiplyAdd(xb, v0, b0); b1 = Vector512.FusedMultiplyAdd(xb, v1, b1);
-                    }
-                else
-                    for (int t = 0; t < ctx; t++, vt += hd)
-                    {
-                        var v0 = Vector512.Load(vt);
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(pa[t]), v0, a0);
-                        b0 = Vector512.FusedMultiplyAdd(Vector512.Create(pb[t]), v0, b0);
-                    }
+                int t = 0;
+                for (; t + 2 <= ctx; t += 2, vt += 2 * hd)
+                {
+                    var v0 = Vector512.Load(vt);
+                    var v1 = Vector512.Load(vt + c1);
+                    var w0 = Vector512.Load(vt + hd);
+                    var w1 = Vector512.Load(vt + hd + c1);
+                    var xa = Vector512.Create(pa[t]);
+                    var xb = Vector512.Create(pb[t]);
+                    var ya = Vector512.Create(pa[t + 1]);
+                    var yb = Vector512.Create(pb[t + 1]);
+                    a0 = Vector512.FusedMultiplyAdd(xa, v0, a0); a1 = Vector512.FusedMultiplyAdd(xa, v1, a1);
+                    b0 = Vector512.FusedMultiplyAdd(xb, v0, b0); b1 = Vector512.FusedMultiplyAdd(xb, v1, b1);
+                    a0o = Vector512.FusedMultiplyAdd(ya, w0, a0o); a1o = Vector512.FusedMultiplyAdd(ya, w1, a1o);
+                    b0o = Vector512.FusedMultiplyAdd(yb, w0, b0o); b1o = Vector512.FusedMultiplyAdd(yb, w1, b1o);
+                }
+                if (t < ctx)
+                {
+                    var v0 = Vector512.Load(vt);
+                    var v1 = Vector512.Load(vt + c1);
+                    var xa = Vector512.Create(pa[t]);
+                    var xb = Vector512.Create(pb[t]);
+                    a0 = Vector512.FusedMultiplyAdd(xa, v0, a0); a1 = Vector512.FusedMultiplyAdd(xa, v1, a1);
+                    b0 = Vector512.FusedMultiplyAdd(xb, v0, b0); b1 = Vector512.FusedMultiplyAdd(xb, v1, b1);
+                }
                 // With an odd head count the last pair is one head twice: b equals a, and storing both is harmless.
-                Vector512.Store(a0, oa + c);
-                Vector512.Store(b0, ob + c);
+                Vector512.Store((a0 + a0o) * ia, oa + c);
+                Vector512.Store((b0 + b0o) * ib, ob + c);
                 if (pair)
                 {
-                    Vector512.Store(a1, oa + c + 16);
-                    Vector512.Store(b1, ob + c + 16);
+                    Vector512.Store((a1 + a1o) * ia, oa + c + 16);
+                    Vector512.Store((b1 + b1o) * ib, ob + c + 16);
                 }
             }
         }
