@@ -30,19 +30,27 @@ internal static unsafe class DecodeKernels
     }
 
     /// <summary>y[r, j] (+)= x[r, :] . w[j, :] + bias[j]  for x [n, k], w [m, k] (Hugging Face Linear layout), y [n, m].</summary>
-    public static void Linear(float* x, int n, int k, float* w, int m, float* bias, float* y, bool accumulate = false) =>
-        Project(x, n, k, [new Projection(w, m, bias, y, accumulate)]);
+    public static void Linear(float* x, int n, int k, float* w, int m, float* bias, float* y, bool accumulate = false, bool parallel = true) =>
+        Project(x, n, k, [new Projection(w, m, bias, y, accumulate)], parallel);
+
+    /// <summary>body(i) for i in [0, count): spread over threads by <see cref="RowParallel"/>, or in order on this thread.</summary>
+    public static void For(int count, long workPerItem, bool parallel, Action<int> body)
+    {
+        if (parallel) RowParallel.For(count, workPerItem, body);
+        else
+            for (int i = 0; i < count; i++) body(i);
+    }
 
     /// <summary>
     /// Several projections of the same input in one parallel loop (fewer fork-joins: q, k and v share one).
     /// Work items are 16 output columns of one projection. An element is dot, then + bias, then added to y when
     /// accumulating: the roundings of separate matmul, bias and residual passes, so fusing them changes no result.
     /// </summary>
-    public static void Project(float* x, int n, int k, Projection[] outputs)
+    public static void Project(float* x, int n, int k, Projection[] outputs, bool parallel = true)
     {
         var starts = new int[outputs.Length + 1];
         for (int p = 0; p < outputs.Length; p++) starts[p + 1] = starts[p] + (outputs[p].M + ItemCols - 1) / ItemCols;
-        RowParallel.For(starts[^1], (long)n * k * ItemCols, item =>
+        For(starts[^1], (long)n * k * ItemCols, parallel, item =>
         {
             int p = 0;
             while (item >= starts[p + 1]) p++;
@@ -72,10 +80,10 @@ internal static unsafe class DecodeKernels
     /// SwiGLU runs on 16-column blocks starting at multiples of 16, so every element takes the same SIMD or scalar
     /// path as in a whole-row <see cref="Activations.SwiGluForward"/>.
     /// </summary>
-    public static void GateUpSwiGlu(float* x, int n, int k, float* wGate, float* wUp, int m, float* y)
+    public static void GateUpSwiGlu(float* x, int n, int k, float* wGate, float* wUp, int m, float* y, bool parallel = true)
     {
         int items = (m + ItemCols - 1) / ItemCols;
-        RowParallel.For(items, 2L * n * k * ItemCols, item =>
+        For(items, 2L * n * k * ItemCols, parallel, item =>
         {
             int j0 = item * ItemCols, cols = Math.Min(ItemCols, m - j0);
             float* g = stackalloc float[RowTile * ItemCols];

@@ -74,116 +74,27 @@ public sealed unsafe partial class Generator
         int n = rows.Count, samples = 0;
         foreach (var r in rows) if (r.Sample) samples++;
         EnsureRows(n, Math.Max(samples, 1));
-        int d = _c.HiddenSize, hd = _c.HeadDim, hq = _c.NumAttentionHeads, hkv = _c.NumKeyValueHeads;
-        int qDim = hq * hd, kvDim = hkv * hd, inter = _c.IntermediateSize, half = hd / 2, groups = hq / hkv;
+        int d = _c.HiddenSize;
         float eps = (float)_c.RmsNormEps;
-        float scale = 1f / MathF.Sqrt(hd);
-        float* x = Ptr(_x), h = Ptr(_h), q = Ptr(_q), k = Ptr(_k), v = Ptr(_v), att = Ptr(_att), gate = Ptr(_gate), up = Ptr(_up);
+        float* x = Ptr(_x);
         var rowArr = rows.ToArray();
 
         fixed (float* embed = _model.Embed.Data)
             for (int i = 0; i < n; i++)
                 new ReadOnlySpan<float>(embed + (long)rowArr[i].Token * d, d).CopyTo(new Span<float>(x + (long)i * d, d));
 
-        fixed (float* cosTable = rope.Cos, sinTable = rope.Sin)
-        {
-            float* cosT = cosTable, sinT = sinTable;
-            for (int l = 0; l < _c.NumHiddenLayers; l++)
+        // A decode step has one row per sequence, and a row needs no other row's results in any layer. With several
+        // threads and weights that stay in cache, each thread takes a block of rows through the whole stack: one
+        // fork-join per step instead of six per layer, and no serial passes between them. Each row's arithmetic is
+        // the same either way (the kernels compute a row from that row alone), so the split changes no result.
+        int chunks = _prefill || _weightBytes > ChunkedWeightBytes ? 1 : Math.Clamp(n / MinRowsPerChunk, 1, Parallelism.MaxDegree);
+        if (chunks == 1) Layers(rowArr, 0, n, seqs, rope, parallel: true);
+        else
+            Parallelism.For(chunks, c =>
             {
-                var layer = _model.Layers[l];
-                float* kc = Ptr(_kCache[l]), vc = Ptr(_vCache[l]);
-                // x [n, D] -> h = RMSNorm(x) [n, D] -> q [n, Hq*hd], k/v [n, Hkv*hd]
-                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.InputNorm.Data, eps, new Span<float>(h, n * d));
-                if (_prefill)
-                {
-                    Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
-                    Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
-                    Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
-                }
-                else
-                {
-                    fixed (float* wq = layer.QProj.Data, wk = layer.KProj.Data, wv = layer.VProj.Data)
-                    fixed (float* bq = layer.QBias?.Data, bk = layer.KBias?.Data, bv = layer.VBias?.Data)
-                        DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q), new(wk, kvDim, bk, k), new(wv, kvDim, bv, v)]);
-                }
-                // Rotary embedding (after the optional q/k norms), then each row's K/V into its sequence's cache.
-                RowParallel.For(n, 4L * (hq + 2 * hkv) * hd, i =>
-                {
-                    var row = rowArr[i];
-                    var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
-                    var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
-                    for (int head = 0; head < hq; head++)
-                    {
-                        float* qh = q + (long)i * qDim + head * hd;
-                        if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
-                        DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
-                    }
-                    var seq = seqs[row.Seq];
-                    int p = row.Position;
-                    for (int head = 0; head < hkv; head++)
-                    {
-                        float* kh = k + (long)i * kvDim + head * hd;
-                        if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
-                        DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
-                        long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
-                        float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
-                        for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
-                        new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
-                    }
-                });
-
-                // Causal attention of each (row, KV head) over its own sequence's cache: att [n, Hq*hd].
-                long avgContext = 0;
-                foreach (var r in rowArr) avgContext += r.Position + 1;
-                avgContext = avgContext / n + 1;
-                RowParallel.For(n * hkv, avgContext * hd * 2 * groups, item =>
-                {
-                    int i = item / hkv, kvHead = item % hkv;
-                    var row = rowArr[i];
-                    int ctx = row.Position + 1;
-                    int need = groups * DecodeKernels.PadKeys(ctx);
-                    var scores = t_scores is { } buf && buf.Length >= need ? buf : (t_scores = GC.AllocateUninitializedArray<float>(Math.Max(need, 1024), pinned: true));
-                    var seq = seqs[row.Seq];
-                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
-                    long qOff = (long)i * qDim + kvHead * groups * hd;
-                    DecodeKernels.Attend(q + qOff, groups, hd, kc + headBlock, vc + headBlock, ctx, scale, Ptr(scores), att + qOff);
-                });
-
-                // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
-                if (_prefill)
-                {
-                    Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
-                    AddInPlace(x, h, n * d);
-                }
-                else
-                {
-                    fixed (float* wo = layer.OProj.Data, bo = layer.OBias?.Data)
-                        DecodeKernels.Linear(att, n, qDim, wo, d, bo, x, accumulate: true);
-                }
-                Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), layer.PostAttentionNorm.Data, eps, new Span<float>(h, n * d));
-                if (_prefill)
-                {
-                    Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
-                    Linear(h, n, d, layer.UpProj.Data, inter, null, up);
-                    // Row by row, so an element's SIMD lane never depends on the number of rows.
-                    for (int i = 0; i < n; i++)
-                    {
-                        var g = new Span<float>(gate + (long)i * inter, inter);
-                        Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
-                    }
-                    Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
-                    AddInPlace(x, h, n * d);
-                }
-                else
-                {
-                    fixed (float* wg = layer.GateProj.Data, wu = layer.UpProj.Data, wd = layer.DownProj.Data)
-                    {
-                        DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate);
-                        DecodeKernels.Linear(gate, n, inter, wd, d, null, x, accumulate: true);
-                    }
-                }
-            }
-        }
+                var (begin, end) = Parallelism.ChunkBounds(n, chunks, c);
+                Layers(rowArr, begin, end, seqs, rope, parallel: false);
+            });
         if (samples == 0) return;
 
         // Final norm and LM head only for rows that sample: hs [samples, D] -> logits [samples, V].
@@ -214,6 +125,138 @@ public sealed unsafe partial class Generator
             else if (seq.Tokens.Count >= seq.MaxNew || seq.Length - 1 >= seq.Capacity) seq.Done = true;
         }
     }
+
+    /// <summary>Rows with a block of their own per thread in a decode step: fewer and the column split wins.</summary>
+    private const int MinRowsPerChunk = 16;
+
+    /// <summary>Above this many bytes of weights per step (not cache-resident), threads share each weight instead.</summary>
+    private const long ChunkedWeightBytes = 64L << 20;
+
+    /// <summary>
+    /// Runs rows [r0, r1) of the step through all layers: x [rows, D] in place, their K/V into the cache. parallel:
+    /// the kernels split their work over threads (else this thread does it all, for a block of a chunked step).
+    /// </summary>
+    private void Layers(Row[] stepRows, int r0, int r1, Sequence[] seqs, RopeTable rope, bool parallel)
+    {
+        int n = r1 - r0;
+        int d = _c.HiddenSize, hd = _c.HeadDim, hq = _c.NumAttentionHeads, hkv = _c.NumKeyValueHeads;
+        int qDim = hq * hd, kvDim = hkv * hd, inter = _c.IntermediateSize, half = hd / 2, groups = hq / hkv;
+        float eps = (float)_c.RmsNormEps;
+        float scale = 1f / MathF.Sqrt(hd);
+        float* x = Ptr(_x) + (long)r0 * d, h = Ptr(_h) + (long)r0 * d, q = Ptr(_q) + (long)r0 * qDim, k = Ptr(_k) + (long)r0 * kvDim;
+        float* v = Ptr(_v) + (long)r0 * kvDim, att = Ptr(_att) + (long)r0 * qDim, gate = Ptr(_gate) + (long)r0 * inter, up = Ptr(_up) + (long)r0 * inter;
+        var rowArr = stepRows[r0..r1];
+        fixed (float* cosTable = rope.Cos, sinTable = rope.Sin)
+        {
+            float* cosT = cosTable, sinT = sinTable;
+            for (int l = 0; l < _c.NumHiddenLayers; l++)
+            {
+                var layer = _model.Layers[l];
+                float* kc = Ptr(_kCache[l]), vc = Ptr(_vCache[l]);
+                // x [n, D] -> h = RMSNorm(x) [n, D] -> q [n, Hq*hd], k/v [n, Hkv*hd]
+                RmsNorm(x, n, layer.InputNorm.Data, eps, h, parallel);
+                if (_prefill)
+                {
+                    Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
+                    Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
+                    Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
+                }
+                else
+                {
+                    fixed (float* wq = layer.QProj.Data, wk = layer.KProj.Data, wv = layer.VProj.Data)
+                    fixed (float* bq = layer.QBias?.Data, bk = layer.KBias?.Data, bv = layer.VBias?.Data)
+                        DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q), new(wk, kvDim, bk, k), new(wv, kvDim, bv, v)], parallel);
+                }
+                // Rotary embedding (after the optional q/k norms), then each row's K/V into its sequence's cache.
+                DecodeKernels.For(n, 4L * (hq + 2 * hkv) * hd, parallel, i =>
+                {
+                    var row = rowArr[i];
+                    var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
+                    var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
+                    for (int head = 0; head < hq; head++)
+                    {
+                        float* qh = q + (long)i * qDim + head * hd;
+                        if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
+                        DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
+                    }
+                    var seq = seqs[row.Seq];
+                    int p = row.Position;
+                    for (int head = 0; head < hkv; head++)
+                    {
+                        float* kh = k + (long)i * kvDim + head * hd;
+                        if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
+                        DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
+                        long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
+                        float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
+                        for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
+                        new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
+                    }
+                });
+
+                // Causal attention of each (row, KV head) over its own sequence's cache: att [n, Hq*hd].
+                long avgContext = 0;
+                foreach (var r in rowArr) avgContext += r.Position + 1;
+                avgContext = avgContext / n + 1;
+                DecodeKernels.For(n * hkv, avgContext * hd * 2 * groups, parallel, item =>
+                {
+                    int i = item / hkv, kvHead = item % hkv;
+                    var row = rowArr[i];
+                    int ctx = row.Position + 1;
+                    int need = groups * DecodeKernels.PadKeys(ctx);
+                    var scores = t_scores is { } buf && buf.Length >= need ? buf : (t_scores = GC.AllocateUninitializedArray<float>(Math.Max(need, 1024), pinned: true));
+                    var seq = seqs[row.Seq];
+                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
+                    long qOff = (long)i * qDim + kvHead * groups * hd;
+                    DecodeKernels.Attend(q + qOff, groups, hd, kc + headBlock, vc + headBlock, ctx, scale, Ptr(scores), att + qOff);
+                });
+
+                // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
+                if (_prefill)
+                {
+                    Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
+                    AddInPlace(x, h, n * d);
+                }
+                else
+                {
+                    fixed (float* wo = layer.OProj.Data, bo = layer.OBias?.Data)
+                        DecodeKernels.Linear(att, n, qDim, wo, d, bo, x, accumulate: true, parallel);
+                }
+                RmsNorm(x, n, layer.PostAttentionNorm.Data, eps, h, parallel);
+                if (_prefill)
+                {
+                    Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
+                    Linear(h, n, d, layer.UpProj.Data, inter, null, up);
+                    // Row by row, so an element's SIMD lane never depends on the number of rows.
+                    for (int i = 0; i < n; i++)
+                    {
+                        var g = new Span<float>(gate + (long)i * inter, inter);
+                        Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
+                    }
+                    Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
+                    AddInPlace(x, h, n * d);
+                }
+                else
+                {
+                    fixed (float* wg = layer.GateProj.Data, wu = layer.UpProj.Data, wd = layer.DownProj.Data)
+                    {
+                        DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate, parallel);
+                        DecodeKernels.Linear(gate, n, inter, wd, d, null, x, accumulate: true, parallel);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>y = RMSNorm(x) row by row; all rows at once (threads may share them) when parallel.</summary>
+    private static void RmsNorm(float* x, int n, float[] weight, float eps, float* y, bool parallel)
+    {
+        int d = weight.Length;
+        if (parallel) Normalization.RmsNormForward(new ReadOnlySpan<float>(x, n * d), weight, eps, new Span<float>(y, n * d));
+        else
+            for (int i = 0; i < n; i++)
+                Normalization.RmsNormForward(new ReadOnlySpan<float>(x + (long)i * d, d), weight, eps, new Span<float>(y + (long)i * d, d));
+    }
+
 
     /// <summary>
     /// output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias. Prompt rows (prefill) go through the

@@ -43,6 +43,9 @@ public sealed unsafe partial class Generator
     private readonly ModelConfig _c;
     private readonly int _maxRowsPerStep;
 
+    /// <summary>Bytes of float32 parameters: what a decode step reads.</summary>
+    private readonly long _weightBytes;
+
     /// <summary>True while prompt rows are processed: their projections go through the SGEMM (see Linear).</summary>
     private bool _prefill;
 
@@ -52,6 +55,7 @@ public sealed unsafe partial class Generator
         _model = model;
         _c = model.Config;
         _maxRowsPerStep = maxRowsPerStep;
+        _weightBytes = 4L * model.ParameterCount;
     }
 
     public Transformer Model => _model;

@@ -47,6 +47,41 @@ public class GeneratorTests
         Assert.NotEqual(alone.Tokens, otherSeed.Tokens);
     }
 
+    /// <summary>A batch large enough that each thread takes a block of rows through all layers gives every request
+    /// exactly what it gets alone, with any thread count.</summary>
+    [Fact]
+    public void LargeBatchSplitAcrossThreadsMatchesRequestsAlone()
+    {
+        var model = Stories.Value;
+        var options = new SamplingOptions(Temperature: 1f, MaxNewTokens: 12, StopTokenIds: []);
+        var requests = Enumerable.Range(0, 40)
+            .Select(i => new GenerationRequest(Enumerable.Range(0, 1 + i % 5).Select(j => j == 0 ? 1 : 60 + 7 * i + j).ToArray(), (ulong)(100 + i)))
+            .ToArray();
+        int saved = Parallelism.MaxDegree;
+        try
+        {
+            Parallelism.MaxDegree = 2;
+            var batched = new Generator(model).Generate(requests, options);
+            Parallelism.MaxDegree = 1;
+            var serial = new Generator(model).Generate(requests, options);
+            for (int i = 0; i < requests.Length; i += 7)
+            {
+                var alone = new Generator(model).Generate(requests[i], options);
+                Assert.Equal(alone.Tokens, batched[i].Tokens);
+                Assert.Equal(alone.LogProbs, batched[i].LogProbs);
+            }
+            for (int i = 0; i < requests.Length; i++)
+            {
+                Assert.Equal(serial[i].Tokens, batched[i].Tokens);
+                Assert.Equal(serial[i].LogProbs, batched[i].LogProbs);
+            }
+        }
+        finally
+        {
+            Parallelism.MaxDegree = saved;
+        }
+    }
+
     [Fact]
     public void StopTokenEndsTheSequenceAndIsReturned()
     {
