@@ -75,7 +75,6 @@ public sealed unsafe partial class Generator
         foreach (var r in rows) if (r.Sample) samples++;
         EnsureRows(n, Math.Max(samples, 1));
         int d = _c.HiddenSize;
-        float eps = (float)_c.RmsNormEps;
         float* x = Ptr(_x);
         var rowArr = rows.ToArray();
 
@@ -88,29 +87,51 @@ public sealed unsafe partial class Generator
         // fork-join per step instead of six per layer, and no serial passes between them. Each row's arithmetic is
         // the same either way (the kernels compute a row from that row alone), so the split changes no result.
         int chunks = _prefill || _weightBytes > ChunkedWeightBytes ? 1 : Math.Clamp(n / MinRowsPerChunk, 1, Parallelism.MaxDegree);
-        if (chunks == 1) Layers(rowArr, 0, n, seqs, rope, parallel: true);
+        if (chunks == 1)
+        {
+            Layers(rowArr, 0, n, seqs, rope, parallel: true);
+            SampleRows(rowArr, 0, n, 0, seqs, options, stop, parallel: true);
+        }
         else
+        {
             Parallelism.For(chunks, c =>
             {
                 var (begin, end) = Parallelism.ChunkBounds(n, chunks, c);
                 Layers(rowArr, begin, end, seqs, rope, parallel: false);
+                int sampleBase = 0;
+                for (int i = 0; i < begin; i++) if (rowArr[i].Sample) sampleBase++;
+                SampleRows(rowArr, begin, end, sampleBase, seqs, options, stop, parallel: false);
             });
-        if (samples == 0) return;
+        }
+    }
 
-        // Final norm and LM head only for rows that sample: hs [samples, D] -> logits [samples, V].
-        float* hs = Ptr(_hs), logits = Ptr(_logits);
+    /// <summary>
+    /// Final norm, LM head and sampling for the rows in [r0, r1) marked Sample (their hs / logits rows start at
+    /// sampleBase); appends each sampled token to its sequence.
+    /// </summary>
+    private void SampleRows(Row[] rowArr, int r0, int r1, int sampleBase, Sequence[] seqs, SamplingOptions options, HashSet<int> stop, bool parallel)
+    {
+        int d = _c.HiddenSize, vocab = _c.VocabSize;
+        float eps = (float)_c.RmsNormEps;
+        float* x = Ptr(_x), hs = Ptr(_hs) + (long)sampleBase * d, logits = Ptr(_logits) + (long)sampleBase * vocab;
+        int samples = 0;
+        for (int i = r0; i < r1; i++) if (rowArr[i].Sample) samples++;
+        if (samples == 0) return;
+        // hs [samples, D] -> logits [samples, V], only for rows that sample.
         var sampleRows = new int[samples];
         int m = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = r0; i < r1; i++)
         {
             if (!rowArr[i].Sample) continue;
             Normalization.RmsNormForward(new ReadOnlySpan<float>(x + (long)i * d, d), _model.FinalNorm.Data, eps, new Span<float>(hs + (long)m * d, d));
             sampleRows[m++] = i;
         }
-        int vocab = _c.VocabSize;
-        Linear(hs, samples, d, _model.LmHead.Data, vocab, null, logits);
+        if (_prefill) Linear(hs, samples, d, _model.LmHead.Data, vocab, null, logits);
+        else
+            fixed (float* w = _model.LmHead.Data)
+                DecodeKernels.Linear(hs, samples, d, w, vocab, null, logits, parallel: parallel);
         var picked = new (int Token, float LogProb)[samples];
-        RowParallel.For(samples, vocab * 8L, j =>
+        DecodeKernels.For(samples, vocab * 8L, parallel, j =>
         {
             var seq = seqs[rowArr[sampleRows[j]].Seq];
             picked[j] = Sampler.Sample(new ReadOnlySpan<float>(logits + (long)j * vocab, vocab), options, seq.Rng);
@@ -259,24 +280,18 @@ public sealed unsafe partial class Generator
 
 
     /// <summary>
-    /// output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias. Prompt rows (prefill) go through the
+    /// output [n, outDim] = input [n, inDim] . weight[outDim, inDim]^T + bias for prompt rows (prefill), through the
     /// blocked SGEMM, which reuses each packed weight panel across all rows; decode rows go through the dot-product
-    /// kernel, which reads each weight once per step and needs no packing. Both compute a row from that row alone,
-    /// and whether a row is a prompt row does not depend on its batch mates, so a request's tokens still depend only
-    /// on its prompt and seed.
+    /// kernels of <see cref="DecodeKernels"/>, which read each weight once per step and need no packing. Both compute
+    /// a row from that row alone, and whether a row is a prompt row does not depend on its batch mates, so a
+    /// request's tokens still depend only on its prompt and seed.
     /// </summary>
-    private void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
+    private static void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
     {
-        if (_prefill)
-        {
-            Gemm.Sgemm(false, true, n, outDim, inDim, 1f, new ReadOnlySpan<float>(input, n * inDim), inDim, weight, inDim, 0f, new Span<float>(output, n * outDim), outDim);
-            if (bias is not null)
-                for (int r = 0; r < n; r++)
-                    TensorPrimitives.Add(new ReadOnlySpan<float>(output + (long)r * outDim, outDim), bias, new Span<float>(output + (long)r * outDim, outDim));
-            return;
-        }
-        fixed (float* w = weight, b = bias)
-            DecodeKernels.Linear(input, n, inDim, w, outDim, b, output);
+        Gemm.Sgemm(false, true, n, outDim, inDim, 1f, new ReadOnlySpan<float>(input, n * inDim), inDim, weight, inDim, 0f, new Span<float>(output, n * outDim), outDim);
+        if (bias is not null)
+            for (int r = 0; r < n; r++)
+                TensorPrimitives.Add(new ReadOnlySpan<float>(output + (long)r * outDim, outDim), bias, new Span<float>(output + (long)r * outDim, outDim));
     }
 
     private static void AddInPlace(float* y, float* x, int count)
