@@ -520,12 +520,27 @@ internal static unsafe class DecodeKernels
     /// <summary>Rotates one head vector x [hd] in place (rotate-half: dimension i pairs with i + hd/2).</summary>
     public static void Rotate(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
-        int half = cos.Length;
-        for (int i = 0; i < half; i++)
+        int half = cos.Length, i = 0;
+        if (x.Length != 2 * half || sin.Length != half) throw new ArgumentException($"Rotate: x {x.Length}, cos {half}, sin {sin.Length}");
+        fixed (float* xp = x, cp = cos, sp = sin)
         {
-            float a = x[i], b = x[i + half];
-            x[i] = a * cos[i] - b * sin[i];
-            x[i + half] = b * cos[i] + a * sin[i];
+            // Products rounded, then added: the same operations as the scalar loop, 16 dimensions at a time.
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= half; i += 16)
+                {
+                    var a = Vector512.Load(xp + i);
+                    var b = Vector512.Load(xp + half + i);
+                    var c = Vector512.Load(cp + i);
+                    var s = Vector512.Load(sp + i);
+                    Vector512.Store(a * c - b * s, xp + i);
+                    Vector512.Store(b * c + a * s, xp + half + i);
+                }
+            for (; i < half; i++)
+            {
+                float a = xp[i], b = xp[i + half];
+                xp[i] = a * cp[i] - b * sp[i];
+                xp[i + half] = b * cp[i] + a * sp[i];
+            }
         }
     }
 }
