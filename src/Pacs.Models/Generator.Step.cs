@@ -83,7 +83,7 @@ public sealed unsafe partial class Generator
                 new ReadOnlySpan<float>(embed + (long)rowArr[i].Token * d, d).CopyTo(new Span<float>(x + (long)i * d, d));
 
         // A decode step has one row per sequence, and a row needs no other row's results in any layer. With several
-        // threads and weights that stay in cache, each thread takes a block of rows through the whole stack: one
+        // threads and weights that fit in a core's cache, each thread takes a block of rows through the whole stack: one
         // fork-join per step instead of six per layer, and no serial passes between them. Each row's arithmetic is
         // the same either way (the kernels compute a row from that row alone), so the split changes no result.
         int chunks = _prefill || _weightBytes > ChunkedWeightBytes ? 1 : Math.Clamp(n / MinRowsPerChunk, 1, Parallelism.MaxDegree);
@@ -150,8 +150,13 @@ public sealed unsafe partial class Generator
     /// <summary>Rows with a block of their own per thread in a decode step: fewer and the column split wins.</summary>
     private const int MinRowsPerChunk = 16;
 
-    /// <summary>Above this many bytes of weights per step (not cache-resident), threads share each weight instead.</summary>
-    private const long ChunkedWeightBytes = 64L << 20;
+    /// <summary>
+    /// Most bytes of weights for which a decode step is split by rows: about one core's L2 cache. With a row split
+    /// every thread reads every weight once per step; with the column split each weight is read once in all, which
+    /// took less CPU time on bench-tiny's 12 MB of weights (2 threads, measured on a shared machine), so larger
+    /// models share each weight between threads instead.
+    /// </summary>
+    private const long ChunkedWeightBytes = 2L << 20;
 
     /// <summary>
     /// Runs rows [r0, r1) of the step through all layers: x [rows, D] in place, their K/V into the cache. parallel:
