@@ -193,13 +193,14 @@ public sealed unsafe partial class Generator
                     fixed (float* bq = layer.QBias?.Data, bk = layer.KBias?.Data, bv = layer.VBias?.Data)
                         DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q), new(wk, kvDim, bk, k), new(wv, kvDim, bv, v)], parallel);
                 }
-                // Rotary embedding (after the optional q/k norms), then each row's K/V into its sequence's cache.
-                DecodeKernels.For(n, 4L * (hq + 2 * hkv) * hd, parallel, i =>
+                // Rotary embedding (after the optional q/k norms) of row i's query heads that share KV head kvHead and
+                // of that KV head's key, then the key and value into the sequence's cache.
+                void Prepare(int i, int kvHead)
                 {
                     var row = rowArr[i];
                     var cos = new ReadOnlySpan<float>(cosT + (long)row.Position * half, half);
                     var sin = new ReadOnlySpan<float>(sinT + (long)row.Position * half, half);
-                    for (int head = 0; head < hq; head++)
+                    for (int head = kvHead * groups; head < (kvHead + 1) * groups; head++)
                     {
                         float* qh = q + (long)i * qDim + head * hd;
                         if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
@@ -207,25 +208,32 @@ public sealed unsafe partial class Generator
                     }
                     var seq = seqs[row.Seq];
                     int p = row.Position;
-                    for (int head = 0; head < hkv; head++)
+                    float* kh = k + (long)i * kvDim + kvHead * hd;
+                    if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
+                    DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
+                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
+                    float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
+                    for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
+                    new ReadOnlySpan<float>(v + (long)i * kvDim + kvHead * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
+                }
+
+                // Prompt rows of one sequence attend to each other's keys: all keys go into the cache first. A decode
+                // row is the only row of its sequence, so each attention item prepares its own heads.
+                if (_prefill)
+                    DecodeKernels.For(n, 4L * (hq + 2 * hkv) * hd, parallel, i =>
                     {
-                        float* kh = k + (long)i * kvDim + head * hd;
-                        if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
-                        DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
-                        long headBlock = seq.CacheOffset * kvDim + (long)head * seq.Stride * hd;
-                        float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
-                        for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
-                        new ReadOnlySpan<float>(v + (long)i * kvDim + head * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
-                    }
-                });
+                        for (int kvHead = 0; kvHead < hkv; kvHead++) Prepare(i, kvHead);
+                    });
 
                 // Causal attention of each (row, KV head) over its own sequence's cache: att [n, Hq*hd].
                 long avgContext = 0;
                 foreach (var r in rowArr) avgContext += r.Position + 1;
                 avgContext = avgContext / n + 1;
+                bool prefill = _prefill;
                 DecodeKernels.For(n * hkv, avgContext * hd * 2 * groups, parallel, item =>
                 {
                     int i = item / hkv, kvHead = item % hkv;
+                    if (!prefill) Prepare(i, kvHead);
                     var row = rowArr[i];
                     int ctx = row.Position + 1;
                     int need = groups * DecodeKernels.PadKeys(ctx);
