@@ -25,8 +25,8 @@ public sealed record RlFigures(
 
 /// <summary>
 /// `pacs bench --only rl`. Each repeat starts a fresh one-step run of PACS and of GRPO from the same base with the same
-/// seed, so both update on the identical rollout batch (interleaved, so drifts of the machine hit both alike); then the
-/// engine alone generates the same requests and trains on the same rows with the same mini-batching.
+/// seed, so both update on the identical rollout batch (interleaved, in alternating order, so drifts of the machine hit
+/// both alike); then the engine alone generates the same requests and trains on the same rows with the same mini-batching.
 /// </summary>
 public static class RlBench
 {
@@ -78,7 +78,8 @@ public static class RlBench
             var trainRates = new List<double>();
             for (int r = -1; r < repeats; r++) // r = -1 warms up the JIT; each repeat interleaves all four measurements
             {
-                foreach (var algorithm in new[] { "pacs", "grpo" })
+                // Alternate which goes first, so an order effect (the pool's or the GC's state) does not favour one.
+                foreach (var algorithm in r % 2 == 0 ? new[] { "pacs", "grpo" } : ["grpo", "pacs"])
                 {
                     var trainConfig = ConfigFor(profile, algorithm, baseDir);
                     trainConfig.Trainer.Steps = 1;

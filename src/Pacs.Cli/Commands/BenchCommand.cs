@@ -142,7 +142,7 @@ public sealed class BenchCommand : ICliCommand
     {
         Console.WriteLine($"rl (quick repro shapes: {rl.Prompts} prompts x {rl.GroupSize}, <= {rl.MaxResponseTokens} new tokens, {rl.Parameters:N0} parameters, random weights):");
         foreach (var (algorithm, s) in rl.MedianSplit)
-            Console.WriteLine($"  {algorithm}: step {s.Step:F3} s = rollout {s.Rollout:F3} + score {s.Score:F4} + log-probs {s.LogProb:F3} + update {s.Update:F3} (+ other {s.Step - s.Rollout - s.Score - s.LogProb - s.Update:F3}); "
+            Console.WriteLine($"  {algorithm} (medians): step {s.Step:F3} s, rollout {s.Rollout:F3}, score {s.Score:F4}, log-probs {s.LogProb:F3}, update {s.Update:F3}; "
                 + $"rollout {s.RolloutTokensPerSecond:F0} tokens/s = {s.RolloutTokensPerSecond / rl.RawGenerateTokensPerSecond.Median:P0} of raw generation ({rl.RawGenerateTokensPerSecond.Median:F0}), "
                 + $"update {s.UpdateTokensPerSecond:F0} tokens/s = {s.UpdateTokensPerSecond / rl.RawTrainTokensPerSecond.Median:P0} of raw training ({rl.RawTrainTokensPerSecond.Median:F0})");
         Console.WriteLine($"  PACS / GRPO update time on the same batch: {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
