@@ -40,22 +40,7 @@ public static class RlBench
             // which makes every repeat the same shape.
             string baseDir = Path.Combine(root, "base");
             var tokenizer = new CharTokenizer();
-            var config = new ModelConfig
-            {
-                ModelType = "llama",
-                VocabSize = tokenizer.VocabSize,
-                HiddenSize = profile.Sft.HiddenSize,
-                NumHiddenLayers = profile.Sft.Layers,
-                NumAttentionHeads = profile.Sft.Heads,
-                NumKeyValueHeads = profile.Sft.KvHeads,
-                HeadDim = profile.Sft.HiddenSize / profile.Sft.Heads,
-                IntermediateSize = profile.Sft.IntermediateSize,
-                MaxPositionEmbeddings = profile.Sft.MaxPositions,
-                TieWordEmbeddings = true,
-                BosTokenId = tokenizer.BosId,
-                EosTokenIds = tokenizer.EosIds,
-                PadTokenId = tokenizer.PadId,
-            };
+            var config = profile.Sft.ModelConfig(tokenizer.VocabSize, tokenizer.BosId!.Value, tokenizer.EosIds, tokenizer.PadId);
             var model = new Transformer(config, seed: 5);
             model.Save(baseDir);
             tokenizer.Save(baseDir);
