@@ -50,6 +50,13 @@ public sealed record PrefillDecodeFigures(int Batch, int PromptTokens, int Decod
 public static class BenchRunner
 {
     /// <summary>
+    /// Pause between the two backends: both keep their threads spinning after a call (OpenBLAS for 2^28 cycles, about
+    /// 0.1 s; the managed <c>WorkerPool</c> for 2 ms), and a backend timed while the other's threads still spin
+    /// shares its cores with them.
+    /// </summary>
+    private const int QuietMs = 300;
+
+    /// <summary>
     /// The managed kernel and OpenBLAS alternately, a run of each per repeat, so a drift of the machine's speed (a
     /// shared VM's neighbours, turbo, thermal) hits both alike; the per-pair ratio managed / OpenBLAS is kept too.
     /// </summary>
@@ -60,7 +67,9 @@ public static class BenchRunner
         for (int r = 0; r < repeats; r++)
         {
             managed.Add(Sgemm(size, 1, native: false).Median);
+            Thread.Sleep(QuietMs);
             native.Add(Sgemm(size, 1, native: true).Median);
+            Thread.Sleep(QuietMs);
         }
         return (Measured.Of(managed, "GFLOP/s"), Measured.Of(native, "GFLOP/s"), Measured.Of(managed.Zip(native, (m, n) => m / n).ToArray(), "x"));
     }

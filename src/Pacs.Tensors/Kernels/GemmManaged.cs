@@ -17,9 +17,7 @@ internal sealed unsafe class GemmIsa
     /// <summary>Most k per block; k is cut into equal blocks no longer than this (a function of k alone).</summary>
     public required int MaxKC { get; init; }
 
-    /// <summary>Rows of C per task, columns of B packed per shared panel, B micro-panels swept per row tile.</summary>
-    public required int MC { get; init; }
-
+    /// <summary>Most columns of B packed at once, and B micro-panels swept per row tile (a block that stays in L2).</summary>
     public required int NC { get; init; }
 
     public required int PanelBlock { get; init; }
@@ -44,7 +42,6 @@ internal sealed unsafe class GemmIsa
             MR = 8,
             NR = 32,
             MaxKC = 384,
-            MC = 96,
             NC = 3072,
             PanelBlock = 8,
             Rows = [null, &GemmKernels.Avx512Rows1x32, &GemmKernels.Avx512Rows2x32, null, &GemmKernels.Avx512Rows4x32, null, null, null, &GemmKernels.Avx512Rows8x32],
@@ -59,7 +56,6 @@ internal sealed unsafe class GemmIsa
             MR = 6,
             NR = 16,
             MaxKC = 384,
-            MC = 96,
             NC = 3072,
             PanelBlock = 16,
             Rows = [null, &GemmKernels.Avx2Rows1x16, &GemmKernels.Avx2Rows2x16, null, &GemmKernels.Avx2Rows4x16, null, &GemmKernels.Avx2Rows6x16],
@@ -73,7 +69,6 @@ internal sealed unsafe class GemmIsa
         MR = 4,
         NR = 4,
         MaxKC = 384,
-        MC = 64,
         NC = 1024,
         PanelBlock = 64,
         Rows = [null, &GemmKernels.ScalarRows1x4, &GemmKernels.ScalarRows2x4, null, &GemmKernels.ScalarRows4x4],
@@ -88,7 +83,7 @@ internal sealed unsafe class GemmIsa
 }
 
 /// <summary>
-/// Blocked SGEMM (the GotoBLAS/BLIS loop nest, A read in place, B packed into panels shared by all threads; for
+/// Blocked SGEMM (the GotoBLAS/BLIS loop nest, A read in place, B packed by each task for the columns it computes; for
 /// small m with B not transposed, B rows are read in place). k is cut into blocks fixed by k alone; within a block
 /// every C element is one accumulator of fused multiply-adds in ascending k (whatever the tile height or kernel),
 /// and blocks are added to C in ascending order. Threads split only rows and columns of C. So C[i, j] depends only
@@ -106,7 +101,6 @@ internal static unsafe class GemmManaged
     public static string Isa => GemmIsa.Best.Name;
 
     [ThreadStatic] private static float[]? t_taskBuffer;
-    [ThreadStatic] private static float[]? t_sharedBuffer;
 
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) =>
@@ -143,11 +137,6 @@ internal static unsafe class GemmManaged
         private readonly int _kBlocks = KBlockCount(isa, k);
         private readonly bool _parallel = (long)m * n * k >= ParallelMinFma && Parallelism.MaxDegree > 1;
 
-        // Packed path state for the current (jc, k block).
-        private int _jc, _nc, _pc, _kc, _mBlocks, _nSplit;
-        private float _blockBeta;
-        private float* _packedB;
-
         private int MaxKBlock => (k + _kBlocks - 1) / _kBlocks;
 
         private (int Start, int Size) KBlock(int index)
@@ -162,50 +151,65 @@ internal static unsafe class GemmManaged
             else for (int i = 0; i < count; i++) body(i);
         }
 
+        /// <summary>Slabs per thread: more than one, so a thread slowed by the rest of the machine is made up for.</summary>
+        private const int SlabsPerThread = 2;
+
+        /// <summary>Fewest MR-row units in a row slab (each row slab packs its columns of B again).</summary>
+        private const int MinSlabRowUnits = 8;
+
+        /// <summary>
+        /// C is cut into slabs (a range of MR-aligned rows by a range of NR-wide panels), one task each; a task packs
+        /// the B panels it needs into its own thread's buffer, so tasks never wait on one another. Columns are split
+        /// first (each column slab packs a distinct part of B), rows only when there are too few panels, at the cost of
+        /// packing B once per row slab (1 / rows of the work). Which slab a C element falls in does not change the
+        /// order of its multiply-adds, so the split may follow the thread count.
+        /// </summary>
         public void RunPacked()
         {
-            for (int jc = 0; jc < n; jc += isa.NC)
+            int panels = (n + _nr - 1) / _nr;
+            int rowUnits = (m + isa.MR - 1) / isa.MR;
+            int wantTasks = _parallel ? SlabsPerThread * Parallelism.MaxDegree : 1;
+            int nSplit = Math.Clamp(panels / isa.PanelBlock, 1, wantTasks);
+            int mSplit = Math.Clamp(wantTasks / nSplit, 1, Math.Max(1, rowUnits / MinSlabRowUnits));
+            Run(mSplit * nSplit, task =>
             {
-                _jc = jc;
-                _nc = Math.Min(isa.NC, n - jc);
-                int panels = (_nc + _nr - 1) / _nr;
-                _packedB = Rent(ref t_sharedBuffer, (long)panels * _nr * MaxKBlock);
-                _mBlocks = (m + isa.MC - 1) / isa.MC;
-                int wantTasks = _parallel ? 4 * Parallelism.MaxDegree : 1;
-                _nSplit = _mBlocks >= wantTasks ? 1 : Math.Min(panels, (wantTasks + _mBlocks - 1) / _mBlocks);
-                for (int kb = 0; kb < _kBlocks; kb++)
-                {
-                    (_pc, _kc) = KBlock(kb);
-                    _blockBeta = kb == 0 ? beta : 1f;
-                    int packChunks = _parallel ? Math.Min(panels, 4 * Parallelism.MaxDegree) : 1;
-                    Run(packChunks, chunk =>
-                    {
-                        var (p0, p1) = Parallelism.ChunkBounds(panels, packChunks, chunk);
-                        for (int panel = p0; panel < p1; panel++)
-                            PackB(_pc, _kc, _jc + panel * _nr, Math.Min(_nr, _nc - panel * _nr), _packedB + (long)panel * _nr * _kc);
-                    });
-                    Run(_mBlocks * _nSplit, ComputeTask);
-                }
-            }
+                var (u0, u1) = Parallelism.ChunkBounds(rowUnits, mSplit, task / nSplit);
+                var (p0, p1) = Parallelism.ChunkBounds(panels, nSplit, task % nSplit);
+                ComputeSlab(u0 * isa.MR, Math.Min(m, u1 * isa.MR), p0, p1);
+            });
         }
 
-        private void ComputeTask(int task)
+        /// <summary>C rows [i0, i1) by B panels [p0, p1): NC-wide column blocks, k blocks in order, PanelBlock panels per sweep of the rows.</summary>
+        private void ComputeSlab(int i0, int i1, int p0, int p1)
         {
-            int mb = task / _nSplit, split = task % _nSplit;
-            int i0 = mb * isa.MC, i1 = Math.Min(m, i0 + isa.MC);
-            var (p0, p1) = Parallelism.ChunkBounds((_nc + _nr - 1) / _nr, _nSplit, split);
-            for (int pb = p0; pb < p1; pb += isa.PanelBlock)
+            int ncPanels = Math.Max(1, isa.NC / _nr);
+            for (int jb = p0; jb < p1; jb += ncPanels)
             {
-                int pbEnd = Math.Min(p1, pb + isa.PanelBlock);
-                for (int i = i0; i < i1;)
+                int jbEnd = Math.Min(p1, jb + ncPanels);
+                float* packed = Rent(ref t_taskBuffer, (long)(jbEnd - jb) * _nr * MaxKBlock);
+                for (int kb = 0; kb < _kBlocks; kb++)
                 {
-                    int rows = isa.TileRows(i1 - i);
-                    for (int panel = pb; panel < pbEnd; panel++)
+                    var (pc, kc) = KBlock(kb);
+                    float blockBeta = kb == 0 ? beta : 1f;
+                    for (int panel = jb; panel < jbEnd; panel++)
                     {
-                        int j = _jc + panel * _nr;
-                        Tile(rows, i, _pc, _kc, _packedB + (long)panel * _nr * _kc, _nr, j, Math.Min(_nr, n - j), _blockBeta);
+                        int j = panel * _nr;
+                        PackB(pc, kc, j, Math.Min(_nr, n - j), packed + (long)(panel - jb) * _nr * kc);
                     }
-                    i += rows;
+                    for (int pb = jb; pb < jbEnd; pb += isa.PanelBlock)
+                    {
+                        int pbEnd = Math.Min(jbEnd, pb + isa.PanelBlock);
+                        for (int i = i0; i < i1;)
+                        {
+                            int rows = isa.TileRows(i1 - i);
+                            for (int panel = pb; panel < pbEnd; panel++)
+                            {
+                                int j = panel * _nr;
+                                Tile(rows, i, pc, kc, packed + (long)(panel - jb) * _nr * kc, _nr, j, Math.Min(_nr, n - j), blockBeta);
+                            }
+                            i += rows;
+                        }
+                    }
                 }
             }
         }

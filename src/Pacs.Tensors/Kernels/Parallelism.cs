@@ -24,7 +24,10 @@ public static class Parallelism
         }
     }
 
-    /// <summary>Runs body(i) for i in [0, count), on up to <see cref="MaxDegree"/> threads, in no particular order.</summary>
+    /// <summary>
+    /// Runs body(i) for i in [0, count), on up to <see cref="MaxDegree"/> threads, in no particular order: on the
+    /// <see cref="WorkerPool"/>, or on the .NET thread pool when that is busy (a loop inside a loop).
+    /// </summary>
     public static void For(int count, Action<int> body)
     {
         int degree = MaxDegree;
@@ -34,7 +37,8 @@ public static class Parallelism
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = degree }, body);
+        if (!WorkerPool.TryRun(count, degree, body))
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = degree }, body);
     }
 
     /// <summary>

@@ -40,7 +40,7 @@ public static class RowParallel
             for (int t = 0; t < tasks; t++) Run(t);
             return;
         }
-        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = degree }, Run);
+        Parallelism.For(tasks, Run);
 
         void Run(int t)
         {
