@@ -173,6 +173,9 @@ def bench_mm(size, repeats):
     return measured(runs, "GFLOP/s")
 
 
+WARM_UP_STEPS = 8
+
+
 def bench_train(c, batch, seq, repeats):
     torch.manual_seed(1)
     model = Decoder(c)
@@ -191,6 +194,8 @@ def bench_train(c, batch, seq, repeats):
     reset = reset_peak_rss()
     first = step()
     last = first
+    for _ in range(WARM_UP_STEPS):  # the same untimed warm-up as `pacs bench`
+        last = step()
     seconds = []
     for _ in range(repeats):
         t0 = time.perf_counter()

@@ -27,19 +27,28 @@ public sealed partial class Transformer
         float eps = (float)c.RmsNormEps;
 
         var x = Ops.Embedding(Embed, tokens);                         // [B*T, D]
-        foreach (var layer in Layers)
-            x = GradientCheckpointing && Autograd.IsEnabled
-                ? Ops.Checkpoint(t => DecoderLayer(layer, t[0], batch, seqLen, positions, validLengths), x)
-                : DecoderLayer(layer, x, batch, seqLen, positions, validLengths);
+        for (int l = 0; l < Layers.Count; l++)
+        {
+            var layer = Layers[l];
+            Tensor Block(Tensor[] t) => DecoderLayer(layer, t[0], batch, seqLen, positions, validLengths);
+            if (!GradientCheckpointing || !Autograd.IsEnabled) x = Block([x]);
+            // The last layer's backward comes first, right after the head's: recomputing it would save memory only
+            // during the head, so it keeps its activations, in a scope of their own freed after its backward.
+            else if (l == Layers.Count - 1) x = Ops.ScopedBlock(Block, x);
+            else x = Ops.Checkpoint(Block, x);
+        }
         x = Ops.RmsNorm(x, FinalNorm, eps);                           // [B*T, D]
         return Ops.Linear(x, LmHead);                                 // [B*T, V]
     }
 
     /// <summary>
-    /// When true, <see cref="Forward"/> wraps each decoder layer in <see cref="Ops.Checkpoint"/> while autograd is
-    /// on: only the layers' inputs are kept for the backward pass, which recomputes each layer's forward (about one
-    /// more forward pass of time for the activations of one layer instead of all of them). Gradients are
-    /// bit-identical to those without it. Off by default; it has no effect on inference (no graph is recorded).
+    /// When true, <see cref="Forward"/> wraps each decoder layer but the last in <see cref="Ops.Checkpoint"/> while
+    /// autograd is on: only those layers' inputs are kept for the backward pass, which recomputes each one's forward
+    /// (about one more forward pass of time, less a layer, for the activations of one layer instead of all of them).
+    /// The last layer's backward runs first, so it is not recomputed: its activations stay alive through the final
+    /// norm, LM head and loss (<see cref="Ops.ScopedBlock"/>), which is the only time recomputing would save memory.
+    /// Gradients are bit-identical to those without it. Off by default; it has no effect on inference (no graph is
+    /// recorded).
     /// </summary>
     public bool GradientCheckpointing { get; set; }
 

@@ -147,14 +147,58 @@ public sealed class TensorScope : IDisposable
             throw new InvalidOperationException(Thread.CurrentThread != _thread
                 ? "a TensorScope must be disposed on the thread that began it"
                 : "TensorScopes must be disposed in reverse order of Begin (an inner scope is still active)");
+        t_current = Parent;
+        End();
+    }
+
+    /// <summary>
+    /// Makes the parent current again while this scope stays alive (its tensors valid), to be resumed and disposed
+    /// later, e.g. during the backward pass (<see cref="Ops.ScopedBlock"/>). A suspended scope still alive when its
+    /// parent ends is ended with it.
+    /// </summary>
+    internal void Suspend()
+    {
+        if (!ReferenceEquals(t_current, this)) throw new InvalidOperationException("only the current TensorScope can be suspended");
+        t_current = Parent;
+        if (Parent is not null) lock (Parent._rented) (Parent._suspended ??= []).Add(this);
+    }
+
+    /// <summary>Makes a suspended scope current (new tensors are its own) and returns the scope that was.</summary>
+    internal TensorScope? Resume()
+    {
+        ThrowIfEnded();
+        if (Thread.CurrentThread != _thread) throw new InvalidOperationException("a TensorScope must be resumed on the thread that began it");
+        var previous = t_current;
+        t_current = this;
+        return previous;
+    }
+
+    /// <summary>Disposes a resumed scope and makes <paramref name="previous"/> (what <see cref="Resume"/> returned) current.</summary>
+    internal void DisposeResumed(TensorScope? previous)
+    {
+        if (_ended) return;
+        if (!ReferenceEquals(t_current, this)) throw new InvalidOperationException("a resumed TensorScope must be current when it is disposed");
+        t_current = previous;
+        End();
+    }
+
+    private List<TensorScope>? _suspended;
+
+    private void End()
+    {
         float[][] buffers;
+        List<TensorScope>? suspended;
         lock (_rented)
         {
             _ended = true;
             buffers = [.. _rented];
             _rented.Clear();
+            suspended = _suspended;
+            _suspended = null;
         }
-        t_current = Parent;
+        if (suspended is not null)
+            foreach (var child in suspended)
+                if (!child._ended) child.End();
         Pool.ReturnAll(buffers, endOfOutermostScope: Parent is null);
     }
 }

@@ -235,3 +235,71 @@ public class TensorScopeTests
         Assert.Equal(0, pool.RentedBytes);
     }
 }
+
+public class ScopedBlockTests
+{
+    /// <summary>y = sum(silu(x W1) W2): a block with intermediates worth pooling (64 x 96 floats each).</summary>
+    private static Tensor Block(Tensor x, Tensor w1, Tensor w2) => Ops.MatMul(Ops.Silu(Ops.MatMul(x, w1)), w2);
+
+    private static (Tensor X, Tensor W1, Tensor W2) Inputs()
+    {
+        var rng = new Random(3);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        return (new Tensor(R(64 * 96), [64, 96], requiresGrad: true), new Tensor(R(96 * 96), [96, 96], requiresGrad: true),
+            new Tensor(R(96 * 96), [96, 96], requiresGrad: true));
+    }
+
+    [Fact]
+    public void Gives_the_same_gradients_and_frees_its_buffers_before_the_enclosing_scope_ends()
+    {
+        var (x, w1, w2) = Inputs();
+        var plainLoss = Ops.Mean(Ops.Square(Block(Ops.Scale(x, 2f), w1, w2)));
+        plainLoss.Backward();
+        float[] gx = (float[])x.Grad!.Clone(), g1 = (float[])w1.Grad!.Clone(), g2 = (float[])w2.Grad!.Clone();
+        x.ZeroGrad(); w1.ZeroGrad(); w2.ZeroGrad();
+
+        var pool = new TensorPool();
+        using (var scope = TensorScope.Begin(pool))
+        {
+            var h = Ops.Scale(x, 2f);
+            long before = pool.RentedBytes;
+            var y = Ops.ScopedBlock(t => Block(t[0], w1, w2), h);
+            long withBlock = pool.RentedBytes;
+            Assert.True(withBlock > before + 4L * 64 * 96, "the block's intermediates are pooled and alive until its backward");
+            var loss = Ops.Mean(Ops.Square(y));
+            loss.Backward();
+            // Without the block's own scope its intermediates would stay rented until this scope ends.
+            Assert.True(pool.RentedBytes < withBlock, $"rented {pool.RentedBytes} after backward, {withBlock} with the block alive");
+        }
+        Assert.Equal(0, pool.RentedBytes);
+        Assert.Equal(gx, x.Grad!);
+        Assert.Equal(g1, w1.Grad!);
+        Assert.Equal(g2, w2.Grad!);
+    }
+
+    [Fact]
+    public void Ends_with_the_enclosing_scope_when_no_backward_reaches_it()
+    {
+        var (x, w1, w2) = Inputs();
+        var pool = new TensorPool();
+        Tensor y;
+        using (TensorScope.Begin(pool))
+        {
+            y = Ops.ScopedBlock(t => Block(t[0], w1, w2), Ops.Scale(x, 1f));
+            Assert.True(pool.RentedBytes > 0);
+        }
+        Assert.Equal(0, pool.RentedBytes);
+        Assert.Throws<InvalidOperationException>(() => y.Data);
+    }
+
+    [Fact]
+    public void Is_plain_outside_a_scope_or_without_autograd()
+    {
+        var (x, w1, w2) = Inputs();
+        var expected = Block(x, w1, w2).Data;
+        Assert.Equal(expected, Ops.ScopedBlock(t => Block(t[0], w1, w2), x).Data);
+        using (TensorScope.Begin(new TensorPool()))
+        using (Autograd.NoGrad())
+            Assert.Equal(expected, Ops.ScopedBlock(t => Block(t[0], w1, w2), x).Data);
+    }
+}

@@ -178,6 +178,13 @@ public static class BenchRunner
     }
 
     /// <summary>
+    /// Untimed training steps after the first (whose loss is reported) before timing starts: the JIT recompiles a
+    /// method with full optimisation only after ~30 calls, and a per-layer backward closure is called just 4 times a
+    /// step. A count, not a time, so the model every mode trains is the same.
+    /// </summary>
+    public const int WarmUpSteps = 8;
+
+    /// <summary>
     /// One training step = forward over batch x seqLen random tokens, mean cross-entropy against random targets,
     /// backward, AdamW step, zero grads. Tokens/s counts batch * seqLen per step. Peak memory is the resident set
     /// high-water mark over the training steps (reset first where Linux allows it, else since process start).
@@ -214,6 +221,7 @@ public static class BenchRunner
         bool peakReset = ResetPeakResidentSet();
         float firstLoss = Step();
         float lastLoss = firstLoss;
+        for (int w = 0; w < WarmUpSteps; w++) lastLoss = Step();
         var seconds = new List<double>();
         var watch = new Stopwatch();
         for (int r = 0; r < repeats; r++)

@@ -154,6 +154,9 @@ internal static unsafe class GemmManaged
         /// <summary>Slabs per thread: more than one, so a thread slowed by the rest of the machine is made up for.</summary>
         private const int SlabsPerThread = 2;
 
+        /// <summary>Fewest B panels in a column slab (each column slab reads all of A's rows in its row range).</summary>
+        private const int MinSlabPanels = 2;
+
         /// <summary>Fewest MR-row units in a row slab (each row slab packs its columns of B again).</summary>
         private const int MinSlabRowUnits = 8;
 
@@ -169,7 +172,7 @@ internal static unsafe class GemmManaged
             int panels = (n + _nr - 1) / _nr;
             int rowUnits = (m + isa.MR - 1) / isa.MR;
             int wantTasks = _parallel ? SlabsPerThread * Parallelism.MaxDegree : 1;
-            int nSplit = Math.Clamp(panels / isa.PanelBlock, 1, wantTasks);
+            int nSplit = Math.Clamp(panels / MinSlabPanels, 1, wantTasks);
             int mSplit = Math.Clamp(wantTasks / nSplit, 1, Math.Max(1, rowUnits / MinSlabRowUnits));
             Run(mSplit * nSplit, task =>
             {

@@ -67,7 +67,11 @@ internal static class WorkerPool
                 lock (s_sleepLock) Monitor.PulseAll(s_sleepLock);
             job.Work();
             var spin = new SpinWait();
-            while (Volatile.Read(ref job.Remaining) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            for (int i = 0; Volatile.Read(ref job.Remaining) > 0; i++)
+            {
+                if (i < 1 << 16) Thread.SpinWait(8);
+                else spin.SpinOnce(sleep1Threshold: -1); // a helper was descheduled: let it run
+            }
             job.Error?.Throw();
             return true;
         }
@@ -98,14 +102,18 @@ internal static class WorkerPool
     /// <summary>Spins until the generation moves past seen, then sleeps; returns the new generation.</summary>
     private static long WaitForNext(long seen)
     {
+        // Pause-instruction spinning only: a yield is a system call, and on a virtual machine it can cost an exit to
+        // the host, which the thread doing the work then waits on.
         long start = Stopwatch.GetTimestamp();
-        var spin = new SpinWait();
         while (true)
         {
-            long generation = Volatile.Read(ref s_generation);
-            if (generation != seen) return generation;
+            for (int i = 0; i < 64; i++)
+            {
+                long generation = Volatile.Read(ref s_generation);
+                if (generation != seen) return generation;
+                Thread.SpinWait(8);
+            }
             if (Stopwatch.GetTimestamp() - start > s_spinTicks) break;
-            spin.SpinOnce(sleep1Threshold: -1);
         }
         lock (s_sleepLock)
         {

@@ -41,4 +41,48 @@ public static partial class Ops
         });
         return result;
     }
+
+    /// <summary>
+    /// Runs f(inputs) with autograd, its intermediate tensors in a <see cref="TensorScope"/> of their own that ends
+    /// as soon as f's part of the backward pass is done, instead of with the enclosing scope: the activations of a
+    /// block whose backward comes early (the last decoder layer) give their memory back for the rest of the backward
+    /// pass without <see cref="Checkpoint"/>'s recomputation. Outside a scope, or without autograd, it is f(inputs).
+    /// The block's scope also ends with the enclosing one if no backward pass reaches it.
+    /// </summary>
+    public static Tensor ScopedBlock(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        if (!Autograd.IsEnabled || TensorScope.Current is null) return f(inputs);
+        var scope = TensorScope.Begin();
+        Tensor[] leaves;
+        Tensor output, result;
+        try
+        {
+            // f runs on leaves that share the inputs' buffers, so its backward stops there (as in Checkpoint).
+            leaves = inputs.Select(t => new Tensor(t.Data, t.Shape, scope, t.Name) { RequiresGrad = t.RequiresGrad }).ToArray();
+            output = f(leaves);
+            result = scope.Keep(output);
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
+        scope.Suspend();
+        result.SetGraph(inputs, () =>
+        {
+            var previous = scope.Resume();
+            try
+            {
+                if (!output.IsLeaf || output.RequiresGrad) output.Backward(result.Grad!);
+                for (int i = 0; i < inputs.Length; i++)
+                    if (inputs[i].RequiresGrad && leaves[i].Grad is { } g)
+                        Kernels.Simd.AddInPlace(inputs[i].EnsureGrad(), g);
+            }
+            finally
+            {
+                scope.DisposeResumed(previous);
+            }
+        });
+        return result;
+    }
 }
