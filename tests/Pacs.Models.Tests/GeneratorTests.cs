@@ -26,7 +26,7 @@ public class GeneratorTests
         var b = new GenerationRequest([1], 11);
         var c = new GenerationRequest([1, 70, 80, 90, 100, 110], 13);
         var alone = new Generator(model).Generate([a], options)[0];
-        var batched = new Generator(model, maxRowsPerStep: 3).Generate([b, a, c, a], options);
+        var batched = new Generator(model, maxRowsPerStep: 3, maxPromptRowsPerStep: 2).Generate([b, a, c, a], options);
         int saved = Parallelism.MaxDegree;
         GenerationResult single;
         try
