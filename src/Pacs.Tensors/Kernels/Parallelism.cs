@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace Pacs.Tensors.Kernels;
 
 /// <summary>
@@ -26,7 +28,8 @@ public static class Parallelism
 
     /// <summary>
     /// Runs body(i) for i in [0, count), on up to <see cref="MaxDegree"/> threads, in no particular order: on the
-    /// <see cref="WorkerPool"/>, or on the .NET thread pool when that is busy (a loop inside a loop).
+    /// <see cref="WorkerPool"/>, or on the .NET thread pool when that is busy (a loop inside a loop). An exception
+    /// thrown by body is rethrown as it is (the first one, when several items throw), whichever ran the loop.
     /// </summary>
     public static void For(int count, Action<int> body)
     {
@@ -37,8 +40,15 @@ public static class Parallelism
             for (int i = 0; i < count; i++) body(i);
             return;
         }
-        if (!WorkerPool.TryRun(count, degree, body))
+        if (WorkerPool.TryRun(count, degree, body)) return;
+        try
+        {
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = degree }, body);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); // as the WorkerPool does: the body's own exception
+        }
     }
 
     /// <summary>
