@@ -68,6 +68,25 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public void WorkersThatSleepAtOnceStillRunEveryLoop()
+    {
+        int saved = Parallelism.SpinMicroseconds;
+        try
+        {
+            Parallelism.SpinMicroseconds = 0;
+            long sum = 0;
+            for (int round = 0; round < 100; round++)
+                Parallelism.For(32, i => Interlocked.Add(ref sum, i));
+            Assert.Equal(100L * 496, sum);
+        }
+        finally
+        {
+            Parallelism.SpinMicroseconds = saved;
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.SpinMicroseconds = -1);
+    }
+
+    [Fact]
     public void NestedLoopsRunToCompletion()
     {
         var hits = new int[16 * 16];

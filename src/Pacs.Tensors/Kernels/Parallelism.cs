@@ -26,6 +26,27 @@ public static class Parallelism
         }
     }
 
+    private static int s_spinMicroseconds = -1;
+
+    /// <summary>
+    /// How long the kernels' worker threads spin for the next parallel loop before they sleep, in microseconds
+    /// (PACS_SPIN_US; default 2000). Spinning keeps a core busy between kernels so the next one starts at once; 0
+    /// makes the workers sleep as soon as a loop ends (for a machine shared with other work, at some speed).
+    /// </summary>
+    public static int SpinMicroseconds
+    {
+        get
+        {
+            if (s_spinMicroseconds < 0) s_spinMicroseconds = SpinFromEnvironment();
+            return s_spinMicroseconds;
+        }
+        set
+        {
+            if (value < 0) throw new ArgumentOutOfRangeException(nameof(value), value, "Parallelism.SpinMicroseconds must be at least 0");
+            s_spinMicroseconds = value;
+        }
+    }
+
     /// <summary>
     /// Runs body(i) for i in [0, count), on up to <see cref="MaxDegree"/> threads, in no particular order: on the
     /// <see cref="WorkerPool"/>, or on the .NET thread pool when that is busy (a loop inside a loop). An exception
@@ -84,6 +105,16 @@ public static class Parallelism
         long start = (long)length * chunk / chunks;
         long end = (long)length * (chunk + 1) / chunks;
         return ((int)start, (int)end);
+    }
+
+    private static int SpinFromEnvironment()
+    {
+        const int defaultMicroseconds = 2000;
+        string? text = Environment.GetEnvironmentVariable("PACS_SPIN_US");
+        if (string.IsNullOrWhiteSpace(text)) return defaultMicroseconds;
+        if (!int.TryParse(text, out int us) || us < 0)
+            throw new ArgumentException($"environment variable PACS_SPIN_US must be a non-negative integer (microseconds), got '{text}'");
+        return us;
     }
 
     private static int DegreeFromEnvironment()

@@ -4,24 +4,22 @@ using System.Runtime.ExceptionServices;
 namespace Pacs.Tensors.Kernels;
 
 /// <summary>
-/// The kernels' own threads: <see cref="Parallelism.MaxDegree"/> - 1 background workers that stay awake (spinning)
-/// for a while after each parallel loop, so the next loop starts at once. A kernel call is a few microseconds to a
-/// few milliseconds, and a sleeping thread, on a virtual machine above all, can take longer than that to wake: with
-/// the shared .NET thread pool a 2-thread SGEMM kept its second core idle 5-20% of the time. One loop runs at a time;
-/// a loop started while another runs (a nested loop, or a second thread of the caller's) returns false and the caller
-/// runs it some other way.
+/// The kernels' own threads: <see cref="Parallelism.MaxDegree"/> - 1 background workers that stay awake, spinning for
+/// <see cref="Parallelism.SpinMicroseconds"/> after each parallel loop, so the next loop starts at once. A kernel call
+/// is a few microseconds to a few milliseconds, and a sleeping thread, on a virtual machine above all, can take longer
+/// than that to wake: with the shared .NET thread pool a 2-thread SGEMM kept its second core idle 5-20% of the time.
+/// One loop runs at a time; a loop started while another runs (a nested loop, or a second thread of the caller's)
+/// returns false and the caller runs it some other way.
 /// </summary>
 internal static class WorkerPool
 {
-    /// <summary>How long a worker spins for the next loop before it sleeps.</summary>
-    private static readonly long s_spinTicks = Stopwatch.Frequency / 1000 * 2;
-
     private static readonly object s_sleepLock = new();
     private static readonly List<Thread> s_workers = [];
     private static Job? s_job;
     private static long s_generation;
     private static int s_sleeping;
     private static int s_busy;
+    private static long s_spinTicks;
 
     private sealed class Job(int count, int helpers, Action<int> body)
     {
@@ -55,9 +53,12 @@ internal static class WorkerPool
     /// <summary>Runs body(i) for i in [0, count) on this thread and up to degree - 1 workers; false when the pool is in use.</summary>
     public static bool TryRun(int count, int degree, Action<int> body)
     {
+        // Read here, on the caller's thread: a bad PACS_SPIN_US throws to the caller, not in a worker.
+        long spinTicks = Stopwatch.Frequency * Parallelism.SpinMicroseconds / 1_000_000;
         if (Interlocked.CompareExchange(ref s_busy, 1, 0) != 0) return false;
         try
         {
+            Volatile.Write(ref s_spinTicks, spinTicks);
             int helpers = Math.Min(degree, count) - 1;
             while (s_workers.Count < helpers) StartWorker(s_workers.Count);
             var job = new Job(count, helpers, body);
@@ -105,6 +106,7 @@ internal static class WorkerPool
         // Pause-instruction spinning only: a yield is a system call, and on a virtual machine it can cost an exit to
         // the host, which the thread doing the work then waits on.
         long start = Stopwatch.GetTimestamp();
+        long spinTicks = Volatile.Read(ref s_spinTicks);
         while (true)
         {
             for (int i = 0; i < 64; i++)
@@ -113,7 +115,7 @@ internal static class WorkerPool
                 if (generation != seen) return generation;
                 Thread.SpinWait(8);
             }
-            if (Stopwatch.GetTimestamp() - start > s_spinTicks) break;
+            if (Stopwatch.GetTimestamp() - start > spinTicks) break;
         }
         lock (s_sleepLock)
         {
