@@ -298,24 +298,6 @@ internal static unsafe class DecodeKernels
         return s;
     }
 
-    /// <summary>y += alpha * x over n elements.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Axpy(float alpha, float* x, float* y, int n)
-    {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var va = Vector512.Create(alpha);
-            for (; i <= n - 16; i += 16) Vector512.Store(Vector512.FusedMultiplyAdd(va, Vector512.Load(x + i), Vector512.Load(y + i)), y + i);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var va = Vector256.Create(alpha);
-            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
-        }
-        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(alpha, x[i], y[i]);
-    }
-
     /// <summary>Rounds a key count up to whole 16-float vectors: the row stride of the transposed key cache.</summary>
     public static int PadKeys(int keys) => (keys + 15) & ~15;
 
@@ -513,33 +495,6 @@ internal static unsafe class DecodeKernels
                     Vector512.Store((a1 + a1o) * ia, oa + c + 16);
                     Vector512.Store((b1 + b1o) * ib, ob + c + 16);
                 }
-            }
-        }
-    }
-
-    /// <summary>Rotates one head vector x [hd] in place (rotate-half: dimension i pairs with i + hd/2).</summary>
-    public static void Rotate(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
-    {
-        int half = cos.Length, i = 0;
-        if (x.Length != 2 * half || sin.Length != half) throw new ArgumentException($"Rotate: x {x.Length}, cos {half}, sin {sin.Length}");
-        fixed (float* xp = x, cp = cos, sp = sin)
-        {
-            // Products rounded, then added: the same operations as the scalar loop, 16 dimensions at a time.
-            if (Vector512.IsHardwareAccelerated)
-                for (; i + 16 <= half; i += 16)
-                {
-                    var a = Vector512.Load(xp + i);
-                    var b = Vector512.Load(xp + half + i);
-                    var c = Vector512.Load(cp + i);
-                    var s = Vector512.Load(sp + i);
-                    Vector512.Store(a * c - b * s, xp + i);
-                    Vector512.Store(b * c + a * s, xp + half + i);
-                }
-            for (; i < half; i++)
-            {
-                float a = xp[i], b = xp[i + half];
-                xp[i] = a * cp[i] - b * sp[i];
-                xp[i + half] = b * cp[i] + a * sp[i];
             }
         }
     }

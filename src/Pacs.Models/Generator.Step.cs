@@ -204,13 +204,13 @@ public sealed unsafe partial class Generator
                     {
                         float* qh = q + (long)i * qDim + head * hd;
                         if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
-                        DecodeKernels.Rotate(new Span<float>(qh, hd), cos, sin);
+                        Rope.RotateInPlace(new Span<float>(qh, hd), cos, sin);
                     }
                     var seq = seqs[row.Seq];
                     int p = row.Position;
                     float* kh = k + (long)i * kvDim + kvHead * hd;
                     if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
-                    DecodeKernels.Rotate(new Span<float>(kh, hd), cos, sin);
+                    Rope.RotateInPlace(new Span<float>(kh, hd), cos, sin);
                     long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
                     float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
                     for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];

@@ -35,6 +35,7 @@ public sealed class TensorScope : IDisposable
     [ThreadStatic] private static TensorScope? t_current;
 
     private readonly HashSet<float[]> _rented = new(ReferenceEqualityComparer.Instance);
+    private List<TensorScope>? _suspended; // children suspended while this scope was current (ended with it)
     private readonly Thread _thread;
     private volatile bool _ended;
 
@@ -181,8 +182,6 @@ public sealed class TensorScope : IDisposable
         t_current = previous;
         End();
     }
-
-    private List<TensorScope>? _suspended;
 
     private void End()
     {

@@ -17,9 +17,10 @@ internal sealed unsafe class GemmIsa
     /// <summary>Most k per block; k is cut into equal blocks no longer than this (a function of k alone).</summary>
     public required int MaxKC { get; init; }
 
-    /// <summary>Most columns of B packed at once, and B micro-panels swept per row tile (a block that stays in L2).</summary>
+    /// <summary>Most columns of B a task packs at once (for each k block).</summary>
     public required int NC { get; init; }
 
+    /// <summary>B micro-panels swept per row tile: a block of packed B that stays in L2 while the rows go by.</summary>
     public required int PanelBlock { get; init; }
 
     /// <summary>Kernels by tile height (index = rows; null where no kernel has that height).</summary>

@@ -119,6 +119,18 @@ public static class Rope
         }
     }
 
+    /// <summary>
+    /// Rotates one head vector x [hd] in place by the angles whose cos/sin [hd / 2] are given (a row of a
+    /// <see cref="RopeTable"/>): the same arithmetic as <see cref="Apply"/>, for callers that rotate one head at a time
+    /// (the KV-cache decode step).
+    /// </summary>
+    public static void RotateInPlace(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        if (x.Length != 2 * cos.Length || sin.Length != cos.Length)
+            throw new ArgumentException($"Rope: a head of {x.Length} values needs cos and sin of {x.Length / 2}, got {cos.Length} and {sin.Length}");
+        RotateHead(x, x, cos, sin, inverse: false, accumulate: false);
+    }
+
     private static void RotateHead(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, bool inverse, bool accumulate)
     {
         int half = cos.Length, i = 0;

@@ -78,6 +78,8 @@ internal static class WorkerPool
         }
         finally
         {
+            // Drop the job: its body's closure holds the loop's arrays, which would stay reachable until the next loop.
+            Volatile.Write(ref s_job, null);
             Volatile.Write(ref s_busy, 0);
         }
     }

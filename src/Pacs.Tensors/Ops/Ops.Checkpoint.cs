@@ -31,13 +31,10 @@ public static partial class Ops
         result.SetGraph(inputs, () =>
         {
             using var scope = pooled && TensorScope.Current is not null ? TensorScope.Begin() : null;
-            var copies = inputs.Select(t => new Tensor(t.Data, t.Shape, TensorScope.Current, t.Name) { RequiresGrad = t.RequiresGrad }).ToArray();
+            var copies = LeavesOf(inputs, TensorScope.Current);
             var again = f(copies);
             if (again.Numel != result.Numel) throw new InvalidOperationException($"Checkpoint: recomputed output {Describe(again)} differs from {Describe(result)}");
-            if (!again.IsLeaf || again.RequiresGrad) again.Backward(result.Grad!);
-            for (int i = 0; i < inputs.Length; i++)
-                if (inputs[i].RequiresGrad && copies[i].Grad is { } g)
-                    Kernels.Simd.AddInPlace(inputs[i].EnsureGrad(), g);
+            BackwardThroughLeaves(again, result.Grad!, copies, inputs);
         });
         return result;
     }
@@ -57,8 +54,7 @@ public static partial class Ops
         Tensor output, result;
         try
         {
-            // f runs on leaves that share the inputs' buffers, so its backward stops there (as in Checkpoint).
-            leaves = inputs.Select(t => new Tensor(t.Data, t.Shape, scope, t.Name) { RequiresGrad = t.RequiresGrad }).ToArray();
+            leaves = LeavesOf(inputs, scope);
             output = f(leaves);
             result = scope.Keep(output);
         }
@@ -73,10 +69,7 @@ public static partial class Ops
             var previous = scope.Resume();
             try
             {
-                if (!output.IsLeaf || output.RequiresGrad) output.Backward(result.Grad!);
-                for (int i = 0; i < inputs.Length; i++)
-                    if (inputs[i].RequiresGrad && leaves[i].Grad is { } g)
-                        Kernels.Simd.AddInPlace(inputs[i].EnsureGrad(), g);
+                BackwardThroughLeaves(output, result.Grad!, leaves, inputs);
             }
             finally
             {
@@ -84,5 +77,19 @@ public static partial class Ops
             }
         });
         return result;
+    }
+
+    /// <summary>Leaves sharing the inputs' buffers, owned by <paramref name="scope"/>: a block run on them has a graph
+    /// that stops there, so its backward does not run on into the enclosing graph.</summary>
+    private static Tensor[] LeavesOf(Tensor[] inputs, TensorScope? scope) =>
+        inputs.Select(t => new Tensor(t.Data, t.Shape, scope, t.Name) { RequiresGrad = t.RequiresGrad }).ToArray();
+
+    /// <summary>Back-propagates grad through a block's output down to its leaves, then adds their gradients to the inputs'.</summary>
+    private static void BackwardThroughLeaves(Tensor output, float[] grad, Tensor[] leaves, Tensor[] inputs)
+    {
+        if (!output.IsLeaf || output.RequiresGrad) output.Backward(grad);
+        for (int i = 0; i < inputs.Length; i++)
+            if (inputs[i].RequiresGrad && leaves[i].Grad is { } g)
+                Kernels.Simd.AddInPlace(inputs[i].EnsureGrad(), g);
     }
 }
