@@ -30,8 +30,8 @@ public sealed record TrainFigures(int Batch, int SeqLen, long Parameters, Measur
 /// <summary>
 /// How a bench training step manages activation memory: <c>plain</c> (every op allocates fresh arrays, as without
 /// any of the knobs), <c>scope</c> (a <see cref="TensorScope"/> per step: buffers come from a pool and are reused by
-/// the next step), <c>scope+checkpoint</c> (that, plus <see cref="Transformer.GradientCheckpointing"/>: only each
-/// layer's input is kept, and the layer is recomputed in backward).
+/// the next step), <c>scope+checkpoint</c> (that, plus <see cref="Transformer.GradientCheckpointing"/>: of every
+/// layer but the last only the input is kept, and the layer is recomputed in backward).
 /// </summary>
 public static class TrainMemory
 {

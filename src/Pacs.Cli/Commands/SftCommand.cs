@@ -17,7 +17,7 @@ public sealed class SftCommand : ICliCommand
         var batch = new Option<int>("--batch-size") { Description = "Sequences per step", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (warm-up, then cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults)" };
-        var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each layer in backward instead of keeping its activations (less memory, slower)" };
+        var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each decoder layer but the last in backward instead of keeping its activations (less memory, slower)" };
         var command = new Command("sft", "Train a small decoder from scratch on worked solutions of a synthetic task (the base model for RL)");
         foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>

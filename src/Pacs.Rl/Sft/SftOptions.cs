@@ -31,7 +31,7 @@ public sealed record SftOptions
     public int KvHeads { get; init; } = 4;
     public int IntermediateSize { get; init; } = 384;
     public int MaxPositions { get; init; } = 256;
-    /// <summary>Recompute each decoder layer in backward instead of keeping its activations
+    /// <summary>Recompute each decoder layer but the last in backward instead of keeping its activations
     /// (<see cref="Transformer.GradientCheckpointing"/>): less memory, about one more forward pass of time.</summary>
     public bool GradientCheckpointing { get; init; }
 
