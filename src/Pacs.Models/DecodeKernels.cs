@@ -19,10 +19,14 @@ internal static unsafe class DecodeKernels
     /// <summary>Rows per tile inside a work item: a tile of x stays in cache across the item's columns.</summary>
     private const int RowTile = 32;
 
-    /// <summary>One output of <see cref="Project"/>: y [n, m] = x . w^T + bias, or y += that when accumulating.</summary>
-    public readonly struct Projection(float* w, int m, float* bias, float* y, bool accumulate = false)
+    /// <summary>
+    /// One output of <see cref="Project"/>: y [n, m] = x . w^T + bias, or y += that when accumulating. With panels
+    /// (w repacked, see <see cref="PanelMatrix"/>) the panel kernels compute it; else the dot products read w.
+    /// </summary>
+    public readonly struct Projection(float* w, int m, float* bias, float* y, bool accumulate = false, PanelMatrix? panels = null)
     {
         public float* W { get; } = w;
+        public PanelMatrix? Panels { get; } = panels;
         public int M { get; } = m;
         public float* Bias { get; } = bias;
         public float* Y { get; } = y;
@@ -43,18 +47,25 @@ internal static unsafe class DecodeKernels
 
     /// <summary>
     /// Several projections of the same input in one parallel loop (fewer fork-joins: q, k and v share one).
-    /// Work items are 16 output columns of one projection. An element is dot, then + bias, then added to y when
-    /// accumulating: the roundings of separate matmul, bias and residual passes, so fusing them changes no result.
+    /// Work items are 16 output columns of one projection (32, a panel, with panels). An element is dot, then + bias,
+    /// then added to y when accumulating: the roundings of separate matmul, bias and residual passes, so fusing them
+    /// changes no result.
     /// </summary>
     public static void Project(float* x, int n, int k, Projection[] outputs, bool parallel = true)
     {
         var starts = new int[outputs.Length + 1];
-        for (int p = 0; p < outputs.Length; p++) starts[p + 1] = starts[p] + (outputs[p].M + ItemCols - 1) / ItemCols;
+        for (int p = 0; p < outputs.Length; p++)
+            starts[p + 1] = starts[p] + (outputs[p].Panels?.Panels ?? (outputs[p].M + ItemCols - 1) / ItemCols);
         For(starts[^1], (long)n * k * ItemCols, parallel, item =>
         {
             int p = 0;
             while (item >= starts[p + 1]) p++;
             var o = outputs[p];
+            if (o.Panels is { } panels)
+            {
+                PanelKernels.Panel(x, n, panels, item - starts[p], o.Bias, o.Y, o.Accumulate);
+                return;
+            }
             int j0 = (item - starts[p]) * ItemCols, cols = Math.Min(ItemCols, o.M - j0);
             float* tile = stackalloc float[RowTile * ItemCols];
             for (int r0 = 0; r0 < n; r0 += RowTile)
@@ -99,6 +110,13 @@ internal static unsafe class DecodeKernels
             }
         });
     }
+
+    /// <summary>
+    /// <see cref="GateUpSwiGlu(float*, int, int, float*, float*, int, float*, bool)"/> with repacked weights (one
+    /// work item per panel of 32 columns).
+    /// </summary>
+    public static void GateUpSwiGlu(float* x, int n, PanelMatrix gate, PanelMatrix up, float* y, bool parallel = true) =>
+        For(gate.Panels, 2L * n * gate.K * PanelMatrix.Width, parallel, p => PanelKernels.GateUpPanel(x, n, gate, up, p, y));
 
     /// <summary>t[r * ldt + j] = x_r . w_j for rows x [rows, k] and cols weight rows w [cols, k].</summary>
     private static void Tile(float* x, int rows, int k, float* w, int cols, float* t, int ldt)
@@ -296,6 +314,13 @@ internal static unsafe class DecodeKernels
         }
         for (; i < k; i++) s = MathF.FusedMultiplyAdd(x[i], w[i], s);
         return s;
+    }
+
+    /// <summary>Asks for floats [p, p + count) to be brought into the L2 cache (a hint: nothing when SSE is missing).</summary>
+    public static void PrefetchL2(float* p, long count)
+    {
+        if (!Sse.IsSupported) return;
+        for (byte* b = (byte*)p, end = (byte*)(p + count); b < end; b += 64) Sse.Prefetch1(b);
     }
 
     /// <summary>Rounds a key count up to whole 16-float vectors: the row stride of the transposed key cache.</summary>

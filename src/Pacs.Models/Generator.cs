@@ -50,6 +50,28 @@ public sealed unsafe partial class Generator
     /// <summary>True while prompt rows are processed: their projections go through the SGEMM (see Linear).</summary>
     private bool _prefill;
 
+    /// <summary>
+    /// Most bytes of weights that decode steps read as <see cref="PanelMatrix"/> copies, made at the start of every
+    /// Generate call (training changes the weights between calls): bench-tiny's 12 MB take about as long to pack as
+    /// one decode step. Larger models keep the direct dot-product kernels and no second copy of their weights.
+    /// </summary>
+    public const long PanelWeightBytes = 256L << 20;
+
+    /// <summary>
+    /// Decode steps read repacked weights (see <see cref="PanelWeightBytes"/>); internal so tests can try both paths.
+    /// Stays false where the panel kernels cannot run (no AVX-512).
+    /// </summary>
+    internal bool UsePanels
+    {
+        get => _usePanels;
+        set => _usePanels = value && PanelKernels.Supported;
+    }
+
+    private bool _usePanels;
+
+    private LayerPanels[] _layerPanels = [];
+    private PanelMatrix? _lmHeadPanels;
+
     /// <param name="model">The model to sample from (its weights are read at each step, never copied).</param>
     /// <param name="maxRowsPerStep">Most decode rows (one per unfinished sequence) run through the layers at once.</param>
     /// <param name="maxPromptRowsPerStep">
@@ -66,6 +88,7 @@ public sealed unsafe partial class Generator
         _maxRowsPerStep = maxRowsPerStep;
         _maxPromptRowsPerStep = maxPromptRowsPerStep;
         _weightBytes = 4L * model.ParameterCount;
+        UsePanels = PanelKernels.Supported && _weightBytes <= PanelWeightBytes;
     }
 
     public Transformer Model => _model;
@@ -104,6 +127,7 @@ public sealed unsafe partial class Generator
         }
         var rope = _model.Rope;
         EnsureCache(offset);
+        if (UsePanels) PackPanels();
 
         // Prefill: all prompt tokens, in steps of at most _maxPromptRowsPerStep rows; sample after each prompt's last row.
         var rows = new List<Row>(Math.Max(_maxRowsPerStep, _maxPromptRowsPerStep));
@@ -139,6 +163,34 @@ public sealed unsafe partial class Generator
         return results;
     }
 
+    /// <summary>Copies the current weights into the panel layout the decode steps read.</summary>
+    private void PackPanels()
+    {
+        var layers = _model.Layers;
+        if (_layerPanels.Length != layers.Count)
+        {
+            _layerPanels = layers.Select(l => new LayerPanels(Shaped(l.QProj), Shaped(l.KProj), Shaped(l.VProj), Shaped(l.OProj),
+                Shaped(l.GateProj), Shaped(l.UpProj), Shaped(l.DownProj))).ToArray();
+            _lmHeadPanels = Shaped(_model.LmHead);
+        }
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var (w, p) = (layers[l], _layerPanels[l]);
+            Pack(p.Q, w.QProj); Pack(p.K, w.KProj); Pack(p.V, w.VProj); Pack(p.O, w.OProj);
+            Pack(p.Gate, w.GateProj); Pack(p.Up, w.UpProj); Pack(p.Down, w.DownProj);
+        }
+        Pack(_lmHeadPanels!, _model.LmHead);
+
+        static PanelMatrix Shaped(Pacs.Tensors.Tensor w) => new(w.Shape[0], w.Shape[1]);
+        static void Pack(PanelMatrix panels, Pacs.Tensors.Tensor w)
+        {
+            fixed (float* p = w.Data) panels.Pack(p);
+        }
+    }
+
+    /// <summary>The decode weights of one layer, repacked.</summary>
+    private sealed record LayerPanels(PanelMatrix Q, PanelMatrix K, PanelMatrix V, PanelMatrix O, PanelMatrix Gate, PanelMatrix Up, PanelMatrix Down);
+
     /// <summary>Next-token logits [V] after a whole prompt, through the KV-cache path (for tests).</summary>
     internal float[] PromptLogits(int[] prompt)
     {
@@ -149,7 +201,7 @@ public sealed unsafe partial class Generator
         _prefill = true;
         Step(rows, seqs, _model.Rope, new SamplingOptions(Greedy: true), []);
         _prefill = false;
-        return _logits[.._c.VocabSize];
+        return new ReadOnlySpan<float>(_logits.Ptr, _c.VocabSize).ToArray();
     }
 
     /// <summary>Per-request state: tokens so far, where its K/V rows live, and its random stream.</summary>

@@ -17,22 +17,25 @@ public class GeneratorTests
         Assert.All(result.LogProbs, lp => Assert.True(lp <= 0 && float.IsFinite(lp)));
     }
 
-    [Fact]
-    public void OutputDependsOnlyOnPromptAndSeedNotOnBatchOrThreads()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void OutputDependsOnlyOnPromptAndSeedNotOnBatchOrThreads(bool panels)
     {
         var model = Stories.Value;
+        Generator New(int maxRowsPerStep = 256, int maxPromptRowsPerStep = 2048) => new(model, maxRowsPerStep, maxPromptRowsPerStep) { UsePanels = panels };
         var options = new SamplingOptions(Temperature: 0.9f, TopP: 0.95f, MaxNewTokens: 24, StopTokenIds: []);
         var a = new GenerationRequest([1, 403, 407], 7);
         var b = new GenerationRequest([1], 11);
         var c = new GenerationRequest([1, 70, 80, 90, 100, 110], 13);
-        var alone = new Generator(model).Generate([a], options)[0];
-        var batched = new Generator(model, maxRowsPerStep: 3, maxPromptRowsPerStep: 2).Generate([b, a, c, a], options);
+        var alone = New().Generate([a], options)[0];
+        var batched = New(maxRowsPerStep: 3, maxPromptRowsPerStep: 2).Generate([b, a, c, a], options);
         int saved = Parallelism.MaxDegree;
         GenerationResult single;
         try
         {
             Parallelism.MaxDegree = 1;
-            single = new Generator(model).Generate([c, a], options)[1];
+            single = New().Generate([c, a], options)[1];
         }
         finally
         {
@@ -43,16 +46,19 @@ public class GeneratorTests
             Assert.Equal(alone.Tokens, other.Tokens);
             Assert.Equal(alone.LogProbs, other.LogProbs);
         }
-        var otherSeed = new Generator(model).Generate([a with { Seed = 8 }], options)[0];
+        var otherSeed = New().Generate([a with { Seed = 8 }], options)[0];
         Assert.NotEqual(alone.Tokens, otherSeed.Tokens);
     }
 
     /// <summary>A batch large enough that each thread takes a block of rows through all layers gives every request
     /// exactly what it gets alone, with any thread count.</summary>
-    [Fact]
-    public void LargeBatchSplitAcrossThreadsMatchesRequestsAlone()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void LargeBatchSplitAcrossThreadsMatchesRequestsAlone(bool panels)
     {
         var model = Stories.Value;
+        Generator New() => new(model) { UsePanels = panels };
         var options = new SamplingOptions(Temperature: 1f, MaxNewTokens: 12, StopTokenIds: []);
         var requests = Enumerable.Range(0, 40)
             .Select(i => new GenerationRequest(Enumerable.Range(0, 1 + i % 5).Select(j => j == 0 ? 1 : 60 + 7 * i + j).ToArray(), (ulong)(100 + i)))
@@ -61,12 +67,12 @@ public class GeneratorTests
         try
         {
             Parallelism.MaxDegree = 2;
-            var batched = new Generator(model).Generate(requests, options);
+            var batched = New().Generate(requests, options);
             Parallelism.MaxDegree = 1;
-            var serial = new Generator(model).Generate(requests, options);
+            var serial = New().Generate(requests, options);
             for (int i = 0; i < requests.Length; i += 7)
             {
-                var alone = new Generator(model).Generate(requests[i], options);
+                var alone = New().Generate(requests[i], options);
                 Assert.Equal(alone.Tokens, batched[i].Tokens);
                 Assert.Equal(alone.LogProbs, batched[i].LogProbs);
             }

@@ -5,24 +5,26 @@ namespace Pacs.Models.Tests;
 /// <summary>The log-probs the sampler returns are the ones a training step recomputes with Forward.</summary>
 public class TeacherForcingTests
 {
-    public static TheoryData<string, bool, float, int, float> Cases()
+    /// <summary>Each case on both decode paths: repacked weights (panels) and the direct dot products.</summary>
+    public static TheoryData<string, bool, float, int, float, bool> Cases()
     {
-        var data = new TheoryData<string, bool, float, int, float>();
+        var data = new TheoryData<string, bool, float, int, float, bool>();
         foreach (var model in new[] { "llama_tied_gqa", "qwen2_bias_untied", "qwen3_qknorm", "llama3_rope_scaling" })
-        {
-            data.Add(model, false, 0.8f, 0, 1f);
-            data.Add(model, false, 1.3f, 20, 0.9f);
-            data.Add(model, true, 1f, 0, 1f);
-        }
+            foreach (bool panels in new[] { true, false })
+            {
+                data.Add(model, false, 0.8f, 0, 1f, panels);
+                data.Add(model, false, 1.3f, 20, 0.9f, panels);
+                data.Add(model, true, 1f, 0, 1f, panels);
+            }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void SampledLogProbsMatchForwardTo1e5(string fixture, bool greedy, float temperature, int topK, float topP)
+    public void SampledLogProbsMatchForwardTo1e5(string fixture, bool greedy, float temperature, int topK, float topP, bool panels)
     {
         var model = Transformer.Load(TestPaths.Fixture(fixture));
-        AssertTeacherForcedAgreement(model, greedy, temperature, topK, topP, absolute: 1e-5, relative: 0);
+        AssertTeacherForcedAgreement(model, greedy, temperature, topK, topP, absolute: 1e-5, relative: 0, panels);
     }
 
     /// <summary>
@@ -32,16 +34,20 @@ public class TeacherForcingTests
     /// z_t - logsumexp z carries two such errors. They are compared to 1e-5 plus 2e-6 of the row's largest |logit / T|.
     /// </summary>
     [Theory]
-    [InlineData(false, 0.8f, 0, 1f)]
-    [InlineData(false, 1.3f, 20, 0.9f)]
-    [InlineData(true, 1f, 0, 1f)]
-    public void Stories260KSampledLogProbsMatchForward(bool greedy, float temperature, int topK, float topP)
+    [InlineData(false, 0.8f, 0, 1f, true)]
+    [InlineData(false, 1.3f, 20, 0.9f, true)]
+    [InlineData(true, 1f, 0, 1f, true)]
+    [InlineData(false, 0.8f, 0, 1f, false)]
+    [InlineData(false, 1.3f, 20, 0.9f, false)]
+    [InlineData(true, 1f, 0, 1f, false)]
+    public void Stories260KSampledLogProbsMatchForward(bool greedy, float temperature, int topK, float topP, bool panels)
     {
         var model = Transformer.Load(TestPaths.Models("stories260K"));
-        AssertTeacherForcedAgreement(model, greedy, temperature, topK, topP, absolute: 1e-5, relative: 2e-6);
+        AssertTeacherForcedAgreement(model, greedy, temperature, topK, topP, absolute: 1e-5, relative: 2e-6, panels);
     }
 
-    private static void AssertTeacherForcedAgreement(Transformer model, bool greedy, float temperature, int topK, float topP, double absolute, double relative)
+    private static void AssertTeacherForcedAgreement(Transformer model, bool greedy, float temperature, int topK, float topP, double absolute, double relative,
+        bool panels)
     {
         int v = model.Config.VocabSize;
         var requests = new[]
@@ -51,7 +57,7 @@ public class TeacherForcingTests
             new GenerationRequest([1, 9 % v], 7),
         };
         var options = new SamplingOptions(temperature, topK, topP, MaxNewTokens: 30, StopTokenIds: [], Greedy: greedy);
-        var results = new Generator(model).Generate(requests, options);
+        var results = new Generator(model) { UsePanels = panels }.Generate(requests, options);
 
         // Teacher-force prompt + new tokens through Forward, right-padded to the longest.
         int batch = requests.Length;

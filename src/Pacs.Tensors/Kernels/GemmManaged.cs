@@ -101,7 +101,7 @@ internal static unsafe class GemmManaged
 
     public static string Isa => GemmIsa.Best.Name;
 
-    [ThreadStatic] private static float[]? t_taskBuffer;
+    [ThreadStatic] private static AlignedBuffer? t_taskBuffer;
 
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) =>
@@ -119,16 +119,10 @@ internal static unsafe class GemmManaged
     /// <summary>The number of k blocks: equal parts no longer than isa.MaxKC, a function of k alone.</summary>
     internal static int KBlockCount(GemmIsa isa, int k) => (k + isa.MaxKC - 1) / isa.MaxKC;
 
-    private static float* Rent(ref float[]? slot, long length)
+    private static float* Rent(ref AlignedBuffer? slot, long length)
     {
-        // Pinned (never moves) with 16 floats of slack so the pointer can be aligned to 64 bytes.
-        if (slot is null || slot.Length < length + 16)
-        {
-            if (length + 16 > Array.MaxLength) throw new ArgumentException($"sgemm: a packing buffer of {length} floats is too large");
-            slot = GC.AllocateUninitializedArray<float>((int)(length + 16), pinned: true);
-        }
-        nint address = (nint)Unsafe.AsPointer(ref slot[0]);
-        return (float*)((address + 63) & ~(nint)63);
+        if (slot is null || slot.Length < length) slot = new AlignedBuffer(length);
+        return slot.Ptr;
     }
 
     private sealed class Job(GemmIsa isa, bool transA, bool transB, int m, int n, int k, float alpha,
