@@ -45,6 +45,13 @@ internal static unsafe class DecodeKernels
             for (int i = 0; i < count; i++) body(i);
     }
 
+    /// <summary>body(begin, end) over consecutive ranges covering [0, count): <see cref="RowParallel.ForRange"/>, or all on this thread.</summary>
+    public static void ForRange(int count, long workPerItem, bool parallel, Action<int, int> body)
+    {
+        if (parallel) RowParallel.ForRange(count, workPerItem, body);
+        else if (count > 0) body(0, count);
+    }
+
     /// <summary>
     /// Several projections of the same input in one parallel loop (fewer fork-joins: q, k and v share one).
     /// Work items are 16 output columns of one projection (32, a panel, with panels). An element is dot, then + bias,

@@ -206,15 +206,21 @@ public sealed unsafe partial class Generator
                         if (layer.QNorm is { } qn) Normalization.RmsNormForward(new ReadOnlySpan<float>(qh, hd), qn.Data, eps, new Span<float>(qh, hd));
                         Rope.RotateInPlace(new Span<float>(qh, hd), cos, sin);
                     }
-                    var seq = seqs[row.Seq];
                     int p = row.Position;
                     float* kh = k + (long)i * kvDim + kvHead * hd;
                     if (layer.KNorm is { } kn) Normalization.RmsNormForward(new ReadOnlySpan<float>(kh, hd), kn.Data, eps, new Span<float>(kh, hd));
                     Rope.RotateInPlace(new Span<float>(kh, hd), cos, sin);
-                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
+                    long headBlock = HeadBlock(row, kvHead);
                     float* kt = kc + headBlock + (long)(p >> 4) * hd * 16 + (p & 15);
                     for (int e = 0; e < hd; e++) kt[e * 16] = kh[e];
                     new ReadOnlySpan<float>(v + (long)i * kvDim + kvHead * hd, hd).CopyTo(new Span<float>(vc + headBlock + (long)p * hd, hd));
+                }
+
+                // Where a KV head's keys (and values, in the other array) start in the sequence's cache block.
+                long HeadBlock(Row row, int kvHead)
+                {
+                    var seq = seqs[row.Seq];
+                    return seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
                 }
 
                 // Prompt rows of one sequence attend to each other's keys: all keys go into the cache first. A decode
@@ -230,29 +236,34 @@ public sealed unsafe partial class Generator
                 foreach (var r in rowArr) avgContext += r.Position + 1;
                 avgContext = avgContext / n + 1;
                 bool prefill = _prefill;
-                DecodeKernels.For(n * hkv, avgContext * hd * 2 * groups, parallel, item =>
+                // Each task's items in order; before an item computes, the next one's keys and values are asked into
+                // L2 (the first item of a task asks for its own): the cache is read once per step, from memory, and
+                // waiting on it was most of attention's time on bench-tiny.
+                DecodeKernels.ForRange(n * hkv, avgContext * hd * 2 * groups, parallel, (begin, end) =>
                 {
-                    int i = item / hkv, kvHead = item % hkv;
-                    // Start fetching the next item's keys and values into L2 while this one computes: the cache is
-                    // read once per step, from memory, and this took a seventh off bench-tiny's attention time.
-                    if (item + 1 < n * hkv)
+                    PrefetchItem(begin);
+                    for (int item = begin; item < end; item++)
                     {
-                        var (nextRow, nextHead) = (rowArr[(item + 1) / hkv], (item + 1) % hkv);
-                        var nextSeq = seqs[nextRow.Seq];
-                        long nextBlock = nextSeq.CacheOffset * kvDim + (long)nextHead * nextSeq.Stride * hd;
-                        DecodeKernels.PrefetchL2(kc + nextBlock, (long)DecodeKernels.PadKeys(nextRow.Position + 1) * hd);
-                        DecodeKernels.PrefetchL2(vc + nextBlock, (long)(nextRow.Position + 1) * hd);
+                        if (item + 1 < end) PrefetchItem(item + 1);
+                        int i = item / hkv, kvHead = item % hkv;
+                        if (!prefill) Prepare(i, kvHead);
+                        var row = rowArr[i];
+                        int ctx = row.Position + 1;
+                        int need = groups * DecodeKernels.PadKeys(ctx);
+                        var scores = t_scores is { } buf && buf.Length >= need ? buf : (t_scores = new AlignedBuffer(Math.Max(need, 1024)));
+                        long headBlock = HeadBlock(row, kvHead);
+                        long qOff = (long)i * qDim + kvHead * groups * hd;
+                        DecodeKernels.Attend(q + qOff, groups, hd, kc + headBlock, vc + headBlock, ctx, scale, scores.Ptr, att + qOff);
                     }
-                    if (!prefill) Prepare(i, kvHead);
-                    var row = rowArr[i];
-                    int ctx = row.Position + 1;
-                    int need = groups * DecodeKernels.PadKeys(ctx);
-                    var scores = t_scores is { } buf && buf.Length >= need ? buf : (t_scores = new AlignedBuffer(Math.Max(need, 1024)));
-                    var seq = seqs[row.Seq];
-                    long headBlock = seq.CacheOffset * kvDim + (long)kvHead * seq.Stride * hd;
-                    long qOff = (long)i * qDim + kvHead * groups * hd;
-                    DecodeKernels.Attend(q + qOff, groups, hd, kc + headBlock, vc + headBlock, ctx, scale, scores.Ptr, att + qOff);
                 });
+
+                void PrefetchItem(int item)
+                {
+                    var row = rowArr[item / hkv];
+                    long block = HeadBlock(row, item % hkv);
+                    DecodeKernels.PrefetchL2(kc + block, (long)DecodeKernels.PadKeys(row.Position + 1) * hd);
+                    DecodeKernels.PrefetchL2(vc + block, (long)(row.Position + 1) * hd);
+                }
 
                 // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
                 if (_prefill)
