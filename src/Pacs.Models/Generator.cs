@@ -72,7 +72,10 @@ public sealed unsafe partial class Generator
     private LayerPanels[] _layerPanels = [];
     private PanelMatrix? _lmHeadPanels;
 
-    /// <param name="model">The model to sample from (its weights are read at each step, never copied).</param>
+    /// <param name="model">
+    /// The model to sample from. Its weights are read as they are at each Generate call: in place, or copied into panels
+    /// at the start of the call (models up to <see cref="PanelWeightBytes"/>).
+    /// </param>
     /// <param name="maxRowsPerStep">Most decode rows (one per unfinished sequence) run through the layers at once.</param>
     /// <param name="maxPromptRowsPerStep">
     /// Most prompt rows per prefill step. Prompt rows go through the SGEMM, which packs every weight matrix once per
