@@ -63,7 +63,8 @@ internal static unsafe class DecodeKernels
         var starts = new int[outputs.Length + 1];
         for (int p = 0; p < outputs.Length; p++)
             starts[p + 1] = starts[p] + (outputs[p].Panels?.Panels ?? (outputs[p].M + ItemCols - 1) / ItemCols);
-        For(starts[^1], (long)n * k * ItemCols, parallel, item =>
+        int itemCols = outputs.Any(o => o.Panels is not null) ? PanelMatrix.Width : ItemCols;
+        For(starts[^1], (long)n * k * itemCols, parallel, item =>
         {
             int p = 0;
             while (item >= starts[p + 1]) p++;
@@ -79,18 +80,35 @@ internal static unsafe class DecodeKernels
             {
                 int rows = Math.Min(RowTile, n - r0);
                 Tile(x + (long)r0 * k, rows, k, o.W + (long)j0 * k, cols, tile, ItemCols);
-                for (int r = 0; r < rows; r++)
-                {
-                    float* t = tile + r * ItemCols, y = o.Y + (long)(r0 + r) * o.M + j0;
-                    if (o.Bias != null)
-                        for (int j = 0; j < cols; j++) t[j] += o.Bias[j0 + j];
-                    if (o.Accumulate)
-                        for (int j = 0; j < cols; j++) y[j] += t[j];
-                    else
-                        new ReadOnlySpan<float>(t, cols).CopyTo(new Span<float>(y, cols));
-                }
+                StoreTile(tile, ItemCols, rows, cols, o.Bias == null ? null : o.Bias + j0, o.Y + (long)r0 * o.M + j0, o.M, o.Accumulate);
             }
         });
+    }
+
+    /// <summary>
+    /// Writes a tile of dot products t [rows, cols] (row stride ldt) to y (row stride ldy): each element + bias[j],
+    /// then added to y when accumulating, else stored.
+    /// </summary>
+    internal static void StoreTile(float* t, int ldt, int rows, int cols, float* bias, float* y, int ldy, bool accumulate)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* tr = t + r * ldt, yr = y + (long)r * ldy;
+            if (bias != null)
+                for (int j = 0; j < cols; j++) tr[j] += bias[j];
+            if (accumulate)
+                for (int j = 0; j < cols; j++) yr[j] += tr[j];
+            else
+                new ReadOnlySpan<float>(tr, cols).CopyTo(new Span<float>(yr, cols));
+        }
+    }
+
+    /// <summary>y rows [rows, cols] (row stride ldy) = SwiGLU of the gate and up tiles g, u (row stride ldt).</summary>
+    internal static void SwiGluTile(float* g, float* u, int ldt, int rows, int cols, float* y, int ldy)
+    {
+        for (int r = 0; r < rows; r++)
+            Activations.SwiGluForward(new ReadOnlySpan<float>(g + r * ldt, cols), new ReadOnlySpan<float>(u + r * ldt, cols),
+                new Span<float>(y + (long)r * ldy, cols));
     }
 
     /// <summary>
@@ -111,9 +129,7 @@ internal static unsafe class DecodeKernels
                 int rows = Math.Min(RowTile, n - r0);
                 Tile(x + (long)r0 * k, rows, k, wGate + (long)j0 * k, cols, g, ItemCols);
                 Tile(x + (long)r0 * k, rows, k, wUp + (long)j0 * k, cols, u, ItemCols);
-                for (int r = 0; r < rows; r++)
-                    Activations.SwiGluForward(new ReadOnlySpan<float>(g + r * ItemCols, cols), new ReadOnlySpan<float>(u + r * ItemCols, cols),
-                        new Span<float>(y + (long)(r0 + r) * m + j0, cols));
+                SwiGluTile(g, u, ItemCols, rows, cols, y + (long)r0 * m + j0, m);
             }
         });
     }

@@ -18,7 +18,8 @@ public sealed unsafe partial class Generator
     private long _cacheTokens;
 
     // Step activations, grown to the largest step seen. Aligned to cache lines: with the kernels' work items of 16 or
-    // 32 columns, two threads never write the same line of an output row (that false sharing cost about 5%).
+    // 32 columns and row lengths that are multiples of 16 floats (bench-tiny's, Qwen's), two threads never write the
+    // same line of an output row (that false sharing cost about 5%).
     private int _rowCapacity;
     private AlignedBuffer _x = AlignedBuffer.Empty, _h = AlignedBuffer.Empty, _q = AlignedBuffer.Empty, _k = AlignedBuffer.Empty;
     private AlignedBuffer _v = AlignedBuffer.Empty, _att = AlignedBuffer.Empty, _gate = AlignedBuffer.Empty, _up = AlignedBuffer.Empty;

@@ -80,16 +80,7 @@ internal static unsafe class PanelKernels
         {
             int rows = Math.Min(RowTile, n - r0);
             Tile(x + (long)r0 * k, rows, k, panel, t);
-            for (int r = 0; r < rows; r++)
-            {
-                float* tr = t + r * PanelMatrix.Width, yr = y + (long)(r0 + r) * m + j0;
-                if (bias != null)
-                    for (int j = 0; j < cols; j++) tr[j] += bias[j0 + j];
-                if (accumulate)
-                    for (int j = 0; j < cols; j++) yr[j] += tr[j];
-                else
-                    new ReadOnlySpan<float>(tr, cols).CopyTo(new Span<float>(yr, cols));
-            }
+            DecodeKernels.StoreTile(t, PanelMatrix.Width, rows, cols, bias == null ? null : bias + j0, y + (long)r0 * m + j0, m, accumulate);
         }
     }
 
@@ -108,9 +99,7 @@ internal static unsafe class PanelKernels
             int rows = Math.Min(RowTile, n - r0);
             Tile(x + (long)r0 * k, rows, k, gate.Panel(p), g);
             Tile(x + (long)r0 * k, rows, k, up.Panel(p), u);
-            for (int r = 0; r < rows; r++)
-                Activations.SwiGluForward(new ReadOnlySpan<float>(g + r * PanelMatrix.Width, cols), new ReadOnlySpan<float>(u + r * PanelMatrix.Width, cols),
-                    new Span<float>(y + (long)(r0 + r) * m + j0, cols));
+            DecodeKernels.SwiGluTile(g, u, PanelMatrix.Width, rows, cols, y + (long)r0 * m + j0, m);
         }
     }
 
