@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Pacs.Engine;
 using Pacs.Rewards;
 
 namespace Pacs.Eval;
@@ -110,13 +111,8 @@ public static class Evaluator
     }
 
     /// <summary>The seed of sample <paramref name="sample"/> of problem <paramref name="problem"/> (SplitMix64 finaliser of the triple).</summary>
-    public static ulong SampleSeed(ulong seed, int problem, int sample)
-    {
-        ulong z = seed ^ ((ulong)(uint)problem << 32 | (uint)sample) * 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public static ulong SampleSeed(ulong seed, int problem, int sample) =>
+        Rng.Mix(seed ^ ((ulong)(uint)problem << 32 | (uint)sample) * 0x9E3779B97F4A7C15UL);
 
     /// <summary>Writes <see cref="MetricsFileName"/> and <see cref="RolloutsFileName"/> into <paramref name="outDir"/>.</summary>
     public static void Write(EvalReport report, string outDir, IReadOnlyDictionary<string, string>? info = null)
@@ -134,7 +130,7 @@ public static class Evaluator
                 foreach (var (name, value) in report.Named()) w.WriteNumber(name, value);
                 w.WriteEndObject();
             }
-            WriteAtomically(Path.Combine(outDir, MetricsFileName), stream.ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(outDir, MetricsFileName), stream.ToArray());
         }
         using (var stream = new MemoryStream())
         {
@@ -158,15 +154,8 @@ public static class Evaluator
                     }
                     stream.WriteByte((byte)'\n');
                 }
-            WriteAtomically(Path.Combine(outDir, RolloutsFileName), stream.ToArray());
+            AtomicFile.WriteAllBytes(Path.Combine(outDir, RolloutsFileName), stream.ToArray());
         }
-    }
-
-    private static void WriteAtomically(string path, byte[] bytes)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
     }
 
     /// <summary>A plain-text table of the metrics (for logs; the CLI renders its own).</summary>

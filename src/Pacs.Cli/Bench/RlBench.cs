@@ -40,8 +40,8 @@ public static class RlBench
             // which makes every repeat the same shape.
             string baseDir = Path.Combine(root, "base");
             var tokenizer = new CharTokenizer();
-            var config = profile.Sft.ModelConfig(tokenizer.VocabSize, tokenizer.BosId!.Value, tokenizer.EosIds, tokenizer.PadId);
-            var model = new Transformer(config, seed: 5);
+            var spec = profile.Sft.ModelSpec(tokenizer.VocabSize, tokenizer.BosId!.Value, tokenizer.EosIds, tokenizer.PadId);
+            var model = ((ManagedModel)ManagedBackend.Instance.CreatePolicy(spec, seed: 5, new TrainingSettings(new OptimizerSettings()))).Model;
             model.Save(baseDir);
             tokenizer.Save(baseDir);
 
@@ -69,7 +69,7 @@ public static class RlBench
                     var trainConfig = ConfigFor(profile, algorithm, baseDir);
                     trainConfig.Trainer.Steps = 1;
                     string runDir = Path.Combine(root, $"{algorithm}-{r + 1}");
-                    RlTrainer.Start(trainConfig, runDir).Run();
+                    RlTrainer.Start(ManagedBackend.Instance, trainConfig, runDir).Run();
                     var m = MetricsLog.Read(Path.Combine(runDir, MetricsLog.FileName)).Single(x => x["step"] == 1);
                     if (r >= 0)
                         splits[algorithm].Add(new StepSplit(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"],

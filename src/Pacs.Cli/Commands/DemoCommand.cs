@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Pacs.Eval;
-using Pacs.Models;
+using Pacs.Engine;
+using Pacs.Engine.Managed;
 using Pacs.Rewards.Tasks;
 using Pacs.Rl.Sft;
 using Spectre.Console;
@@ -16,7 +17,7 @@ public sealed class DemoContext
     public required int SftSteps { get; init; }
     public string Task { get; init; } = "arith";
     public EvalOptions Eval { get; init; } = new();
-    public SamplingOptions Sampling { get; init; } = new(Temperature: 1f, MaxNewTokens: 96);
+    public SamplingParams Sampling { get; init; } = SamplingParams.Of(1f, 96, stopTokenIds: []);
 
     /// <summary>The SFT base model folder.</summary>
     public string BaseModelDir => Path.Combine(OutDir, "base");
@@ -47,8 +48,8 @@ public static class DemoStages
     public static DemoStage TrainBase { get; } = new("SFT: train a small arith model from scratch", ctx =>
     {
         var options = new SftOptions { Task = ctx.Task, Seed = ctx.Seed, Steps = ctx.SftSteps, WarmupSteps = System.Math.Min(30, ctx.SftSteps / 10) };
-        var trainer = new SftTrainer(options);
-        AnsiConsole.MarkupLine($"{trainer.Model.ParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} worked solutions");
+        var trainer = new SftTrainer(options, ManagedBackend.Instance);
+        AnsiConsole.MarkupLine($"{trainer.Model.TrainableParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} worked solutions");
         double loss = SftCommand.Run(trainer, ctx.BaseModelDir, options.Steps);
         AnsiConsole.MarkupLine($"final loss {loss:0.0000}");
     });

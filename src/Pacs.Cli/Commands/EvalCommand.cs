@@ -32,7 +32,7 @@ public sealed class EvalCommand : ICliCommand
             var evalTask = parse.GetValue(dataset) is { } datasetName
                 ? TaskRegistry.Create(datasetName, level: parse.GetValue(level))
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
-            var sampling = new SamplingOptions(Temperature: parse.GetValue(temperature), TopP: parse.GetValue(topP), MaxNewTokens: parse.GetValue(maxNew));
+            var sampling = SamplingParams.Of(parse.GetValue(temperature), parse.GetValue(maxNew), stopTokenIds: [], topP: parse.GetValue(topP));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
             string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", SafeName(evalTask.Name));
             var report = Run(modelDir, evalTask, sampling, options, outDir);
@@ -43,10 +43,9 @@ public sealed class EvalCommand : ICliCommand
     }
 
     /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table.</summary>
-    public static EvalReport Run(string modelDir, ITask task, SamplingOptions sampling, EvalOptions options, string outDir, string? title = null)
+    public static EvalReport Run(string modelDir, ITask task, SamplingParams sampling, EvalOptions options, string outDir, string? title = null)
     {
-        var (model, tokenizer) = ModelDirectory.Load(modelDir);
-        var sampler = new GeneratorSampler(model, tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
+        var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling);
         EvalReport report = null!;
         if (AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -67,7 +66,7 @@ public sealed class EvalCommand : ICliCommand
             ["model"] = Path.GetFullPath(modelDir),
             ["temperature"] = sampling.Temperature.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["top_p"] = sampling.TopP.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["max_new_tokens"] = sampling.MaxNewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["max_new_tokens"] = sampling.MaxTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));

@@ -116,8 +116,8 @@ public sealed class ReproCommand : ICliCommand
         Say($"repro ({profile.Name}): SFT base, then {string.Join(", ", Methods(profile.Ablations).Select(m => m.Label))}; {profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples, {profile.Seeds} seeds, lr grid {string.Join(", ", profile.LearningRates)}");
         if (existingBase is null)
         {
-            var sft = new SftTrainer(profile.Sft);
-            Say($"sft: {sft.Model.ParameterCount:N0} parameters, {profile.Sft.Steps} steps");
+            var sft = new SftTrainer(profile.Sft, ManagedBackend.Instance);
+            Say($"sft: {sft.Model.TrainableParameterCount:N0} parameters, {profile.Sft.Steps} steps");
             double sftLoss = sft.Train(baseDir);
             Say($"sft: final loss {sftLoss:0.0000}");
         }
@@ -127,12 +127,11 @@ public sealed class ReproCommand : ICliCommand
         }
 
         var task = TaskRegistry.Create(profile.Sft.Task, profile.Sft.Seed, profile.Sft.Level);
-        var sampling = new SamplingOptions(Temperature: 1f, MaxNewTokens: profile.MaxResponseTokens);
+        var sampling = SamplingParams.Of(1f, profile.MaxResponseTokens, stopTokenIds: []);
         var evalOptions = new EvalOptions { Samples = profile.EvalSamples, Problems = profile.EvalProblems, Seed = 12345 };
         EvalReport Evaluate(string label, string modelDir)
         {
-            var (model, tokenizer) = ModelDirectory.Load(modelDir);
-            var report = Evaluator.Run(task, new GeneratorSampler(model, tokenizer, sampling), evalOptions);
+            var report = Evaluator.Run(task, RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling), evalOptions);
             Evaluator.Write(report, Path.Combine(outDir, "eval", label));
             Say($"eval {label}: " + string.Join(" ", report.PassAtK.Select(p => $"pass@{p.K} {p.PassAtK:0.000}")));
             return report;
@@ -176,7 +175,7 @@ public sealed class ReproCommand : ICliCommand
     private static double TrainRun(TrainConfig config, string runDir, Action<string> say)
     {
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-        var trainer = RlTrainer.Start(config, runDir);
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, config, runDir);
         var rewards = new List<double>();
         int every = Math.Max(1, config.Trainer.Steps / 4);
         trainer.StepCompleted += (step, m) =>

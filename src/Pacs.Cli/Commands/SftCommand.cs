@@ -34,8 +34,8 @@ public sealed class SftCommand : ICliCommand
                 WarmupSteps = System.Math.Min(defaults.WarmupSteps, System.Math.Max(0, parse.GetValue(steps) / 10)),
             };
             string outDir = parse.GetValue(output)!;
-            var trainer = new SftTrainer(options);
-            AnsiConsole.MarkupLine($"[bold]sft[/] task [cyan]{options.Task}[/], {trainer.Model.ParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} sequences -> {Markup.Escape(outDir)}");
+            var trainer = new SftTrainer(options, ManagedBackend.Instance);
+            AnsiConsole.MarkupLine($"[bold]sft[/] task [cyan]{options.Task}[/], {trainer.Model.TrainableParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} sequences -> {Markup.Escape(outDir)}");
             double loss = Run(trainer, outDir, options.Steps);
             AnsiConsole.MarkupLine($"final loss {loss:0.0000}; model written to [green]{Markup.Escape(outDir)}[/]");
             return 0;

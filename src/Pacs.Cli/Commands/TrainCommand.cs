@@ -29,13 +29,13 @@ public sealed class TrainCommand : ICliCommand
             {
                 if (parse.GetValue(config) is not null || parse.GetValue(model) is not null || parse.GetValue(seed) is not null || (parse.GetValue(set)?.Length ?? 0) > 0)
                     throw new ArgumentException("--resume continues a run with its saved config; only --steps may change it");
-                trainer = RlTrainer.Resume(runDir, parse.GetValue(steps));
+                trainer = RlTrainer.Resume(ManagedBackend.Instance, runDir, parse.GetValue(steps));
             }
             else
             {
                 var resolved = Resolve(parse.GetValue(config), parse.GetValue(model), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(set) ?? []);
                 string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{resolved.Algorithm.Name}-{resolved.Trainer.Seed}");
-                trainer = RlTrainer.Start(resolved, outDir);
+                trainer = RlTrainer.Start(ManagedBackend.Instance, resolved, outDir);
             }
             var outcome = Run(trainer);
             Console.WriteLine(outcome.Message);
@@ -129,16 +129,16 @@ public static class RlDemoStages
         foreach (var kv in new[]
         {
             "algorithm.name=pacs", $"model.dir={ctx.BaseModelDir}", $"task.name={ctx.Task}", $"task.seed={ctx.Seed}",
-            "rollout.batch_prompts=16", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxNewTokens}",
+            "rollout.batch_prompts=16", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxTokens}",
             "optim.lr=3e-5", "update.mini_batches=2", "trainer.steps=30", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
         })
             ConfigBinder.Set(config, kv);
         string runDir = PacsRunDir(ctx);
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-        var outcome = TrainCommand.Run(RlTrainer.Start(config, runDir));
+        var outcome = TrainCommand.Run(RlTrainer.Start(ManagedBackend.Instance, config, runDir));
         AnsiConsole.MarkupLine(Markup.Escape(outcome.Message) + $"; report: [green]{Markup.Escape(HtmlReport.Write(runDir))}[/]");
     });
 
     public static DemoStage EvaluatePacs { get; } = new("Evaluate the PACS model: pass@k on the same held-out problems",
-        ctx => ctx.Evaluate("pacs", Path.Combine(Checkpointer.Latest(PacsRunDir(ctx)), "model")));
+        ctx => ctx.Evaluate("pacs", Checkpointer.ModelDir(Checkpointer.Latest(PacsRunDir(ctx)))));
 }

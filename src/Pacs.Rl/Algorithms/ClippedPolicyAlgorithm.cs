@@ -57,6 +57,12 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
 
     public virtual bool NeedsReference => _options.KlLossCoef > 0;
 
+    /// <summary>1: advantages from the batch (or a critic); group-relative estimators override it.</summary>
+    public virtual int MinGroupSize => 1;
+
+    /// <summary>The importance ratio pi / pi_old is taken against the rollout policy's log-probs.</summary>
+    public bool NeedsExactOldLogProbs => true;
+
     public abstract IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch);
 
     public virtual LossOutput Loss(PolicyBatch miniBatch)

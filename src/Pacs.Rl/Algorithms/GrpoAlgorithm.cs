@@ -27,6 +27,8 @@ public class GrpoAlgorithm(GrpoOptions options, string name = "grpo") : ClippedP
 {
     public GrpoOptions Options { get; } = options;
 
+    public override int MinGroupSize => 2;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var rewards = batch.Rewards.Select(r => (double)r).ToArray();

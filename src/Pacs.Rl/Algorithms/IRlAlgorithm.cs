@@ -18,6 +18,16 @@ public interface IRlAlgorithm
     /// <summary>Needs <see cref="PolicyBatch.RefLogProbs"/> from the frozen initial model (with these options).</summary>
     bool NeedsReference { get; }
 
+    /// <summary>The smallest `group_size` it works with (2 where a response is scored against the rest of its group).</summary>
+    int MinGroupSize { get; }
+
+    /// <summary>
+    /// <see cref="PolicyBatch.OldLogProbs"/> must be the rollout policy's log-probs exactly as the trainer computes
+    /// them (importance ratios, a proxy against the rollout policy): with a rollout engine whose log-probs differ
+    /// from the trainer's, the trainer has to recompute them.
+    /// </summary>
+    bool NeedsExactOldLogProbs { get; }
+
     /// <summary>
     /// Computes what needs the whole rollout batch before any update (group or batch-whitened advantages, GAE
     /// returns) and stores it in the batch. Returns batch-level metrics (reward mean, fraction of uniform groups, ...).

@@ -248,6 +248,12 @@ public sealed class PacsAlgorithm : IRlAlgorithm
 
     public bool NeedsReference => Options.Proxy == "sum" && Options.Reference == "initial";
 
+    /// <summary>A score centred in its group (rloo, grpo) needs a group; `psi: none` scores each response alone.</summary>
+    public int MinGroupSize => Options.Psi == "none" ? 1 : 2;
+
+    /// <summary>The sum proxy against the rollout policy is log pi - log pi_old: the first update's proxy is 0 only with the trainer's own log-probs.</summary>
+    public bool NeedsExactOldLogProbs => Options.Proxy == "sum" && Options.Reference == "rollout";
+
     public IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         if (Options.Psi != "none" && batch.GroupSize < 2)

@@ -8,6 +8,8 @@ public sealed class RlooAlgorithm(RlooOptions options) : ClippedPolicyAlgorithm(
 {
     public RlooOptions Options { get; } = options;
 
+    public override int MinGroupSize => 2;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var perResponse = AdvantageEstimators.Rloo(batch.Rewards.Select(r => (double)r).ToArray(), batch.GroupSize);

@@ -1,20 +1,12 @@
 using Pacs.Rl.Algorithms;
 using Pacs.Rl.Training;
-using Pacs.Tensors.Optim;
+using Pacs.Engine;
 
 namespace Pacs.Rl.Config;
 
 /// <summary>Checks a whole config before any work starts; every message names the offending key.</summary>
 public static class TrainConfigValidator
 {
-    /// <summary>Algorithms whose advantage or score compares the responses of a group: they need group_size >= 2.</summary>
-    public static bool IsGroupAlgorithm(string name, object options) => name switch
-    {
-        "pacs" => options is PacsOptions { Psi: not "none" },
-        "grpo" or "dr_grpo" or "rloo" => true,
-        _ => false,
-    };
-
     public static void Validate(TrainConfig c)
     {
         if (string.IsNullOrWhiteSpace(c.Model.Dir)) throw new ArgumentException("model.dir is empty: pass --model DIR (an SFT base) or set model.dir");
@@ -30,8 +22,8 @@ public static class TrainConfigValidator
         }
         Positive(c.Rollout.BatchPrompts, "rollout.batch_prompts");
         Positive(c.Rollout.GroupSize, "rollout.group_size");
-        if (IsGroupAlgorithm(c.Algorithm.Name, c.Algorithm.Options) && c.Rollout.GroupSize < 2)
-            throw new ArgumentException($"rollout.group_size={c.Rollout.GroupSize}: algorithm {c.Algorithm.Name} compares responses within a group and needs group_size >= 2");
+        if (c.Rollout.GroupSize < algorithm.MinGroupSize)
+            throw new ArgumentException($"rollout.group_size={c.Rollout.GroupSize}: algorithm {c.Algorithm.Name} compares responses within a group and needs group_size >= {algorithm.MinGroupSize}");
         if (!(c.Rollout.Temperature > 0)) throw new ArgumentException($"rollout.temperature must be > 0, got {c.Rollout.Temperature}");
         if (!(c.Rollout.TopP > 0 && c.Rollout.TopP <= 1)) throw new ArgumentException($"rollout.top_p must be in (0, 1], got {c.Rollout.TopP}");
         Positive(c.Rollout.MaxResponseTokens, "rollout.max_response_tokens");

@@ -1,4 +1,4 @@
-using Pacs.Models;
+using Pacs.Engine;
 
 namespace Pacs.Rl.Sft;
 
@@ -32,7 +32,7 @@ public sealed record SftOptions
     public int IntermediateSize { get; init; } = 384;
     public int MaxPositions { get; init; } = 256;
     /// <summary>Recompute each decoder layer but the last in backward instead of keeping its activations
-    /// (<see cref="Transformer.GradientCheckpointing"/>): less memory, about one more forward pass of time.</summary>
+    /// (<see cref="TrainingSettings.GradientCheckpointing"/>): less memory, about one more forward pass of time.</summary>
     public bool GradientCheckpointing { get; init; }
 
     public void Validate()
@@ -47,22 +47,22 @@ public sealed record SftOptions
         if (Heads % KvHeads != 0) throw new ArgumentException($"sft: {Heads} heads are not divisible by {KvHeads} KV heads");
     }
 
-    /// <summary>The model's config.json for a vocabulary with the given special ids.</summary>
-    public ModelConfig ModelConfig(int vocabSize, int bosId, IReadOnlyList<int> eosIds, int padId) => new()
+    /// <summary>The model's shape for a vocabulary with the given special ids.</summary>
+    public ModelSpec ModelSpec(int vocabSize, int bosId, IReadOnlyList<int> eosIds, int padId) => new()
     {
         ModelType = "llama",
         VocabSize = vocabSize,
         HiddenSize = HiddenSize,
-        NumHiddenLayers = Layers,
-        NumAttentionHeads = Heads,
-        NumKeyValueHeads = KvHeads,
-        HeadDim = HiddenSize / Heads,
+        Layers = Layers,
+        Heads = Heads,
+        KvHeads = KvHeads,
         IntermediateSize = IntermediateSize,
-        MaxPositionEmbeddings = MaxPositions,
+        MaxPositions = MaxPositions,
         RmsNormEps = 1e-5,
         TieWordEmbeddings = true,
         BosTokenId = bosId,
         EosTokenIds = eosIds,
         PadTokenId = padId,
+        MaxNewTokens = 128,
     };
 }

@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Pacs.Models;
+using Pacs.Engine;
 using Pacs.Rewards;
 using Pacs.Rewards.Tasks;
 using Pacs.Rl.Training;
-using Pacs.Tensors;
-using Pacs.Tensors.Optim;
 using Pacs.Text;
 
 namespace Pacs.Rl.Sft;
@@ -14,39 +12,48 @@ namespace Pacs.Rl.Sft;
 public sealed record SftStepInfo(int Step, int TotalSteps, double Loss, double LearningRate, double GradNorm,
     long ResponseTokens, double TokensPerSecond, TimeSpan Elapsed);
 
-/// <summary>Prompt+response rows packed for one teacher-forced pass; only response tokens are targets.</summary>
-/// <param name="Tokens">[B*T] input ids, rows padded with the pad id.</param>
-/// <param name="Targets">[B*T] next-token targets; -1 at prompt, last and padding positions.</param>
-/// <param name="ValidLengths">[B] real length of each row.</param>
-public sealed record SftBatch(int[] Tokens, int[] Targets, int[] ValidLengths, int Batch, int SeqLen, int TargetCount)
+/// <summary>
+/// The rows of one SFT step: BOS + prompt and worked solution + EOS, packed by the backend. Each response carries one
+/// extra pad token at its end, so the pass also reads the last real token as an input (as a causal-LM batch of
+/// prompt + response does); that extra position is never a target.
+/// </summary>
+/// <param name="Rows">The packed rows.</param>
+/// <param name="TargetCount">Solution and EOS tokens over all rows: what the loss averages over.</param>
+public sealed record SftBatch(IPackedRows Rows, int TargetCount)
 {
-    public static SftBatch Pack(IReadOnlyList<(int[] Prompt, int[] Response)> rows, int padId)
+    public static SftBatch Pack(IEngineBackend backend, IReadOnlyList<(int[] Prompt, int[] Response)> rows, int padId)
     {
         if (rows.Count == 0) throw new ArgumentException("sft: empty batch");
-        int seqLen = rows.Max(r => r.Prompt.Length + r.Response.Length);
-        var tokens = new int[rows.Count * seqLen];
-        var targets = new int[rows.Count * seqLen];
-        var lengths = new int[rows.Count];
-        Array.Fill(tokens, padId);
-        Array.Fill(targets, -1);
-        int count = 0;
         for (int b = 0; b < rows.Count; b++)
+            if (rows[b].Prompt.Length == 0) throw new ArgumentException($"sft: row {b} has an empty prompt (it needs at least BOS)");
+        var packed = backend.Pack(rows.Select(r => r.Prompt).ToList(), rows.Select(r => (int[])[.. r.Response, padId]).ToList(), padId);
+        return new SftBatch(packed, rows.Sum(r => r.Response.Length));
+    }
+}
+
+/// <summary>The SFT loss as a log-prob loss: mean cross-entropy = -(sum of the targets' log pi) / N.</summary>
+public static class SftLoss
+{
+    /// <summary>
+    /// The loss of per-row log-probs whose last entry is the extra pad position of <see cref="SftBatch"/>, and its
+    /// gradient with respect to each log-prob (-1/N on targets, 0 on the extra position).
+    /// </summary>
+    public static (double Loss, float[][] Grad) Compute(float[][] logProbs, int targetCount)
+    {
+        double total = 0;
+        var grad = new float[logProbs.Length][];
+        // -(1f / N) as a float, the exact coefficient a fused cross-entropy backward uses.
+        float coefficient = targetCount == 0 ? 0f : -(1f / targetCount);
+        for (int r = 0; r < logProbs.Length; r++)
         {
-            var (prompt, response) = rows[b];
-            if (prompt.Length == 0) throw new ArgumentException($"sft: row {b} has an empty prompt (it needs at least BOS)");
-            int length = prompt.Length + response.Length;
-            lengths[b] = length;
-            int row = b * seqLen;
-            prompt.CopyTo(tokens, row);
-            response.CopyTo(tokens, row + prompt.Length);
-            // Position t predicts token t+1; the first response token is predicted from the last prompt position.
-            for (int j = 0; j < response.Length; j++)
+            grad[r] = new float[logProbs[r].Length];
+            for (int j = 0; j < logProbs[r].Length - 1; j++)
             {
-                targets[row + prompt.Length - 1 + j] = response[j];
-                count++;
+                total -= logProbs[r][j];
+                grad[r][j] = coefficient;
             }
         }
-        return new SftBatch(tokens, targets, lengths, rows.Count, seqLen, count);
+        return (targetCount == 0 ? 0f : (float)(total / targetCount), grad);
     }
 }
 
@@ -62,33 +69,26 @@ public sealed class SftTrainer
     public const string OptionsFileName = "sft_options.json";
 
     private readonly SftOptions _options;
+    private readonly IEngineBackend _backend;
 
-    public SftTrainer(SftOptions options)
+    public SftTrainer(SftOptions options, IEngineBackend backend)
     {
         options.Validate();
         _options = options;
+        _backend = backend;
         Task = TaskRegistry.Create(options.Task, options.Seed, options.Level);
         Tokenizer = new CharTokenizer();
-        var config = options.ModelConfig(Tokenizer.VocabSize, Tokenizer.BosId!.Value, Tokenizer.EosIds, Tokenizer.PadId);
-        Model = new Transformer(config, seed: (ulong)options.Seed)
-        {
-            GradientCheckpointing = options.GradientCheckpointing,
-            GenerationConfig = new GenerationConfig
-            {
-                DoSample = true,
-                BosTokenId = Tokenizer.BosId,
-                EosTokenIds = Tokenizer.EosIds,
-                PadTokenId = Tokenizer.PadId,
-                MaxNewTokens = 128,
-            },
-        };
+        var spec = options.ModelSpec(Tokenizer.VocabSize, Tokenizer.BosId!.Value, Tokenizer.EosIds, Tokenizer.PadId);
+        var settings = new TrainingSettings(new OptimizerSettings(Beta1: 0.9, Beta2: 0.95, WeightDecay: options.WeightDecay), options.GradientCheckpointing);
+        Model = backend.CreatePolicy(spec, (ulong)options.Seed, settings);
     }
 
     public ITask Task { get; }
 
     public CharTokenizer Tokenizer { get; }
 
-    public Transformer Model { get; }
+    /// <summary>The model being trained.</summary>
+    public ITrainableModel Model { get; }
 
     /// <summary>Prompt ids (BOS + prompt) and response ids (solution + EOS) of a problem.</summary>
     public (int[] Prompt, int[] Response) Encode(Problem problem)
@@ -103,14 +103,19 @@ public sealed class SftTrainer
         var rows = new List<(int[], int[])>(_options.BatchSize);
         for (int i = 0; i < _options.BatchSize; i++)
             rows.Add(Encode(Task.Get(Split.Train, (long)step * _options.BatchSize + i)));
-        return SftBatch.Pack(rows, Tokenizer.PadId);
+        return SftBatch.Pack(_backend, rows, Tokenizer.PadId);
     }
 
-    /// <summary>Mean cross-entropy over the batch's response tokens (a scalar in the autograd graph when enabled).</summary>
-    public Tensor Loss(SftBatch batch)
+    /// <summary>Mean cross-entropy over the batch's response tokens, without gradients.</summary>
+    public double Loss(SftBatch batch) => SftLoss.Compute(Model.Score(batch.Rows, temperature: 1f), batch.TargetCount).Loss;
+
+    /// <summary>One forward and backward: accumulates the gradient of the mean cross-entropy; returns the loss.</summary>
+    private double Accumulate(SftBatch batch)
     {
-        var logits = Model.Forward(batch.Tokens, batch.Batch, batch.SeqLen, batch.ValidLengths); // [B*T, V]
-        return Ops.CrossEntropy(logits, batch.Targets);                                           // scalar
+        using var pass = Model.Forward(batch.Rows, temperature: 1f);
+        var (loss, grad) = SftLoss.Compute(pass.Outputs, batch.TargetCount);
+        pass.Backward(grad);
+        return loss;
     }
 
     /// <summary>Runs all steps, writing into <paramref name="outDir"/>; returns the mean loss of the last 10% of steps.</summary>
@@ -119,11 +124,8 @@ public sealed class SftTrainer
         Directory.CreateDirectory(outDir);
         string metricsPath = Path.Combine(outDir, MetricsLog.FileName);
         if (File.Exists(metricsPath)) File.Delete(metricsPath);
-        File.WriteAllText(Path.Combine(outDir, OptionsFileName), JsonSerializer.Serialize(_options, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(outDir, OptionsFileName), JsonSerializer.Serialize(_options, new JsonSerializerOptions { WriteIndented = true }));
 
-        var parameters = Model.Parameters.Select(p => p.Value).ToList();
-        var optimizer = new AdamW(ParameterGroup.DecayAndNoDecay(parameters, _options.WeightDecay),
-            new AdamWOptions { LearningRate = _options.LearningRate, Beta1 = 0.9, Beta2 = 0.95 });
         var schedule = new LrSchedule("cosine", _options.LearningRate, _options.WarmupSteps, _options.Steps, _options.MinLrRatio);
         var clock = Stopwatch.StartNew();
         var tailLosses = new List<double>();
@@ -133,19 +135,11 @@ public sealed class SftTrainer
             cancel.ThrowIfCancellationRequested();
             var stepClock = Stopwatch.StartNew();
             var batch = BatchAt(step);
-            optimizer.ZeroGrad();
-            double lossValue;
-            // Activations and their gradients come from a pool and go back to it at the end of the step, so every
-            // step reuses the previous step's buffers; the parameters' gradients are ordinary arrays.
-            using (TensorScope.Begin())
-            {
-                var loss = Loss(batch);
-                lossValue = loss.Item();
-                loss.Backward();
-            }
-            double gradNorm = GradientTools.ClipGlobalNorm(parameters, _options.GradClip);
-            optimizer.LearningRate = schedule.LearningRate(step);
-            var result = optimizer.Step();
+            Model.ZeroGrad();
+            double lossValue = Accumulate(batch);
+            double gradNorm = Model.ClipGradNorm(_options.GradClip);
+            double learningRate = schedule.LearningRate(step);
+            bool applied = Model.Step(learningRate);
             tokens += batch.TargetCount;
             double tokensPerSecond = batch.TargetCount / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds);
             if (step >= _options.Steps - Math.Max(1, _options.Steps / 10)) tailLosses.Add(lossValue);
@@ -154,14 +148,14 @@ public sealed class SftTrainer
             {
                 ["step"] = step + 1,
                 ["loss"] = lossValue,
-                ["lr"] = result.LearningRate,
+                ["lr"] = learningRate,
                 ["grad_norm"] = gradNorm,
-                ["skipped"] = result.Skipped ? 1 : 0,
+                ["skipped"] = applied ? 0 : 1,
                 ["response_tokens"] = batch.TargetCount,
                 ["perf/tokens_per_s"] = tokensPerSecond,
                 ["time/elapsed_s"] = clock.Elapsed.TotalSeconds,
             });
-            onStep?.Invoke(new SftStepInfo(step + 1, _options.Steps, lossValue, result.LearningRate, gradNorm, tokens,
+            onStep?.Invoke(new SftStepInfo(step + 1, _options.Steps, lossValue, learningRate, gradNorm, tokens,
                 tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds), clock.Elapsed));
 
             bool last = step + 1 == _options.Steps;
@@ -175,7 +169,7 @@ public sealed class SftTrainer
     /// <summary>Writes the model, its generation config and the tokenizer: a folder `pacs eval` can load alone.</summary>
     public void SaveModelDir(string dir)
     {
-        Model.Save(dir);
+        Model.SaveHuggingFace(dir);
         Tokenizer.Save(dir);
     }
 }

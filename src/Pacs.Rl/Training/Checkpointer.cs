@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pacs.Engine;
 
 namespace Pacs.Rl.Training;
 
@@ -47,6 +48,9 @@ public sealed record TrainerState(int Step, long DataPosition, ulong RngState, i
 public static class Checkpointer
 {
     public static string DirName(int step) => $"step_{step:D6}";
+
+    /// <summary>The Hugging Face folder of the policy inside a checkpoint (what `pacs eval` and `pacs export` read).</summary>
+    public static string ModelDir(string checkpoint) => Path.Combine(checkpoint, CheckpointLayout.ModelFolder);
 
     /// <summary>Writes a checkpoint; <paramref name="writeContents"/> fills the (temporary) directory it is given.</summary>
     public static string Save(string runDir, int step, Action<string> writeContents, int keep = 0)

@@ -1,11 +1,10 @@
 using System.Diagnostics;
-using Pacs.Models;
+using Pacs.Engine;
+using Pacs.Eval;
 using Pacs.Rewards;
 using Pacs.Rewards.Tasks;
 using Pacs.Rl.Algorithms;
 using Pacs.Rl.Config;
-using Pacs.Tensors;
-using Pacs.Tensors.Optim;
 using Pacs.Text;
 
 namespace Pacs.Rl.Training;
@@ -25,8 +24,9 @@ public sealed record TrainOutcome(StopReason Reason, int LastStep, string RunDir
 /// `group_size` responses each; score them with the task's verifier; compute the rollout policy's log-probs (and the
 /// initial model's, and the critic's values, when needed); let the algorithm prepare advantages; then `epochs` passes
 /// over the batch in `mini_batches` optimizer steps, accumulating gradients over micro-batches of rows (whole groups
-/// when the algorithm needs them). The algorithm returns d loss / d log-prob per response token; the trainer
-/// back-propagates it through the policy with <see cref="Tensor.Backward(float[])"/>.
+/// when the algorithm needs them). The algorithm returns d loss / d log-prob per response token; the trainer hands
+/// it to the policy's <see cref="ITokenPass.Backward"/>. Models and rollouts come from an <see cref="IEngineBackend"/>
+/// (the engine seam): the trainer only orchestrates plain arrays.
 /// Everything random is seeded from `trainer.seed` and the step, so a resumed run repeats an uninterrupted one.
 /// </summary>
 public sealed class RlTrainer
@@ -34,17 +34,16 @@ public sealed class RlTrainer
     private const long EvalSeedTag = 0x5EED_E7A1;
 
     private readonly TrainConfig _config;
+    private readonly IEngineBackend _backend;
     private readonly ITask _task;
     private readonly ITokenizer _tokenizer;
-    private readonly Transformer _policy;
-    private readonly Transformer? _reference;
-    private readonly ValueModel? _critic;
+    private readonly ITrainableModel _policy;
+    private readonly IScorer? _reference;
+    private readonly ITrainableModel? _critic;
     private readonly IRlAlgorithm _algorithm;
-    private readonly AdamW _optimizer;
-    private readonly AdamW? _criticOptimizer;
     private readonly LrSchedule _schedule;
     private readonly LrSchedule? _criticSchedule;
-    private readonly Generator _generator;
+    private readonly IRolloutEngine _rollout;
     private readonly BatchPlanner _planner;
     private readonly Rng _rng;
     private readonly string _startModelDir;
@@ -54,9 +53,10 @@ public sealed class RlTrainer
     private long _dataPosition;
     private int _consecutiveNanSkips;
 
-    private RlTrainer(TrainConfig config, string runDir, Transformer policy, TrainerState? state, ITask? task = null)
+    private RlTrainer(IEngineBackend backend, TrainConfig config, string runDir, string? checkpoint, ITask? task = null)
     {
         _config = config;
+        _backend = backend;
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
@@ -68,29 +68,33 @@ public sealed class RlTrainer
             _ => _task.Count(Split.Rl) > 0 ? Split.Rl : Split.Train,
         };
         if (_task.Count(_promptSplit) == 0) throw new ArgumentException($"task '{config.Task.Name}' has no {_promptSplit} problems to draw RL prompts from (task.prompt_split)");
-        _tokenizer = ModelFiles.LoadTokenizer(_startModelDir);
+        _tokenizer = TokenizerFiles.Load(_startModelDir);
         _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
-        if (_tokenizer.VocabSize > policy.Config.VocabSize)
-            throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {policy.Config.VocabSize}");
-        _policy = policy;
-        bool needsInitial = _algorithm.NeedsReference || config.Trainer.TrackRefKl;
-        _reference = needsInitial ? Transformer.Load(_startModelDir) : null;
-        if (_reference is not null) foreach (var (_, p) in _reference.Parameters) p.RequiresGrad = false;
-        if (_algorithm.NeedsCritic) _critic = ValueModel.FromBase(_reference ?? Transformer.Load(_startModelDir), _tokenizer.PadId);
+        var info = backend.Describe(_startModelDir);
+        if (_tokenizer.VocabSize > info.VocabSize)
+            throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
+
+        var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay));
+        _policy = backend.LoadPolicy(_startModelDir, settings);
+        // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the first update.
+        _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? backend.LoadFrozen(_startModelDir) : null;
+        if (_algorithm.NeedsCritic) _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, settings);
+        if (checkpoint is not null) LoadCheckpoint(checkpoint);
 
         long optimizerSteps = (long)config.Trainer.Steps * config.Update.Epochs * config.Update.MiniBatches;
-        _schedule = new LrSchedule(config.Optim.Schedule, config.Optim.Lr, config.Optim.WarmupSteps, (int)Math.Min(int.MaxValue, optimizerSteps), config.Optim.MinLrRatio);
-        _optimizer = NewOptimizer(_policy, config.Optim.Lr);
+        int totalSteps = (int)Math.Min(int.MaxValue, optimizerSteps);
+        _schedule = new LrSchedule(config.Optim.Schedule, config.Optim.Lr, config.Optim.WarmupSteps, totalSteps, config.Optim.MinLrRatio);
         if (_critic is not null)
-        {
-            _criticOptimizer = NewOptimizer(_critic.Model, config.Critic.Lr);
-            _criticSchedule = new LrSchedule(config.Optim.Schedule, config.Critic.Lr, config.Optim.WarmupSteps, (int)Math.Min(int.MaxValue, optimizerSteps), config.Optim.MinLrRatio);
-        }
-        _generator = new Generator(_policy);
+            _criticSchedule = new LrSchedule(config.Optim.Schedule, config.Critic.Lr, config.Optim.WarmupSteps, totalSteps, config.Optim.MinLrRatio);
+        _rollout = backend.CreateRollout(_policy);
+        _rollout.SyncWeights(_policy, _policy.StepCount);
+        if (!config.Trainer.RecomputeLogprobs && _algorithm.NeedsExactOldLogProbs && !_rollout.Traits.LogProbsMatchTrainer)
+            throw new ArgumentException($"trainer.recompute_logprobs=false: algorithm {config.Algorithm.Name} needs the rollout policy's exact log-probs, and this rollout engine's are not computed as the trainer's; set it to true");
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.GroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
-        if (state is not null)
+        if (checkpoint is not null)
         {
+            var state = TrainerState.Read(checkpoint);
             _step = state.Step;
             _dataPosition = state.DataPosition;
             _rng.State = state.RngState;
@@ -114,40 +118,34 @@ public sealed class RlTrainer
     internal Func<int, LossOutput, LossOutput>? LossHook { get; set; }
 
     /// <summary>Starts a fresh run in <paramref name="runDir"/> (which must not hold a run yet): validates, saves the resolved config.</summary>
-    public static RlTrainer Start(TrainConfig config, string runDir) => Start(config, runDir, task: null);
+    public static RlTrainer Start(IEngineBackend backend, TrainConfig config, string runDir) => Start(backend, config, runDir, task: null);
 
     /// <summary>Test hook: a fresh run on a task that is not in the registry (config.task.name is then only a label).</summary>
-    internal static RlTrainer Start(TrainConfig config, string runDir, ITask? task)
+    internal static RlTrainer Start(IEngineBackend backend, TrainConfig config, string runDir, ITask? task)
     {
         TrainConfigValidator.Validate(config);
         if (File.Exists(Path.Combine(runDir, MetricsLog.FileName)) || Directory.Exists(Path.Combine(runDir, RunFiles.CheckpointsDir)))
             throw new ArgumentException($"run directory {runDir} already holds a run; resume it with --resume {runDir} or choose another --out");
-        var policy = Transformer.Load(config.Model.Dir);
+        var trainer = new RlTrainer(backend, config, runDir, checkpoint: null, task);
         Directory.CreateDirectory(runDir);
-        string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
-        File.WriteAllText(configPath + ".tmp", ConfigBinder.ToYaml(config));
-        File.Move(configPath + ".tmp", configPath, overwrite: true);
-        return new RlTrainer(config, runDir, policy, state: null, task);
+        AtomicFile.WriteAllText(Path.Combine(runDir, RunFiles.ConfigFile), ConfigBinder.ToYaml(config));
+        return trainer;
     }
 
     /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> optionally changes the total.</summary>
-    public static RlTrainer Resume(string runDir, int? steps = null)
+    public static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps = null) => Resume(backend, runDir, steps, task: null);
+
+    /// <summary>Test hook: resumes a run on a task that is not in the registry.</summary>
+    internal static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps, ITask? task)
     {
         string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
         var config = ConfigBinder.LoadFile<TrainConfig>(configPath);
         if (steps is { } s) config.Trainer.Steps = s;
         TrainConfigValidator.Validate(config);
         string checkpoint = Checkpointer.Latest(runDir);
-        var state = TrainerState.Read(checkpoint);
-        var policy = Transformer.Load(Path.Combine(checkpoint, "model"));
-        var trainer = new RlTrainer(config, runDir, policy, state);
-        trainer.LoadOptimizerState(checkpoint);
-        MetricsLog.TruncateAfter(runDir, state.Step);
-        if (steps is not null)
-        {
-            File.WriteAllText(configPath + ".tmp", ConfigBinder.ToYaml(config));
-            File.Move(configPath + ".tmp", configPath, overwrite: true);
-        }
+        var trainer = new RlTrainer(backend, config, runDir, checkpoint, task);
+        MetricsLog.TruncateAfter(runDir, trainer.Step);
+        if (steps is not null) AtomicFile.WriteAllText(configPath, ConfigBinder.ToYaml(config));
         return trainer;
     }
 
@@ -189,23 +187,10 @@ public sealed class RlTrainer
     }
 
     /// <summary>The policy under training (weights change as it trains).</summary>
-    public Transformer Policy => _policy;
+    public ITrainableModel Policy => _policy;
 
-    private AdamW NewOptimizer(Transformer model, double lr)
-    {
-        foreach (var (name, p) in model.Parameters) p.Name ??= name;
-        var parameters = model.Parameters.Select(p => p.Value).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().ToList();
-        var groups = ParameterGroup.DecayAndNoDecay(parameters, _config.Optim.WeightDecay);
-        return new AdamW(groups, new AdamWOptions
-        {
-            LearningRate = lr,
-            Beta1 = _config.Optim.Beta1,
-            Beta2 = _config.Optim.Beta2,
-            Epsilon = _config.Optim.Eps,
-            WeightDecay = _config.Optim.WeightDecay,
-            SkipNonFinite = true,
-        });
-    }
+    /// <summary>The engine sampling this run's rollouts.</summary>
+    public IRolloutEngine Rollout => _rollout;
 
     private Dictionary<string, double> RunStep(int step)
     {
@@ -219,19 +204,19 @@ public sealed class RlTrainer
         var watch = Stopwatch.StartNew();
         var problems = new Problem[prompts];
         var promptIds = new int[prompts][];
-        var requests = new List<GenerationRequest>(prompts * group);
+        var sampling = SamplingFor(cfg);
+        var requests = new List<RolloutRequest>(prompts * group);
         for (int p = 0; p < prompts; p++)
         {
             long index = TrainIndex(_dataPosition + p);
             problems[p] = _task.Get(_promptSplit, index);
             promptIds[p] = _prompts.Encode(problems[p].Prompt);
-            for (int g = 0; g < group; g++) requests.Add(new GenerationRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g)));
+            for (int g = 0; g < group; g++) requests.Add(new RolloutRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g), sampling));
         }
         _dataPosition += prompts;
-        var sampling = SamplingFor(cfg);
-        var results = _generator.Generate(requests, sampling);
+        var results = _rollout.Generate(requests);
         double rolloutTime = watch.Elapsed.TotalSeconds;
-        long generatedTokens = results.Sum(r => (long)r.Tokens.Length);
+        long generatedTokens = results.Sum(r => (long)r.ResponseIds.Length);
 
         // 2. Scoring.
         watch.Restart();
@@ -242,40 +227,35 @@ public sealed class RlTrainer
         for (int r = 0; r < rows; r++)
         {
             rowPrompts[r] = promptIds[r / group];
-            responses[r] = results[r].Tokens;
-            string text = _tokenizer.Decode(results[r].Tokens, skipSpecialTokens: true);
+            responses[r] = results[r].ResponseIds;
+            string text = _tokenizer.Decode(results[r].ResponseIds, skipSpecialTokens: true);
             rewards[r] = (float)_task.Verify(problems[r / group], text).Reward;
         }
         double scoreTime = watch.Elapsed.TotalSeconds;
 
-        // 3. Log-probs of the rollout policy, the initial model and the critic's values.
+        // 3. Log-probs of the rollout policy, the initial model and the critic's values, over rows packed once.
         watch.Restart();
-        int passRows = Math.Max(1, _planner.RowsPerMicroBatch);
-        // The policy's entropy is taken from the logits of the update's first forward pass (as verl), so turning
+        var scores = ScoreRollouts(rowPrompts, responses, temperature);
+        // The policy's entropy is taken from the update's first forward pass (as verl), so turning
         // recompute_logprobs off saves a whole forward pass.
-        float[][] oldLogProbs = cfg.Trainer.RecomputeLogprobs
-            ? ModelPasses.ScoreResponses(_policy, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: false).LogProbs
-            : results.Select(r => r.LogProbs).ToArray();
-        var entropy = new float[]?[rows];
-        float[][]? refLogProbs = _reference is null ? null
-            : ModelPasses.ScoreResponses(_reference, rowPrompts, responses, _tokenizer.PadId, temperature, passRows, withEntropy: false).LogProbs;
-        float[][]? oldValues = _critic?.Score(rowPrompts, responses, _tokenizer.PadId, passRows);
+        float[][] oldLogProbs = scores.OldLogProbs ?? results.Select(r => r.LogProbs).ToArray();
         double logProbTime = watch.Elapsed.TotalSeconds;
 
-        var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = refLogProbs, OldValues = oldValues };
+        var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = scores.RefLogProbs, OldValues = scores.OldValues };
         foreach (var (k, v) in _algorithm.Prepare(batch)) metrics[k] = v;
 
         // 4. Update.
         watch.Restart();
-        var (updateMetrics, updateTokens, skipped) = Update(batch, rowPrompts, responses, step, entropy);
+        var entropy = new float[]?[rows];
+        var update = Update(batch, rowPrompts, responses, step, entropy);
         double updateTime = watch.Elapsed.TotalSeconds;
-        foreach (var (k, v) in updateMetrics) metrics[k] = v;
+        foreach (var (k, v) in update.Metrics) metrics[k] = v;
 
         // 5. Metrics of the batch.
-        AddRolloutMetrics(metrics, rewards, responses, results, entropy, oldLogProbs, refLogProbs, group, cfg.Rollout.MaxResponseTokens);
-        _consecutiveNanSkips = skipped ? _consecutiveNanSkips + 1 : 0;
-        metrics["train/nan_skipped"] = skipped ? 1 : 0;
-        if (skipped) Message?.Invoke($"step {step}: non-finite loss or gradient, update skipped ({_consecutiveNanSkips} in a row)");
+        RolloutMetrics.Add(metrics, rewards, results, entropy, oldLogProbs, scores.RefLogProbs, group);
+        _consecutiveNanSkips = update.Skipped ? _consecutiveNanSkips + 1 : 0;
+        metrics["train/nan_skipped"] = update.Skipped ? 1 : 0;
+        if (update.Skipped) Message?.Invoke($"step {step}: non-finite loss or gradient, update skipped and the step's optimizer steps undone ({_consecutiveNanSkips} in a row)");
 
         double evalTime = 0;
         // A task without a held-out split (a training-only dataset such as math_train) has nothing to validate on.
@@ -290,222 +270,163 @@ public sealed class RlTrainer
         metrics["time/score"] = scoreTime;
         metrics["time/logprob"] = logProbTime;
         metrics["time/update"] = updateTime;
+        metrics["time/sync"] = update.SyncSeconds;
         metrics["time/eval"] = evalTime;
         metrics["time/step"] = stepWatch.Elapsed.TotalSeconds;
         metrics["perf/rollout_tokens_per_s"] = rolloutTime > 0 ? generatedTokens / rolloutTime : 0;
-        metrics["perf/update_tokens_per_s"] = updateTime > 0 ? updateTokens / updateTime : 0;
+        metrics["perf/update_tokens_per_s"] = updateTime > 0 ? update.Tokens / updateTime : 0;
         metrics["perf/step_tokens_per_s"] = generatedTokens / Math.Max(1e-9, stepWatch.Elapsed.TotalSeconds - evalTime);
         return metrics;
     }
 
-    /// <summary>The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward passes.</summary>
-    private (Dictionary<string, double> Metrics, long Tokens, bool Skipped) Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy)
+    /// <summary>What the no-grad passes of a step computed: null where the step does not need it.</summary>
+    private sealed record RolloutScores(float[][]? OldLogProbs, float[][]? RefLogProbs, float[][]? OldValues);
+
+    /// <summary>The rollout policy's log-probs (when recomputed), the reference's and the critic's values, each chunk of rows packed once for all three.</summary>
+    private RolloutScores ScoreRollouts(int[][] rowPrompts, int[][] responses, float temperature)
+    {
+        bool recompute = _config.Trainer.RecomputeLogprobs;
+        if (!recompute && _reference is null && _critic is null) return new RolloutScores(null, null, null);
+        int rows = rowPrompts.Length;
+        var old = recompute ? new float[rows][] : null;
+        var reference = _reference is null ? null : new float[rows][];
+        var values = _critic is null ? null : new float[rows][];
+        int chunk = Math.Max(1, _planner.RowsPerMicroBatch);
+        for (int start = 0; start < rows; start += chunk)
+        {
+            int end = Math.Min(rows, start + chunk);
+            var packed = _backend.Pack(rowPrompts[start..end], responses[start..end], _tokenizer.PadId);
+            if (old is not null) _policy.Score(packed, temperature).CopyTo(old, start);
+            if (reference is not null) _reference!.Score(packed, temperature).CopyTo(reference, start);
+            if (values is not null) _critic!.Score(packed, temperature).CopyTo(values, start);
+        }
+        return new RolloutScores(old, reference, values);
+    }
+
+    /// <summary>What one step's update did.</summary>
+    private sealed record UpdateResult(Dictionary<string, double> Metrics, long Tokens, bool Skipped, double SyncSeconds);
+
+    /// <summary>
+    /// The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward
+    /// passes. A non-finite loss or gradient anywhere undoes every optimizer step this batch took.
+    /// </summary>
+    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy)
     {
         var cfg = _config;
         int group = cfg.Rollout.GroupSize;
         float temperature = (float)cfg.Rollout.Temperature;
-        bool tokenShare = _config.Algorithm.Options is ClippedPolicyOptions { LossAggMode: LossAggregation.TokenMean };
-        var sums = new Dictionary<string, double>();
-        var mins = new Dictionary<string, double>();
-        var maxs = new Dictionary<string, double>();
-        double weightTotal = 0, gradNormSum = 0, criticGradNormSum = 0, lossSum = 0;
-        int optimizerSteps = 0;
-        long tokens = 0;
-        double lr = 0, criticLr = 0;
-        var policyParams = _optimizer.Parameters.ToList();
-        var criticParams = _criticOptimizer?.Parameters.ToList();
-        int microIndex = 0;
+        bool criticOnly = _critic is not null && step <= cfg.Critic.WarmupSteps;
+        var stats = new UpdateStats();
+        double syncSeconds = 0;
+        // Later mini-batches see the weights earlier ones stepped (and the critic steps after the policy); undoing
+        // them needs a copy from before the first.
+        bool severalSteps = cfg.Update.Epochs * cfg.Update.MiniBatches > 1 || _critic is not null;
+        ITrainingSnapshot?[] snapshots = severalSteps ? [_policy.Snapshot(), _critic?.Snapshot()] : [];
+        UpdateResult Skip()
+        {
+            foreach (var snapshot in snapshots) snapshot?.Restore();
+            _policy.ZeroGrad();
+            _critic?.ZeroGrad();
+            if (severalSteps) _rollout.SyncWeights(_policy, _policy.StepCount);
+            return new UpdateResult(stats.Average(), stats.Tokens, true, syncSeconds);
+        }
 
         for (int epoch = 0; epoch < cfg.Update.Epochs; epoch++)
         {
             foreach (var miniGroups in _planner.MiniBatchGroups(_rng))
             {
                 var miniRows = miniGroups.SelectMany(g => Enumerable.Range(g * group, group)).ToArray();
-                long miniTokens = miniRows.Sum(r => (long)responses[r].Length);
-                _optimizer.ZeroGrad();
-                _criticOptimizer?.ZeroGrad();
+                var totals = MiniBatchTotals.Of(batch.SelectRows(miniRows));
+                _policy.ZeroGrad();
+                _critic?.ZeroGrad();
                 double miniLoss = 0;
                 foreach (var (start, end) in _planner.MicroBatches(miniRows.Length))
                 {
                     var microRows = miniRows[start..end];
-                    // Activations and their gradients come from the tensor pool and go back to it after this micro-batch.
-                    using var scope = TensorScope.Begin();
                     var micro = _algorithm.NeedsWholeGroups
                         ? batch.SelectGroups(miniGroups[(start / group)..(end / group)])
                         : batch.SelectRows(microRows);
-                    var packed = PackedSequences.Build(microRows.Select(r => rowPrompts[r]).ToList(), microRows.Select(r => responses[r]).ToList(), _tokenizer.PadId);
-                    var (logProbTensor, logits) = ModelPasses.LogProbs(_policy, packed, temperature);
-                    micro.LogProbs = packed.Extract(logProbTensor.Data);
-                    if (epoch == 0)
-                    {
-                        var rowEntropy = ModelPasses.ResponseEntropy(logits, packed, temperature);
+                    // The algorithm normalises by the whole mini-batch, so micro-batch gradients add up to the mini-batch's.
+                    micro.Totals = totals;
+                    var packed = _backend.Pack(microRows.Select(r => rowPrompts[r]).ToList(), microRows.Select(r => responses[r]).ToList(), _tokenizer.PadId);
+                    using var policyPass = _policy.Forward(packed, temperature, withEntropy: epoch == 0, withGradients: !criticOnly);
+                    micro.LogProbs = policyPass.Outputs;
+                    if (policyPass.Entropy is { } rowEntropy)
                         for (int i = 0; i < microRows.Length; i++) entropy[microRows[i]] = rowEntropy[i];
-                    }
-                    Tensor? valueTensor = null;
-                    if (_critic is not null)
-                    {
-                        valueTensor = _critic.Values(packed);
-                        micro.Values = packed.Extract(valueTensor.Data);
-                    }
+                    using var valuePass = _critic?.Forward(packed, temperature);
+                    micro.Values = valuePass?.Outputs;
                     var output = _algorithm.Loss(micro);
                     if (LossHook is not null) output = LossHook(step, output);
-                    long microTokens = microRows.Sum(r => (long)responses[r].Length);
-                    double share = tokenShare ? (miniTokens > 0 ? (double)microTokens / miniTokens : 0) : (double)microRows.Length / miniRows.Length;
-                    if (!double.IsFinite(output.Loss))
-                    {
-                        _optimizer.ZeroGrad();
-                        _criticOptimizer?.ZeroGrad();
-                        return (Average(sums, mins, maxs, weightTotal), tokens, true);
-                    }
-                    logProbTensor.Backward(packed.Scatter(output.GradLogProbs, share));
-                    if (valueTensor is not null && output.GradValues is not null) valueTensor.Backward(packed.Scatter(output.GradValues, share));
-                    miniLoss += share * output.Loss;
-                    tokens += packed.TotalTokens;
-                    foreach (var (k, v) in output.Metrics)
-                    {
-                        if (!double.IsFinite(v)) continue;
-                        if (k.EndsWith("_min", StringComparison.Ordinal)) mins[k] = Math.Min(mins.GetValueOrDefault(k, double.PositiveInfinity), v);
-                        else if (k.EndsWith("_max", StringComparison.Ordinal)) maxs[k] = Math.Max(maxs.GetValueOrDefault(k, double.NegativeInfinity), v);
-                        else sums[k] = sums.GetValueOrDefault(k) + share * v;
-                    }
-                    microIndex++;
+                    if (!double.IsFinite(output.Loss)) return Skip();
+                    if (!criticOnly) policyPass.Backward(output.GradLogProbs);
+                    if (valuePass is not null && output.GradValues is not null) valuePass.Backward(output.GradValues);
+                    miniLoss += output.Loss;
+                    stats.Tokens += packed.TotalTokens;
+                    stats.AddMetrics(output.Metrics, (double)microRows.Length / miniRows.Length);
                 }
-                weightTotal += 1;
-                double norm = cfg.Optim.GradClip > 0 ? GradientTools.ClipGlobalNorm(policyParams, cfg.Optim.GradClip) : GradientTools.GlobalNorm(policyParams);
-                if (!double.IsFinite(norm))
-                {
-                    _optimizer.ZeroGrad();
-                    _criticOptimizer?.ZeroGrad();
-                    return (Average(sums, mins, maxs, weightTotal), tokens, true);
-                }
-                bool criticOnly = _critic is not null && step <= cfg.Critic.WarmupSteps;
-                lr = _schedule.LearningRate(_optimizer.StepCount);
+                stats.EndMiniBatch();
+                double norm = criticOnly ? 0 : _policy.ClipGradNorm(cfg.Optim.GradClip);
+                if (!double.IsFinite(norm)) return Skip();
+                stats.LearningRate = _schedule.LearningRate(_policy.StepCount);
                 if (!criticOnly)
                 {
-                    _optimizer.LearningRate = lr;
-                    _optimizer.Step();
+                    if (!_policy.Step(stats.LearningRate)) return Skip();
+                    var sync = Stopwatch.StartNew();
+                    _rollout.SyncWeights(_policy, _policy.StepCount);
+                    syncSeconds += sync.Elapsed.TotalSeconds;
                 }
-                if (_criticOptimizer is not null && criticParams is not null)
+                if (_critic is not null)
                 {
-                    double criticNorm = cfg.Optim.GradClip > 0 ? GradientTools.ClipGlobalNorm(criticParams, cfg.Optim.GradClip) : GradientTools.GlobalNorm(criticParams);
-                    criticGradNormSum += criticNorm;
-                    criticLr = _criticSchedule!.LearningRate(_criticOptimizer.StepCount);
-                    _criticOptimizer.LearningRate = criticLr;
-                    _criticOptimizer.Step();
+                    double criticNorm = _critic.ClipGradNorm(cfg.Optim.GradClip);
+                    if (!double.IsFinite(criticNorm)) return Skip();
+                    stats.CriticGradNormSum += criticNorm;
+                    stats.CriticLearningRate = _criticSchedule!.LearningRate(_critic.StepCount);
+                    if (!_critic.Step(stats.CriticLearningRate)) return Skip();
                 }
-                gradNormSum += norm;
-                lossSum += miniLoss;
-                optimizerSteps++;
+                stats.GradNormSum += norm;
+                stats.LossSum += miniLoss;
+                stats.OptimizerSteps++;
             }
         }
-        _optimizer.ZeroGrad();
-        _criticOptimizer?.ZeroGrad();
-        var result = Average(sums, mins, maxs, weightTotal);
-        result["actor/loss"] = optimizerSteps > 0 ? lossSum / optimizerSteps : double.NaN;
-        result["actor/grad_norm"] = optimizerSteps > 0 ? gradNormSum / optimizerSteps : double.NaN;
-        result["actor/lr"] = lr;
+        _policy.ZeroGrad();
+        _critic?.ZeroGrad();
+        var result = stats.Average();
+        result["actor/loss"] = stats.OptimizerSteps > 0 ? stats.LossSum / stats.OptimizerSteps : double.NaN;
+        result["actor/grad_norm"] = stats.OptimizerSteps > 0 ? stats.GradNormSum / stats.OptimizerSteps : double.NaN;
+        result["actor/lr"] = stats.LearningRate;
         if (_critic is not null)
         {
-            result["critic/grad_norm"] = optimizerSteps > 0 ? criticGradNormSum / optimizerSteps : double.NaN;
-            result["critic/lr"] = criticLr;
+            result["critic/grad_norm"] = stats.OptimizerSteps > 0 ? stats.CriticGradNormSum / stats.OptimizerSteps : double.NaN;
+            result["critic/lr"] = stats.CriticLearningRate;
         }
-        result["train/optimizer_steps"] = _optimizer.StepCount;
-        return (result, tokens, false);
+        result["train/optimizer_steps"] = _policy.StepCount;
+        return new UpdateResult(result, stats.Tokens, false, syncSeconds);
     }
 
-    private static Dictionary<string, double> Average(Dictionary<string, double> sums, Dictionary<string, double> mins, Dictionary<string, double> maxs, double count)
-    {
-        var result = new Dictionary<string, double>();
-        foreach (var (k, v) in sums) result[k] = count > 0 ? v / count : double.NaN;
-        foreach (var (k, v) in mins) result[k] = v;
-        foreach (var (k, v) in maxs) result[k] = v;
-        return result;
-    }
-
-    private static void AddRolloutMetrics(Dictionary<string, double> metrics, float[] rewards, int[][] responses, IReadOnlyList<GenerationResult> results,
-        float[]?[] entropy, float[][] oldLogProbs, float[][]? refLogProbs, int group, int maxTokens)
-    {
-        int rows = rewards.Length;
-        int groups = rows / group;
-        metrics["reward/mean"] = rewards.Average(r => (double)r);
-        metrics["reward/accuracy"] = rewards.Count(r => r >= 0.5f) / (double)rows;
-        int uniform = 0, solved = 0;
-        for (int g = 0; g < groups; g++)
-        {
-            var slice = rewards.AsSpan(g * group, group);
-            bool allEqual = true, anyCorrect = false;
-            foreach (var r in slice)
-            {
-                allEqual &= r == slice[0];
-                anyCorrect |= r >= 0.5f;
-            }
-            if (allEqual) uniform++;
-            if (anyCorrect) solved++;
-        }
-        metrics["reward/all_equal_group_fraction"] = uniform / (double)groups;
-        metrics[$"reward/pass@{group}"] = solved / (double)groups;
-        metrics["response/length_mean"] = responses.Average(r => (double)r.Length);
-        metrics["response/length_max"] = responses.Max(r => r.Length);
-        metrics["response/clip_fraction"] = results.Count(r => !r.Stopped && r.Tokens.Length >= maxTokens) / (double)rows;
-        // Rows of an update cut short by a non-finite loss have no entropy.
-        double entropySum = 0;
-        long entropyTokens = 0;
-        foreach (var row in entropy)
-        {
-            if (row is null) continue;
-            foreach (var e in row) entropySum += e;
-            entropyTokens += row.Length;
-        }
-        if (entropyTokens > 0) metrics["actor/entropy"] = entropySum / entropyTokens;
-        if (refLogProbs is not null)
-        {
-            // k1 estimate of KL(pi_old || pi_ref) per token from the sampled tokens.
-            double kl = 0;
-            long n = 0;
-            for (int r = 0; r < rows; r++)
-                for (int t = 0; t < oldLogProbs[r].Length; t++) { kl += oldLogProbs[r][t] - refLogProbs[r][t]; n++; }
-            metrics["actor/kl_ref"] = n > 0 ? kl / n : 0;
-        }
-    }
-
-    /// <summary>pass@1 and pass@n on the first `task.eval_problems` held-out problems, with fixed seeds.</summary>
+    /// <summary>pass@1 and pass@n on the first `task.eval_problems` held-out problems, with fixed seeds, through the evaluator.</summary>
     public Dictionary<string, double> Validate()
     {
         var cfg = _config;
-        int problems = (int)Math.Min(cfg.Task.EvalProblems, _task.Count(Split.Test));
-        int samples = cfg.Task.EvalSamples;
-        var requests = new List<GenerationRequest>(problems * samples);
-        var items = new Problem[problems];
-        for (int i = 0; i < problems; i++)
+        var options = new EvalOptions
         {
-            items[i] = _task.Get(Split.Test, i);
-            var ids = _prompts.Encode(items[i].Prompt);
-            for (int j = 0; j < samples; j++) requests.Add(new GenerationRequest(ids, Rng.Hash(cfg.Trainer.Seed, EvalSeedTag, i, j)));
-        }
-        var results = _generator.Generate(requests, SamplingFor(cfg));
-        double pass1 = 0, passN = 0;
-        for (int i = 0; i < problems; i++)
-        {
-            int correct = 0;
-            for (int j = 0; j < samples; j++)
-                if (_task.Verify(items[i], _tokenizer.Decode(results[i * samples + j].Tokens, skipSpecialTokens: true)).Correct) correct++;
-            pass1 += PassAtK.Estimate(samples, correct, 1);
-            passN += PassAtK.Estimate(samples, correct, samples);
-        }
+            Samples = cfg.Task.EvalSamples,
+            Problems = cfg.Task.EvalProblems,
+            Seed = Rng.Hash(cfg.Trainer.Seed, EvalSeedTag),
+            BatchSize = cfg.Task.EvalProblems * cfg.Task.EvalSamples,
+        };
+        var report = Evaluator.Run(_task, new RolloutSampler(_rollout, _tokenizer, SamplingFor(cfg), _prompts), options);
+        int samples = options.Samples;
         var metrics = new Dictionary<string, double>
         {
-            ["val/pass@1"] = problems > 0 ? pass1 / problems : double.NaN,
-            [$"val/pass@{samples}"] = problems > 0 ? passN / problems : double.NaN,
+            ["val/pass@1"] = report.PassAt(1),
+            [$"val/pass@{samples}"] = report.PassAt(samples),
         };
-        Message?.Invoke($"validation: pass@1 {metrics["val/pass@1"]:0.000}, pass@{samples} {metrics[$"val/pass@{samples}"]:0.000} on {problems} held-out problems");
+        Message?.Invoke($"validation: pass@1 {metrics["val/pass@1"]:0.000}, pass@{samples} {metrics[$"val/pass@{samples}"]:0.000} on {report.Problems.Count} held-out problems");
         return metrics;
     }
 
-    private SamplingOptions SamplingFor(TrainConfig cfg) => new(
-        Temperature: (float)cfg.Rollout.Temperature,
-        TopP: (float)cfg.Rollout.TopP,
-        MaxNewTokens: cfg.Rollout.MaxResponseTokens,
-        StopTokenIds: _tokenizer.EosIds);
+    private SamplingParams SamplingFor(TrainConfig cfg) =>
+        SamplingParams.Of((float)cfg.Rollout.Temperature, cfg.Rollout.MaxResponseTokens, _tokenizer.EosIds, topP: (float)cfg.Rollout.TopP);
 
     private long TrainIndex(long position)
     {
@@ -514,34 +435,24 @@ public sealed class RlTrainer
         return count == long.MaxValue ? index : index % count;
     }
 
+    /// <summary>A checkpoint folder: the policy's state (its `model/` is a complete Hugging Face folder with the tokenizer), the critic's, the trainer's.</summary>
+    private const string CriticDir = "critic";
+
     private void SaveCheckpoint()
     {
         string dir = Checkpointer.Save(RunDir, _step, tmp =>
         {
-            string modelDir = Path.Combine(tmp, "model");
-            _policy.Save(modelDir);
-            ModelFiles.CopyTokenizer(_startModelDir, modelDir);
-            StateFile.Write(Path.Combine(tmp, "optimizer.bin"), _optimizer.ExportState().Select(kv => (kv.Key, kv.Value)).ToList());
-            if (_critic is not null)
-            {
-                StateFile.Write(Path.Combine(tmp, "critic.bin"), _critic.Model.Parameters.Select(kv => (kv.Key, kv.Value.Data)).ToList());
-                StateFile.Write(Path.Combine(tmp, "critic_optimizer.bin"), _criticOptimizer!.ExportState().Select(kv => (kv.Key, kv.Value)).ToList());
-            }
+            _policy.SaveState(tmp);
+            TokenizerFiles.Copy(_startModelDir, Checkpointer.ModelDir(tmp));
+            _critic?.SaveState(Path.Combine(tmp, CriticDir));
             new TrainerState(_step, _dataPosition, _rng.State, _consecutiveNanSkips).Write(tmp);
         }, _config.Trainer.KeepCheckpoints);
         Message?.Invoke($"checkpoint: step {_step} -> {dir}");
     }
 
-    private void LoadOptimizerState(string checkpoint)
+    private void LoadCheckpoint(string checkpoint)
     {
-        string path = Path.Combine(checkpoint, "optimizer.bin");
-        _optimizer.ImportState(StateFile.Read(path));
-        if (_critic is not null)
-        {
-            string criticPath = Path.Combine(checkpoint, "critic.bin");
-            var weights = StateFile.Read(criticPath);
-            foreach (var (name, p) in _critic.Model.Parameters) StateFile.CopyInto(weights, name, p.Data, criticPath);
-            _criticOptimizer!.ImportState(StateFile.Read(Path.Combine(checkpoint, "critic_optimizer.bin")));
-        }
+        _policy.LoadState(checkpoint);
+        _critic?.LoadState(Path.Combine(checkpoint, CriticDir));
     }
 }

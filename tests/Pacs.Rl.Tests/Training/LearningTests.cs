@@ -14,25 +14,6 @@ public sealed class LearningTests : IDisposable
 
     public void Dispose() => _run.Dispose();
 
-    /// <summary>
-    /// A bandit: reward 1 when the response's character at <paramref name="position"/> is a lowercase letter from 'a'
-    /// to 'h'. Position 0 tests the first sampled token; a later position tests that every response token's log-prob
-    /// is aligned with the token it scores (an off-by-one would teach the wrong position).
-    /// </summary>
-    private sealed class LetterAtTask(int position) : ITask
-    {
-        public string Name => "letter-at";
-
-        public Problem Get(Split split, long index) => new($"{split}-{index}", "Say:", "a-h");
-
-        public long Count(Split split) => split == Split.Train ? long.MaxValue : 4;
-
-        public Verdict Verify(Problem problem, string response) =>
-            response.Length > position && response[position] is >= 'a' and <= 'h'
-                ? new Verdict(true, response[position..(position + 1)], "a-h at the position")
-                : new Verdict(false, null, "no a-h at the position");
-    }
-
     [Theory]
     [InlineData("pacs", 0)]
     [InlineData("pacs", 2)]
@@ -48,7 +29,7 @@ public sealed class LearningTests : IDisposable
             "rollout.batch_prompts=4", "rollout.group_size=8", $"rollout.max_response_tokens={position + 2}", "update.micro_batch_size=0",
             "update.mini_batches=1", "update.epochs=1", "optim.lr=0.01");
         string dir = _run.RunDir($"{algorithm}-{position}");
-        RlTrainer.Start(config, dir, new LetterAtTask(position)).Run();
+        RlTrainer.Start(ManagedBackend.Instance, config, dir, new LetterAtTask(position)).Run();
         var rewards = MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(m => m["reward/mean"]).ToArray();
         double first = rewards[..5].Average(), last = rewards[^5..].Average();
         Assert.True(last > first + 0.3 && last > 0.6, $"{algorithm}, position {position}: reward {first:0.00} in the first 5 steps, {last:0.00} in the last 5: [{string.Join(", ", rewards.Select(r => r.ToString("0.00")))}]");

@@ -10,6 +10,8 @@ public sealed class TrainerTests : IDisposable
 
     public void Dispose() => _run.Dispose();
 
+    private static IReadOnlyList<KeyValuePair<string, Pacs.Tensors.Tensor>> Weights(RlTrainer trainer) => ((ManagedModel)trainer.Policy).Model.Parameters;
+
     private static List<Dictionary<string, double>> Deterministic(string runDir) =>
         MetricsLog.Read(Path.Combine(runDir, MetricsLog.FileName))
             .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
@@ -33,7 +35,7 @@ public sealed class TrainerTests : IDisposable
     public void Killed_and_resumed_run_repeats_the_uninterrupted_metrics(string algorithm)
     {
         string full = _run.RunDir(algorithm + "-full");
-        var outcome = RlTrainer.Start(_run.Config(algorithm), full).Run();
+        var outcome = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm), full).Run();
         Assert.Equal(StopReason.Completed, outcome.Reason);
         var expected = Deterministic(full);
         Assert.Equal([0.0, 1, 2, 3, 4], expected.Select(r => r["step"]));
@@ -46,12 +48,12 @@ public sealed class TrainerTests : IDisposable
 
         // Killed after step 3 (checkpoint at step 2, step 3's metrics already written): the exception stands for the kill.
         string killed = _run.RunDir(algorithm + "-killed");
-        var trainer = RlTrainer.Start(_run.Config(algorithm), killed);
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm), killed);
         trainer.StepCompleted += (step, _) => { if (step == 3) throw new OperationCanceledException("killed"); };
         Assert.Throws<OperationCanceledException>(() => trainer.Run());
         Assert.Equal(4, MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Count);
 
-        var resumed = RlTrainer.Resume(killed);
+        var resumed = RlTrainer.Resume(ManagedBackend.Instance, killed);
         Assert.Equal(2, resumed.Step);
         Assert.Equal(StopReason.Completed, resumed.Run().Reason);
         AssertSameMetrics(expected, Deterministic(killed));
@@ -62,12 +64,12 @@ public sealed class TrainerTests : IDisposable
     {
         string dir = _run.RunDir("cancel");
         using var cts = new CancellationTokenSource();
-        var trainer = RlTrainer.Start(_run.Config("grpo", "trainer.save_every=0"), dir);
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.save_every=0"), dir);
         trainer.StepCompleted += (step, _) => { if (step == 1) cts.Cancel(); };
         var outcome = trainer.Run(cts.Token);
         Assert.Equal(StopReason.Cancelled, outcome.Reason);
         Assert.Equal(1, outcome.LastStep);
-        var resumed = RlTrainer.Resume(dir, steps: 2);
+        var resumed = RlTrainer.Resume(ManagedBackend.Instance, dir, steps: 2);
         Assert.Equal(StopReason.Completed, resumed.Run().Reason);
         Assert.Equal([0.0, 1.0, 2.0], MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Select(r => r["step"]));
         Assert.Contains("steps: 2", File.ReadAllText(Path.Combine(dir, RunFiles.ConfigFile)));
@@ -77,14 +79,14 @@ public sealed class TrainerTests : IDisposable
     public void Consecutive_nan_losses_skip_steps_then_stop_the_run()
     {
         string dir = _run.RunDir("nan");
-        var trainer = RlTrainer.Start(_run.Config("pacs", "trainer.max_nan_skips=2", "trainer.eval_every=0"), dir);
-        var before = trainer.Policy.Parameters[0].Value.Data.ToArray();
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "trainer.max_nan_skips=2", "trainer.eval_every=0"), dir);
+        var before = Weights(trainer)[0].Value.Data.ToArray();
         trainer.LossHook = (_, output) => output with { Loss = double.NaN };
         var outcome = trainer.Run();
         Assert.Equal(StopReason.TooManyNanSkips, outcome.Reason);
         Assert.Equal(2, outcome.LastStep);
         Assert.Contains("trainer.max_nan_skips", outcome.Message);
-        Assert.Equal(before, trainer.Policy.Parameters[0].Value.Data);
+        Assert.Equal(before, Weights(trainer)[0].Value.Data);
         Assert.All(MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)), r => Assert.Equal(1.0, r["train/nan_skipped"]));
     }
 
@@ -92,15 +94,15 @@ public sealed class TrainerTests : IDisposable
     public void Bad_configs_fail_before_any_work_naming_the_key()
     {
         string dir = _run.RunDir("bad");
-        var group = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("grpo", "rollout.group_size=1", "update.micro_batch_size=0"), dir));
+        var group = Assert.Throws<ArgumentException>(() => RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "rollout.group_size=1", "update.micro_batch_size=0"), dir));
         Assert.Contains("rollout.group_size", group.Message);
-        var split = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "update.micro_batch_size=6"), dir));
+        var split = Assert.Throws<ArgumentException>(() => RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "update.micro_batch_size=6"), dir));
         Assert.Contains("update.micro_batch_size", split.Message);
-        var model = Assert.Throws<DirectoryNotFoundException>(() => RlTrainer.Start(_run.Config("pacs", "model.dir=" + Path.Combine(_run.Root, "nope")), dir));
+        var model = Assert.Throws<DirectoryNotFoundException>(() => RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "model.dir=" + Path.Combine(_run.Root, "nope")), dir));
         Assert.Contains("model.dir", model.Message);
-        var promptSplit = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "task.prompt_split=test"), dir));
+        var promptSplit = Assert.Throws<ArgumentException>(() => RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "task.prompt_split=test"), dir));
         Assert.Contains("task.prompt_split", promptSplit.Message);
-        var noRl = Assert.Throws<ArgumentException>(() => RlTrainer.Start(_run.Config("pacs", "task.name=math500", "task.level=0", "task.prompt_split=rl"), dir));
+        var noRl = Assert.Throws<ArgumentException>(() => RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "task.name=math500", "task.level=0", "task.prompt_split=rl"), dir));
         Assert.Contains("task.prompt_split", noRl.Message);
         Assert.False(Directory.Exists(dir));
     }
@@ -110,19 +112,19 @@ public sealed class TrainerTests : IDisposable
     {
         // Gradient accumulation over micro-batches must equal the whole mini-batch at once (up to float rounding).
         string a = _run.RunDir("micro-a"), b = _run.RunDir("micro-b");
-        var one = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
-        var many = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=3", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
+        var one = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
+        var many = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=3", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
         one.Run();
         many.Run();
         var ma = MetricsLog.Read(Path.Combine(a, MetricsLog.FileName))[0];
         var mb = MetricsLog.Read(Path.Combine(b, MetricsLog.FileName))[0];
         Assert.Equal(ma["reward/mean"], mb["reward/mean"]);
         Assert.Equal(ma["actor/grad_norm"], mb["actor/grad_norm"], 4);
-        for (int p = 0; p < one.Policy.Parameters.Count; p++)
+        for (int p = 0; p < Weights(one).Count; p++)
         {
-            var x = one.Policy.Parameters[p].Value.Data;
-            var y = many.Policy.Parameters[p].Value.Data;
-            for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-5 + 1e-4 * Math.Abs(x[i]), $"{one.Policy.Parameters[p].Key}[{i}]: {x[i]} vs {y[i]}");
+            var x = Weights(one)[p].Value.Data;
+            var y = Weights(many)[p].Value.Data;
+            for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-5 + 1e-4 * Math.Abs(x[i]), $"{Weights(one)[p].Key}[{i}]: {x[i]} vs {y[i]}");
         }
     }
 }

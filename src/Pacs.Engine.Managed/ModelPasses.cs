@@ -1,9 +1,9 @@
 using Pacs.Models;
 using Pacs.Tensors;
 
-namespace Pacs.Rl.Training;
+namespace Pacs.Engine.Managed;
 
-/// <summary>The teacher-forced passes the trainer makes over packed prompt+response rows.</summary>
+/// <summary>The teacher-forced passes over packed prompt+response rows that the managed models share.</summary>
 public static class ModelPasses
 {
     /// <summary>Log-probs of every target at temperature: ([B*T] tensor in the autograd graph when enabled, logits [B*T, V]).</summary>
@@ -41,36 +41,5 @@ public static class ModelPasses
             }
         }
         return rows;
-    }
-
-    /// <summary>No-grad log-probs (and optionally entropies) of the response tokens, in micro-batches of rows.</summary>
-    public static (float[][] LogProbs, float[][]? Entropy) ScoreResponses(Transformer model, IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses,
-        int padId, float temperature, int rowsPerPass, bool withEntropy)
-    {
-        var logProbs = new float[prompts.Count][];
-        var entropy = withEntropy ? new float[prompts.Count][] : null;
-        using var noGrad = Autograd.NoGrad();
-        for (int start = 0; start < prompts.Count; start += rowsPerPass)
-        {
-            int end = Math.Min(prompts.Count, start + rowsPerPass);
-            using var scope = TensorScope.Begin();
-            var packed = PackedSequences.Build(Slice(prompts, start, end), Slice(responses, start, end), padId);
-            var (lp, logits) = LogProbs(model, packed, temperature);
-            var rows = packed.Extract(lp.Data);
-            var ent = withEntropy ? ResponseEntropy(logits, packed, temperature) : null;
-            for (int i = 0; i < rows.Length; i++)
-            {
-                logProbs[start + i] = rows[i];
-                if (entropy is not null) entropy[start + i] = ent![i];
-            }
-        }
-        return (logProbs, entropy);
-    }
-
-    internal static List<T> Slice<T>(IReadOnlyList<T> items, int start, int end)
-    {
-        var list = new List<T>(end - start);
-        for (int i = start; i < end; i++) list.Add(items[i]);
-        return list;
     }
 }

@@ -1,4 +1,4 @@
-namespace Pacs.Rl.Training;
+namespace Pacs.Engine;
 
 /// <summary>
 /// SplitMix64: a tiny generator whose whole state is one ulong, so checkpoints can save and restore it exactly
@@ -39,7 +39,8 @@ public sealed class Rng(ulong state)
         return Mix(h);
     }
 
-    private static ulong Mix(ulong z)
+    /// <summary>The SplitMix64 finaliser: a bijective 64-bit mix (also the evaluator's per-sample seed).</summary>
+    public static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;

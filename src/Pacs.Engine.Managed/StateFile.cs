@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Pacs.Rl.Training;
+namespace Pacs.Engine.Managed;
 
 /// <summary>
 /// A flat binary file of named float arrays (optimizer moments, value-head weights): "PACSSTAT", version, count,
@@ -12,25 +12,19 @@ public static class StateFile
     private static readonly byte[] Magic = "PACSSTAT"u8.ToArray();
     private const int Version = 1;
 
-    public static void Write(string path, IReadOnlyList<(string Name, float[] Data)> entries)
+    public static void Write(string path, IReadOnlyList<(string Name, float[] Data)> entries) => AtomicFile.Write(path, stream =>
     {
-        string tmp = path + ".tmp";
-        using (var stream = File.Create(tmp))
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8))
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        writer.Write(Magic);
+        writer.Write(Version);
+        writer.Write(entries.Count);
+        foreach (var (name, data) in entries)
         {
-            writer.Write(Magic);
-            writer.Write(Version);
-            writer.Write(entries.Count);
-            foreach (var (name, data) in entries)
-            {
-                writer.Write(name);
-                writer.Write(data.Length);
-                var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan());
-                writer.Write(bytes);
-            }
+            writer.Write(name);
+            writer.Write(data.Length);
+            writer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
         }
-        File.Move(tmp, path, overwrite: true);
-    }
+    });
 
     public static Dictionary<string, float[]> Read(string path)
     {

@@ -1,4 +1,4 @@
-namespace Pacs.Tensors.Optim;
+namespace Pacs.Engine;
 
 /// <summary>
 /// Learning-rate schedules as a function of the 0-based optimiser step (llm.c style, never 0 during warm-up):

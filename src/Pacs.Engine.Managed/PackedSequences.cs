@@ -1,11 +1,11 @@
-namespace Pacs.Rl.Training;
+namespace Pacs.Engine.Managed;
 
 /// <summary>
 /// Prompt+response rows packed for one teacher-forced forward: row b holds s_b = prompt ++ response minus its last
 /// token (the last token is only ever a target), right-padded to T = max_b |s_b|. The logits at position t predict
 /// token t+1, so response token j of row b is scored at flat index b*T + |prompt_b| - 1 + j.
 /// </summary>
-public sealed class PackedSequences
+public sealed class PackedSequences : IPackedRows
 {
     private PackedSequences(int batch, int seqLen, int[] tokens, int[] targets, int[] validLengths, int[] responseStart, int[] responseLength)
     {
@@ -37,7 +37,11 @@ public sealed class PackedSequences
     /// <summary>[B] response tokens per row.</summary>
     public int[] ResponseLength { get; }
 
-    public int TotalTokens => ValidLengths.Sum();
+    public int Count => Batch;
+
+    public IReadOnlyList<int> ResponseLengths => ResponseLength;
+
+    public long TotalTokens => ValidLengths.Sum(n => (long)n);
 
     public static PackedSequences Build(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId)
     {

@@ -1,0 +1,89 @@
+using Pacs.Engine;
+using Pacs.Models;
+
+namespace Pacs.Engine.Managed;
+
+/// <summary>
+/// The managed CPU engine behind the seam: our tensors, SGEMM and decode kernels, float32 weights in this process.
+/// </summary>
+public sealed class ManagedBackend : IEngineBackend
+{
+    public static ManagedBackend Instance { get; } = new();
+
+    public IPackedRows Pack(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId) =>
+        PackedSequences.Build(prompts, responses, padId);
+
+    public ModelInfo Describe(string modelDir)
+    {
+        var config = ModelConfig.Load(Path.Combine(RequireDir(modelDir), ModelConfig.FileName));
+        return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings, new Transformer(config, seed: null).ParameterCount);
+    }
+
+    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(Transformer.Load(RequireDir(modelDir)), settings);
+
+    public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings)
+    {
+        var config = ToConfig(spec);
+        var model = new Transformer(config, seed)
+        {
+            GenerationConfig = new GenerationConfig
+            {
+                DoSample = true,
+                BosTokenId = spec.BosTokenId,
+                EosTokenIds = spec.EosTokenIds,
+                PadTokenId = spec.PadTokenId,
+                MaxNewTokens = spec.MaxNewTokens,
+            },
+        };
+        return new ManagedModel(model, settings);
+    }
+
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
+    {
+        var model = Transformer.Load(RequireDir(modelDir));
+        if (headRow < 0 || headRow >= model.Config.VocabSize)
+            throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
+        // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
+        // other rows never matter.
+        int hidden = model.Config.HiddenSize;
+        Array.Clear(model.LmHead.Data, headRow * hidden, hidden);
+        return new ManagedModel(model, settings, headRow);
+    }
+
+    public IScorer LoadFrozen(string modelDir)
+    {
+        var model = Transformer.Load(RequireDir(modelDir));
+        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
+        return new ManagedScorer(model);
+    }
+
+    public IRolloutEngine CreateRollout(ITrainableModel policy) => policy is ManagedModel { ValueHeadRow: null } managed
+        ? new ManagedRollout(managed.Model)
+        : throw new ArgumentException($"the managed rollout engine samples from a managed policy, got {policy.GetType().Name}");
+
+    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(Transformer.Load(RequireDir(modelDir)));
+
+    internal static PackedSequences Unwrap(IPackedRows rows) => rows as PackedSequences
+        ?? throw new ArgumentException($"the managed engine reads rows packed by its own backend, got {rows.GetType().Name}");
+
+    private static string RequireDir(string dir) =>
+        Directory.Exists(dir) ? dir : throw new DirectoryNotFoundException($"{dir}: model directory not found");
+
+    private static ModelConfig ToConfig(ModelSpec spec) => new()
+    {
+        ModelType = spec.ModelType,
+        VocabSize = spec.VocabSize,
+        HiddenSize = spec.HiddenSize,
+        NumHiddenLayers = spec.Layers,
+        NumAttentionHeads = spec.Heads,
+        NumKeyValueHeads = spec.KvHeads,
+        HeadDim = spec.HiddenSize / spec.Heads,
+        IntermediateSize = spec.IntermediateSize,
+        MaxPositionEmbeddings = spec.MaxPositions,
+        RmsNormEps = spec.RmsNormEps,
+        TieWordEmbeddings = spec.TieWordEmbeddings,
+        BosTokenId = spec.BosTokenId,
+        EosTokenIds = spec.EosTokenIds,
+        PadTokenId = spec.PadTokenId,
+    };
+}

@@ -1,0 +1,18 @@
+using Pacs.Engine;
+using Pacs.Models;
+using Pacs.Tensors;
+
+namespace Pacs.Engine.Managed;
+
+/// <summary>A frozen <see cref="Transformer"/>'s log-probs (the initial reference of `reference: initial` and of the KL metrics).</summary>
+public sealed class ManagedScorer(Transformer model) : IScorer
+{
+    public Transformer Model { get; } = model;
+
+    public float[][] Score(IPackedRows rows, float temperature)
+    {
+        var packed = ManagedBackend.Unwrap(rows);
+        using var pass = ManagedPass.Run(packed, withGradients: false, () => ModelPasses.LogProbs(Model, packed, temperature), temperature, withEntropy: false);
+        return pass.Outputs;
+    }
+}

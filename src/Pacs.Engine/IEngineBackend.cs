@@ -1,0 +1,73 @@
+namespace Pacs.Engine;
+
+/// <summary>AdamW's settings (the learning rate is given at each <see cref="ITrainableModel.Step"/>).</summary>
+public sealed record OptimizerSettings(double Beta1 = 0.9, double Beta2 = 0.999, double Epsilon = 1e-8, double WeightDecay = 0.0);
+
+/// <summary>How a trainable model is held in memory while it trains.</summary>
+/// <param name="Optimizer">AdamW settings.</param>
+/// <param name="GradientCheckpointing">Recompute activations in backward instead of keeping them.</param>
+public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false);
+
+/// <summary>
+/// The shape of a decoder to create from scratch (`pacs sft`): the fields of a Hugging Face config.json that a
+/// Llama/Qwen decoder needs, with the special ids of its tokenizer.
+/// </summary>
+public sealed record ModelSpec
+{
+    public string ModelType { get; init; } = "llama";
+    public required int VocabSize { get; init; }
+    public required int HiddenSize { get; init; }
+    public required int Layers { get; init; }
+    public required int Heads { get; init; }
+    public required int KvHeads { get; init; }
+    public required int IntermediateSize { get; init; }
+    public required int MaxPositions { get; init; }
+    public double RmsNormEps { get; init; } = 1e-5;
+    public bool TieWordEmbeddings { get; init; } = true;
+    public int? BosTokenId { get; init; }
+    public IReadOnlyList<int> EosTokenIds { get; init; } = [];
+    public int PadTokenId { get; init; }
+
+    /// <summary>generation_config.json's max_new_tokens for the saved folder.</summary>
+    public int MaxNewTokens { get; init; } = 128;
+}
+
+/// <summary>What a model folder holds, as far as the trainer needs to know.</summary>
+/// <param name="VocabSize">Rows of the output layer.</param>
+/// <param name="MaxPositions">The context length.</param>
+/// <param name="ParameterCount">All parameters of the model.</param>
+public sealed record ModelInfo(int VocabSize, int MaxPositions, long ParameterCount);
+
+/// <summary>
+/// Creates the models and engines of a run. A new backend (a GPU engine, a remote training service) implements
+/// this and the interfaces it returns; the trainer, SFT and the evaluator need nothing else.
+/// </summary>
+public interface IEngineBackend
+{
+    /// <summary>
+    /// Lays out rows of (prompt ids, response ids) once for every model of this backend; <paramref name="padId"/>
+    /// fills the positions past a row's end (the tokenizer's pad id: it is never scored).
+    /// </summary>
+    IPackedRows Pack(IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId);
+
+    /// <summary>Reads the shape of the model in a Hugging Face folder.</summary>
+    ModelInfo Describe(string modelDir);
+
+    /// <summary>The policy to train, starting from the weights in <paramref name="modelDir"/>.</summary>
+    ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings);
+
+    /// <summary>A policy of a fresh shape with seeded random weights.</summary>
+    ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings);
+
+    /// <summary>PPO's critic: the model in <paramref name="modelDir"/> with a value head whose initial values are all 0.</summary>
+    ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings);
+
+    /// <summary>A frozen copy of the model in <paramref name="modelDir"/> (e.g. the initial reference).</summary>
+    IScorer LoadFrozen(string modelDir);
+
+    /// <summary>An in-process rollout engine sampling from <paramref name="policy"/> (a model this backend made).</summary>
+    IRolloutEngine CreateRollout(ITrainableModel policy);
+
+    /// <summary>A rollout engine over frozen weights from a model folder (evaluation).</summary>
+    IRolloutEngine LoadRollout(string modelDir);
+}
