@@ -58,7 +58,7 @@ public static class AdvantageEstimators
     /// <paramref name="klCoef"/> × KL(old ‖ ref) on every token when <paramref name="klCoef"/> &gt; 0
     /// (verl apply_kl_penalty with a fixed coefficient). Returns [R][T_r].
     /// </summary>
-    public static double[][] OutcomeTokenRewards(float[] rewards, float[][] oldLogProbs, float[][]? refLogProbs = null, double klCoef = 0, string klEstimator = "k1")
+    public static double[][] OutcomeTokenRewards(float[] rewards, float[][] oldLogProbs, float[][]? refLogProbs = null, double klCoef = 0, KlEstimator klEstimator = KlEstimator.K1)
     {
         var tokenRewards = new double[rewards.Length][];
         for (int r = 0; r < rewards.Length; r++)

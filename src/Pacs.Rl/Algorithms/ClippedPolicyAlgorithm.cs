@@ -1,34 +1,34 @@
+using System.ComponentModel;
+
 namespace Pacs.Rl.Algorithms;
 
 /// <summary>Knobs shared by the algorithms that optimise the PPO clipped surrogate (GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO).</summary>
 public class ClippedPolicyOptions
 {
-    /// <summary>Lower clip range ε_low: the ratio is clipped below at 1 − ε_low.</summary>
+    [Description("Lower clip range ε_low: the ratio is clipped below at 1 − ε_low.")]
     public double ClipEpsLow { get; set; } = 0.2;
 
-    /// <summary>Upper clip range ε_high: the ratio is clipped above at 1 + ε_high (DAPO clip-higher uses 0.28).</summary>
+    [Description("Upper clip range ε_high: the ratio is clipped above at 1 + ε_high (DAPO clip-higher uses 0.28).")]
     public double ClipEpsHigh { get; set; } = 0.2;
 
-    /// <summary>Dual-clip constant c &gt; 1 bounding the loss of negative-advantage tokens at −A c; 0 turns it off.</summary>
+    [Description("Dual-clip constant c > 1 bounding the loss of negative-advantage tokens at −A c; 0 turns it off.")]
     public double DualClipC { get; set; } = 3.0;
 
-    /// <summary>token-mean, seq-mean-token-sum, seq-mean-token-mean or seq-mean-token-sum-norm.</summary>
-    public string LossAggMode { get; set; } = LossAggregation.TokenMean;
+    [Description("token-mean, seq-mean-token-sum, seq-mean-token-mean or seq-mean-token-sum-norm.")]
+    public LossAggMode LossAggMode { get; set; } = LossAggMode.TokenMean;
 
-    /// <summary>Constant divisor of seq-mean-token-sum-norm (set it to the generation budget, max response tokens); 0 = longest response in the mini-batch.</summary>
+    [Description("Constant divisor of seq-mean-token-sum-norm (set it to the generation budget, max response tokens); 0 = longest response in the mini-batch.")]
     public double LossNormalizer { get; set; }
 
-    /// <summary>Coefficient of the KL(π_θ ‖ π_ref) loss term (GRPO's β, e.g. 0.001–0.04); 0 = no KL loss and no reference model.</summary>
+    [Description("Coefficient of the KL(π_θ ‖ π_ref) loss term (GRPO's β, e.g. 0.001–0.04); 0 = no KL loss and no reference model.")]
     public double KlLossCoef { get; set; }
 
-    /// <summary>Per-token KL estimator of the KL loss: k1/kl, abs, k2/mse, k3/low_var_kl.</summary>
-    public string KlLossType { get; set; } = "low_var_kl";
+    [Description("Per-token KL estimator of the KL loss: k1/kl, abs, k2/mse, k3/low_var_kl.")]
+    public KlEstimator KlLossType { get; set; } = KlEstimator.K3;
 
     internal virtual void Validate(string algorithm)
     {
         PolicyLoss.ValidateClip(ClipEpsLow, ClipEpsHigh, DualClipC, $"algorithm {algorithm}");
-        LossAggregation.Validate(LossAggMode, $"algorithm {algorithm}");
-        KlEstimators.Validate(KlLossType, $"algorithm {algorithm}: kl_loss_type");
         if (!(LossNormalizer >= 0)) throw new ArgumentException($"algorithm {algorithm}: loss_normalizer must be >= 0, got {LossNormalizer}");
         if (!(KlLossCoef >= 0)) throw new ArgumentException($"algorithm {algorithm}: kl_loss_coef must be >= 0, got {KlLossCoef}");
     }

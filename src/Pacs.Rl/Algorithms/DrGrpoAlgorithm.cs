@@ -10,7 +10,7 @@ public sealed class DrGrpoOptions : GrpoOptions
     public DrGrpoOptions()
     {
         NormAdvByStd = false;
-        LossAggMode = LossAggregation.SeqMeanTokenSumNorm;
+        LossAggMode = LossAggMode.SeqMeanTokenSumNorm;
     }
 }
 

@@ -1,15 +1,17 @@
+using System.ComponentModel;
+
 namespace Pacs.Rl.Algorithms;
 
 /// <summary>Options of GRPO (DeepSeekMath, Shao et al. 2024) and, with other defaults, Dr.GRPO.</summary>
 public class GrpoOptions : ClippedPolicyOptions
 {
-    /// <summary>Divide the group-centred reward by the group's std (GRPO); false = Dr.GRPO's r − mean.</summary>
+    [Description("Divide the group-centred reward by the group's std (GRPO); false = Dr.GRPO's r − mean.")]
     public bool NormAdvByStd { get; set; } = true;
 
-    /// <summary>Unbiased group std (÷(G−1), torch.std as in verl); false = biased (÷G).</summary>
+    [Description("Unbiased group std (÷(G−1), torch.std as in verl); false = biased (÷G).")]
     public bool UnbiasedStd { get; set; } = true;
 
-    /// <summary>ε added to the std before dividing.</summary>
+    [Description("ε added to the std before dividing.")]
     public double StdEpsilon { get; set; } = 1e-6;
 
     internal override void Validate(string algorithm)

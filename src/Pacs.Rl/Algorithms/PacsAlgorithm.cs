@@ -1,4 +1,55 @@
+using System.ComponentModel;
+
 namespace Pacs.Rl.Algorithms;
+
+/// <summary>pi_ref of the PACS reward proxy.</summary>
+public enum PacsReference
+{
+    /// <summary>The policy that sampled this step (the released code's old_log_prob).</summary>
+    Rollout,
+
+    /// <summary>The frozen starting model.</summary>
+    Initial,
+}
+
+/// <summary>The PACS reward proxy.</summary>
+public enum PacsProxy
+{
+    /// <summary>beta * sum_t (log pi_theta - log pi_ref) (reward_method 1).</summary>
+    Sum,
+
+    /// <summary>beta * mean_t log pi_theta, reference-free (reward_method 2).</summary>
+    Mean,
+}
+
+/// <summary>The PACS score psi from the proxies of a group.</summary>
+public enum PacsPsi
+{
+    /// <summary>The proxy minus the mean of the other G-1.</summary>
+    Rloo,
+
+    /// <summary>(proxy - mean) / (std + epsilon).</summary>
+    Grpo,
+
+    /// <summary>The proxy itself.</summary>
+    None,
+}
+
+/// <summary>The PACS BCE weights.</summary>
+public enum PacsWeights
+{
+    /// <summary>Per-group class balance: with k of G correct, positives weigh G/(2k) and negatives G/(2(G-k)).</summary>
+    Balanced,
+
+    /// <summary>All 1.</summary>
+    None,
+
+    /// <summary>Only correct responses.</summary>
+    PositiveOnly,
+
+    /// <summary>Only wrong responses.</summary>
+    NegativeOnly,
+}
 
 /// <summary>
 /// Options of PACS (Li et al. 2025, arXiv 2509.02522, "Implicit Actor Critic Coupling via a Supervised Learning
@@ -7,49 +58,31 @@ namespace Pacs.Rl.Algorithms;
 /// </summary>
 public sealed class PacsOptions
 {
-    /// <summary>β: scale of the reward proxy r̂ = β log(π_θ/π_ref) (the paper's main runs use 1.0 and 2.0).</summary>
+    [Description("β: scale of the reward proxy r̂ = β log(π_θ/π_ref) (the paper's main runs use 1.0 and 2.0).")]
     public double Beta { get; set; } = 1.0;
 
-    /// <summary>π_ref of the reward proxy: "rollout" = the policy that sampled this step (released code's old_log_prob), "initial" = the frozen starting model.</summary>
-    public string Reference { get; set; } = "rollout";
+    [Description("π_ref of the reward proxy: \"rollout\" = the policy that sampled this step (released code's old_log_prob), \"initial\" = the frozen starting model.")]
+    public PacsReference Reference { get; set; } = PacsReference.Rollout;
 
-    /// <summary>"sum" = β Σ_t (log π_θ − log π_ref) (reward_method 1); "mean" = β mean_t log π_θ, reference-free (reward_method 2).</summary>
-    public string Proxy { get; set; } = "sum";
+    [Description("\"sum\" = β Σ_t (log π_θ − log π_ref) (reward_method 1); \"mean\" = β mean_t log π_θ, reference-free (reward_method 2).")]
+    public PacsProxy Proxy { get; set; } = PacsProxy.Sum;
 
-    /// <summary>Score ψ from the proxies of a group: "rloo" = r̂_i − mean of the other G−1, "grpo" = (r̂ − mean)/(std + ε), "none" = r̂.</summary>
-    public string Psi { get; set; } = "rloo";
+    [Description("Score ψ from the proxies of a group: \"rloo\" = r̂_i − mean of the other G−1, \"grpo\" = (r̂ − mean)/(std + ε), \"none\" = r̂.")]
+    public PacsPsi Psi { get; set; } = PacsPsi.Rloo;
 
-    /// <summary>Whether the "grpo" score divides by the group std (norm_adv_by_std_in_grpo).</summary>
+    [Description("Whether the \"grpo\" score divides by the group std (norm_adv_by_std_in_grpo).")]
     public bool PsiNormByStd { get; set; } = true;
 
-    /// <summary>ε of the "grpo" score.</summary>
+    [Description("ε of the \"grpo\" score.")]
     public double PsiEpsilon { get; set; } = 1e-6;
 
-    /// <summary>
-    /// BCE weights: "balanced" = inside a group with k of G correct, positives weigh G/(2k) and negatives G/(2(G−k)),
-    /// uniform groups 1 (sklearn's class_weight="balanced" per question); "none"; "positive_only"; "negative_only".
-    /// </summary>
-    public string Weights { get; set; } = "balanced";
-
-    public static IReadOnlyList<string> ReferenceChoices { get; } = ["rollout", "initial"];
-    public static IReadOnlyList<string> ProxyChoices { get; } = ["sum", "mean"];
-    public static IReadOnlyList<string> PsiChoices { get; } = ["rloo", "grpo", "none"];
-    public static IReadOnlyList<string> WeightChoices { get; } = ["balanced", "none", "positive_only", "negative_only"];
+    [Description("BCE weights: \"balanced\" = inside a group with k of G correct, positives weigh G/(2k) and negatives G/(2(G−k)), uniform groups 1 (sklearn's class_weight=\"balanced\" per question); \"none\"; \"positive_only\"; \"negative_only\".")]
+    public PacsWeights Weights { get; set; } = PacsWeights.Balanced;
 
     public void Validate()
     {
-        Check(ReferenceChoices, Reference, "reference");
-        Check(ProxyChoices, Proxy, "proxy");
-        Check(PsiChoices, Psi, "psi");
-        Check(WeightChoices, Weights, "weights");
         if (!double.IsFinite(Beta) || Beta == 0) throw new ArgumentException($"algorithm pacs: beta must be finite and non-zero, got {Beta}");
         if (!(PsiEpsilon >= 0)) throw new ArgumentException($"algorithm pacs: psi_epsilon must be >= 0, got {PsiEpsilon}");
-    }
-
-    private static void Check(IReadOnlyList<string> choices, string value, string key)
-    {
-        if (!choices.Contains(value))
-            throw new ArgumentException($"algorithm pacs: {key} '{value}' is not one of {string.Join(", ", choices)}");
     }
 }
 
@@ -88,8 +121,8 @@ public static class PacsLoss
         double divisor = lossDivisor > 0 ? lossDivisor : count;
         if (logProbs.Length != count) throw new ArgumentException($"pacs loss: log_probs has {logProbs.Length} rows, labels {count}");
         if (groupSize < 1 || count % groupSize != 0) throw new ArgumentException($"pacs loss: {count} responses do not split into whole groups of {groupSize}");
-        if (options.Psi != "none" && groupSize < 2) throw new ArgumentException($"pacs loss: psi '{options.Psi}' needs group_size >= 2, got {groupSize}");
-        bool sum = options.Proxy == "sum";
+        if (options.Psi != PacsPsi.None && groupSize < 2) throw new ArgumentException($"pacs loss: psi '{ConfigEnum.Name(options.Psi)}' needs group_size >= 2, got {groupSize}");
+        bool sum = options.Proxy == PacsProxy.Sum;
         if (sum)
         {
             if (referenceLogProbs is null) throw new ArgumentException("pacs loss: proxy 'sum' needs reference log-probs");
@@ -121,8 +154,8 @@ public static class PacsLoss
 
         var psi = options.Psi switch
         {
-            "rloo" => AdvantageEstimators.Rloo(proxy, groupSize),
-            "grpo" => AdvantageEstimators.Grpo(proxy, groupSize, options.PsiNormByStd, unbiasedStd: true, options.PsiEpsilon),
+            PacsPsi.Rloo => AdvantageEstimators.Rloo(proxy, groupSize),
+            PacsPsi.Grpo => AdvantageEstimators.Grpo(proxy, groupSize, options.PsiNormByStd, unbiasedStd: true, options.PsiEpsilon),
             _ => (double[])proxy.Clone(),
         };
         var weights = BceWeights(labels, groupSize, options.Weights);
@@ -153,21 +186,21 @@ public static class PacsLoss
     /// inside each group: weight of label value c = G / (n_classes × count(c)); groups with one label value weigh 1.
     /// "positive_only"/"negative_only" keep responses whose label is exactly 1 / exactly 0.
     /// </summary>
-    public static double[] BceWeights(float[] labels, int groupSize, string mode)
+    public static double[] BceWeights(float[] labels, int groupSize, PacsWeights mode)
     {
         var weights = new double[labels.Length];
         Array.Fill(weights, 1.0);
         switch (mode)
         {
-            case "none":
+            case PacsWeights.None:
                 break;
-            case "positive_only":
+            case PacsWeights.PositiveOnly:
                 for (int i = 0; i < labels.Length; i++) weights[i] = labels[i] == 1 ? 1 : 0;
                 break;
-            case "negative_only":
+            case PacsWeights.NegativeOnly:
                 for (int i = 0; i < labels.Length; i++) weights[i] = labels[i] == 0 ? 1 : 0;
                 break;
-            case "balanced":
+            case PacsWeights.Balanced:
                 for (int start = 0; start < labels.Length; start += groupSize)
                 {
                     var counts = new Dictionary<float, int>();
@@ -179,7 +212,7 @@ public static class PacsLoss
                 }
                 break;
             default:
-                throw new ArgumentException($"pacs loss: weights '{mode}' is not one of {string.Join(", ", PacsOptions.WeightChoices)}");
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown PACS weights");
         }
         return weights;
     }
@@ -191,7 +224,7 @@ public static class PacsLoss
     {
         int count = gradPsi.Length;
         var gradProxy = new double[count];
-        if (options.Psi == "none")
+        if (options.Psi == PacsPsi.None)
         {
             Array.Copy(gradPsi, gradProxy, count);
             return gradProxy;
@@ -200,7 +233,7 @@ public static class PacsLoss
         {
             double groupGrad = 0;
             for (int i = start; i < start + groupSize; i++) groupGrad += gradPsi[i];
-            if (options.Psi == "rloo")
+            if (options.Psi == PacsPsi.Rloo)
             {
                 // ψ_i = r̂_i − (Σ_g r̂ − r̂_i)/(G−1) ⇒ dL/dr̂_i = g_i − (Σ_g g − g_i)/(G−1).
                 for (int i = start; i < start + groupSize; i++)
@@ -246,18 +279,18 @@ public sealed class PacsAlgorithm : IRlAlgorithm
 
     public bool NeedsCritic => false;
 
-    public bool NeedsReference => Options.Proxy == "sum" && Options.Reference == "initial";
+    public bool NeedsReference => Options.Proxy == PacsProxy.Sum && Options.Reference == PacsReference.Initial;
 
     /// <summary>A score centred in its group (rloo, grpo) needs a group; `psi: none` scores each response alone.</summary>
-    public int MinGroupSize => Options.Psi == "none" ? 1 : 2;
+    public int MinGroupSize => Options.Psi == PacsPsi.None ? 1 : 2;
 
     /// <summary>The sum proxy against the rollout policy is log pi - log pi_old: the first update's proxy is 0 only with the trainer's own log-probs.</summary>
-    public bool NeedsExactOldLogProbs => Options.Proxy == "sum" && Options.Reference == "rollout";
+    public bool NeedsExactOldLogProbs => Options.Proxy == PacsProxy.Sum && Options.Reference == PacsReference.Rollout;
 
     public IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
-        if (Options.Psi != "none" && batch.GroupSize < 2)
-            throw new ArgumentException($"algorithm pacs: psi '{Options.Psi}' needs group_size >= 2, got {batch.GroupSize}");
+        if (Options.Psi != PacsPsi.None && batch.GroupSize < 2)
+            throw new ArgumentException($"algorithm pacs: psi '{ConfigEnum.Name(Options.Psi)}' needs group_size >= 2, got {batch.GroupSize}");
         if (NeedsReference) batch.Require(batch.RefLogProbs, "ref_log_probs", Name);
         return new Dictionary<string, double>
         {
@@ -270,8 +303,8 @@ public sealed class PacsAlgorithm : IRlAlgorithm
     public LossOutput Loss(PolicyBatch miniBatch)
     {
         var logProbs = miniBatch.Require(miniBatch.LogProbs, "log_probs", Name);
-        float[][]? reference = Options.Proxy == "mean" ? null
-            : Options.Reference == "initial" ? miniBatch.Require(miniBatch.RefLogProbs, "ref_log_probs", Name)
+        float[][]? reference = Options.Proxy == PacsProxy.Mean ? null
+            : Options.Reference == PacsReference.Initial ? miniBatch.Require(miniBatch.RefLogProbs, "ref_log_probs", Name)
             : miniBatch.OldLogProbs;
         var result = PacsLoss.Compute(logProbs, reference, miniBatch.Rewards, miniBatch.GroupSize, Options, miniBatch.Totals?.Responses ?? 0);
         return new LossOutput(result.Loss, result.GradLogProbs, null, Metrics(miniBatch, logProbs, result));

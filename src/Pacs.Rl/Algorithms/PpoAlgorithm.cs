@@ -1,33 +1,34 @@
+using System.ComponentModel;
+
 namespace Pacs.Rl.Algorithms;
 
 /// <summary>Options of PPO with a learned critic (Schulman et al. 2017; Ouyang et al. 2022).</summary>
 public sealed class PpoOptions : ClippedPolicyOptions
 {
-    /// <summary>Discount γ of GAE.</summary>
+    [Description("Discount γ of GAE.")]
     public double Gamma { get; set; } = 1.0;
 
-    /// <summary>GAE λ (1 = Monte-Carlo returns minus the value baseline).</summary>
+    [Description("GAE λ (1 = Monte-Carlo returns minus the value baseline).")]
     public double Lambda { get; set; } = 0.95;
 
-    /// <summary>Whiten the GAE advantages over the batch.</summary>
+    [Description("Whiten the GAE advantages over the batch.")]
     public bool WhitenAdvantages { get; set; } = true;
 
-    /// <summary>Value clipping range c: the new value prediction is kept within ±c of the rollout value.</summary>
+    [Description("Value clipping range c: the new value prediction is kept within ±c of the rollout value.")]
     public double ValueClip { get; set; } = 0.5;
 
-    /// <summary>Weight of the value loss added to the policy loss (only scales the critic's gradient).</summary>
+    [Description("Weight of the value loss added to the policy loss (only scales the critic's gradient).")]
     public double ValueLossCoef { get; set; } = 0.5;
 
-    /// <summary>Coefficient of the per-token KL(π_old ‖ π_ref) penalty in the token rewards; 0 = none.</summary>
+    [Description("Coefficient of the per-token KL(π_old ‖ π_ref) penalty in the token rewards; 0 = none.")]
     public double KlInRewardCoef { get; set; }
 
-    /// <summary>KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.</summary>
-    public string KlInRewardType { get; set; } = "k1";
+    [Description("KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.")]
+    public KlEstimator KlInRewardType { get; set; } = KlEstimator.K1;
 
     internal override void Validate(string algorithm)
     {
         base.Validate(algorithm);
-        KlEstimators.Validate(KlInRewardType, $"algorithm {algorithm}: kl_in_reward_type");
         if (!(Gamma >= 0 && Gamma <= 1)) throw new ArgumentException($"algorithm {algorithm}: gamma must be in [0, 1], got {Gamma}");
         if (!(Lambda >= 0 && Lambda <= 1)) throw new ArgumentException($"algorithm {algorithm}: lambda must be in [0, 1], got {Lambda}");
         if (!(ValueClip > 0)) throw new ArgumentException($"algorithm {algorithm}: value_clip must be > 0, got {ValueClip}");

@@ -1,21 +1,22 @@
+using System.ComponentModel;
+
 namespace Pacs.Rl.Algorithms;
 
 /// <summary>Options of REINFORCE++ (Hu 2025).</summary>
 public sealed class ReinforcePlusPlusOptions : ClippedPolicyOptions
 {
-    /// <summary>Discount γ of the token-level return-to-go.</summary>
+    [Description("Discount γ of the token-level return-to-go.")]
     public double Gamma { get; set; } = 1.0;
 
-    /// <summary>Coefficient of the per-token KL(π_old ‖ π_ref) penalty folded into the token rewards; 0 = none (and no reference model).</summary>
+    [Description("Coefficient of the per-token KL(π_old ‖ π_ref) penalty folded into the token rewards; 0 = none (and no reference model).")]
     public double KlInRewardCoef { get; set; } = 0.001;
 
-    /// <summary>KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.</summary>
-    public string KlInRewardType { get; set; } = "k1";
+    [Description("KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.")]
+    public KlEstimator KlInRewardType { get; set; } = KlEstimator.K1;
 
     internal override void Validate(string algorithm)
     {
         base.Validate(algorithm);
-        KlEstimators.Validate(KlInRewardType, $"algorithm {algorithm}: kl_in_reward_type");
         if (!(Gamma >= 0 && Gamma <= 1)) throw new ArgumentException($"algorithm {algorithm}: gamma must be in [0, 1], got {Gamma}");
         if (!(KlInRewardCoef >= 0)) throw new ArgumentException($"algorithm {algorithm}: kl_in_reward_coef must be >= 0, got {KlInRewardCoef}");
     }

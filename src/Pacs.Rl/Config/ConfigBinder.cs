@@ -149,14 +149,16 @@ public static class ConfigBinder
         foreach (var property in OptionProperties(algorithm.Options.GetType()))
         {
             string key = SnakeCase(property.Name);
-            string doc = AlgorithmSection.Docs.TryGetValue(key, out var d) ? d : $"See {property.DeclaringType?.Name}.{property.Name}.";
+            string doc = property.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>()?.Description
+                ?? throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name} has no [Description]: every algorithm option documents itself");
+            if (property.PropertyType.IsEnum) doc += $" One of: {string.Join(", ", ConfigEnum.Names(property.PropertyType))}.";
             yield return (key, property.GetValue(algorithm.Options)!, doc);
         }
     }
 
     private static IEnumerable<PropertyInfo> OptionProperties(Type type) =>
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite && p.SetMethod!.IsPublic && (p.PropertyType == typeof(string) || p.PropertyType == typeof(double) || p.PropertyType == typeof(int) || p.PropertyType == typeof(bool) || p.PropertyType == typeof(long)))
+            .Where(p => p.CanWrite && p.SetMethod!.IsPublic && (p.PropertyType.IsEnum || p.PropertyType == typeof(string) || p.PropertyType == typeof(double) || p.PropertyType == typeof(int) || p.PropertyType == typeof(bool) || p.PropertyType == typeof(long)))
             .OrderBy(p => p.Name == "Name" ? 0 : 1);
 
     private static object Convert(string text, Type type, string key, string source)
@@ -168,6 +170,7 @@ public static class ConfigBinder
         else if (type == typeof(long) && long.TryParse(text, NumberStyles.Integer, inv, out long l)) value = l;
         else if (type == typeof(double) && double.TryParse(text, NumberStyles.Float, inv, out double d) && double.IsFinite(d)) value = d;
         else if (type == typeof(bool) && text is "true" or "false" or "True" or "False") value = text is "true" or "True";
+        else if (type.IsEnum && ConfigEnum.TryParse(type, text, out var member)) value = member;
         return value ?? throw new FormatException($"{source}: config key '{key}' expects {TypeWord(type)}, got '{text}'");
     }
 
@@ -175,6 +178,7 @@ public static class ConfigBinder
         type == typeof(int) || type == typeof(long) ? "an integer"
         : type == typeof(double) ? "a finite number"
         : type == typeof(bool) ? "true or false"
+        : type.IsEnum ? "one of " + string.Join(", ", ConfigEnum.Names(type))
         : "a string";
 
     private static void WriteSection(StringBuilder sb, object section, int indent)
@@ -210,12 +214,14 @@ public static class ConfigBinder
     private static string YamlScalar(object value) => value switch
     {
         string s => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"",
+        Enum e => "\"" + ConfigEnum.Name(e) + "\"",
         _ => FormatScalar(value),
     };
 
     private static string FormatScalar(object value) => value switch
     {
         bool b => b ? "true" : "false",
+        Enum e => ConfigEnum.Name(e),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",

@@ -94,36 +94,8 @@ public sealed class AlgorithmSection
 
     public IRlAlgorithm Create() => AlgorithmRegistry.Create(Name, Options);
 
-    public const string NameDoc = "Objective: pacs, grpo, dr_grpo, rloo, reinforce_plus_plus or ppo (the other keys of this section depend on it).";
-
-    /// <summary>Documentation of the options' properties, by snake_case key.</summary>
-    public static IReadOnlyDictionary<string, string> Docs { get; } = new Dictionary<string, string>
-    {
-        ["beta"] = "PACS: beta scaling the reward proxy r = beta * log(pi / pi_ref).",
-        ["reference"] = "PACS: pi_ref of the proxy: rollout (the policy that sampled this step) or initial (the frozen SFT base).",
-        ["proxy"] = "PACS: sum = beta * sum_t log(pi/pi_ref); mean = beta * mean_t log pi (reference-free).",
-        ["psi"] = "PACS: score psi from a group's proxies: rloo (proxy minus the mean of the others), grpo (group-normalised) or none.",
-        ["psi_norm_by_std"] = "PACS: whether the grpo score divides by the group std.",
-        ["psi_epsilon"] = "PACS: epsilon of the grpo score's std.",
-        ["weights"] = "PACS: BCE weights: balanced (per-group class balance), none, positive_only or negative_only.",
-        ["clip_eps_low"] = "Ratio clip: the ratio is clipped below at 1 - clip_eps_low.",
-        ["clip_eps_high"] = "Ratio clip: the ratio is clipped above at 1 + clip_eps_high.",
-        ["dual_clip_c"] = "Dual-clip constant c > 1 bounding negative-advantage token losses (0 turns it off).",
-        ["loss_agg_mode"] = "Token loss aggregation: token-mean, seq-mean-token-sum, seq-mean-token-mean or seq-mean-token-sum-norm.",
-        ["loss_normalizer"] = "Divisor of seq-mean-token-sum-norm (0: longest response in the mini-batch).",
-        ["kl_loss_coef"] = "Coefficient of the KL(pi || pi_initial) loss term (0: none, and no reference model for it).",
-        ["kl_loss_type"] = "KL estimator of the KL loss: k1/kl, abs, k2/mse, k3/low_var_kl.",
-        ["norm_adv_by_std"] = "GRPO: divide the group-centred reward by the group std (Dr.GRPO: false).",
-        ["unbiased_std"] = "GRPO: unbiased group std (divide by G-1, as torch.std).",
-        ["std_epsilon"] = "GRPO: epsilon added to the group std.",
-        ["gamma"] = "Discount factor of the returns (GAE / REINFORCE++).",
-        ["lambda"] = "PPO: GAE lambda (1 = Monte-Carlo returns minus the value baseline).",
-        ["whiten_advantages"] = "PPO: whiten GAE advantages over the batch.",
-        ["value_clip"] = "PPO: value clipping range around the rollout values.",
-        ["value_loss_coef"] = "PPO: weight of the value loss (scales the critic's gradient).",
-        ["kl_in_reward_coef"] = "Coefficient of the per-token KL(pi_old || pi_initial) penalty folded into the rewards (0: none).",
-        ["kl_in_reward_type"] = "KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.",
-    };
+    /// <summary>Documentation of the `name` key (each option documents itself with [Description] on its options class).</summary>
+    public static string NameDoc => $"Objective: {string.Join(", ", AlgorithmRegistry.Names)} (the other keys of this section depend on it).";
 }
 
 public sealed class RolloutSection

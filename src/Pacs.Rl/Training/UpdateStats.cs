@@ -1,9 +1,10 @@
 namespace Pacs.Rl.Training;
 
 /// <summary>
-/// What the optimizer steps of one RL step add up to: the algorithm's metrics averaged over mini-batches (each
-/// micro-batch weighted by its share of rows; `_min` / `_max` metrics kept as extremes), losses, grad norms and
-/// learning rates.
+/// What the optimizer steps of one RL step add up to: the algorithm's metrics averaged over mini-batches, losses,
+/// grad norms and learning rates. Within a mini-batch, a metric named `*_loss` is a micro-batch's share of the
+/// mini-batch's loss (normalised by the mini-batch's totals), so the shares add up; `*_min` / `*_max` keep the
+/// extremes; any other metric is an average over the micro-batch, weighted by its share of rows.
 /// </summary>
 internal sealed class UpdateStats
 {
@@ -28,7 +29,7 @@ internal sealed class UpdateStats
             if (!double.IsFinite(v)) continue;
             if (k.EndsWith("_min", StringComparison.Ordinal)) _mins[k] = Math.Min(_mins.GetValueOrDefault(k, double.PositiveInfinity), v);
             else if (k.EndsWith("_max", StringComparison.Ordinal)) _maxs[k] = Math.Max(_maxs.GetValueOrDefault(k, double.NegativeInfinity), v);
-            else _sums[k] = _sums.GetValueOrDefault(k) + share * v;
+            else _sums[k] = _sums.GetValueOrDefault(k) + (k.EndsWith("_loss", StringComparison.Ordinal) ? v : share * v);
         }
     }
 

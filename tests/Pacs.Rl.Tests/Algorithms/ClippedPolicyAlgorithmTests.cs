@@ -17,10 +17,10 @@ public class ClippedPolicyAlgorithmTests
                 ClipEpsLow = fixture.GetProperty("clip_eps_low").GetDouble(),
                 ClipEpsHigh = fixture.GetProperty("clip_eps_high").GetDouble(),
                 DualClipC = fixture.GetProperty("dual_clip_c").GetDouble(),
-                LossAggMode = fixture.GetProperty("loss_agg_mode").GetString()!,
+                LossAggMode = ConfigEnum.Parse<LossAggMode>(fixture.GetProperty("loss_agg_mode").GetString()!, "loss_agg_mode"),
                 LossNormalizer = fixture.TryGetProperty("loss_normalizer", out var n) ? n.GetDouble() : 0,
                 KlLossCoef = fixture.GetProperty("kl_loss_coef").GetDouble(),
-                KlLossType = fixture.GetProperty("kl_loss_type").GetString()!,
+                KlLossType = ConfigEnum.Parse<KlEstimator>(fixture.GetProperty("kl_loss_type").GetString()!, "kl_loss_type"),
             };
             var old = AlgorithmFixtures.Ragged(fixture.GetProperty("old_log_probs"));
             var batch = new PolicyBatch(1, new float[old.Length], old)
@@ -174,7 +174,7 @@ public class MicroBatchTotalsTests
             OldValues = AlgorithmFixtures.Perturb(rng, lengths.Select(n => new float[n]).ToArray(), 0.5),
         };
         var options = AlgorithmRegistry.DefaultOptions(name);
-        if (options is ClippedPolicyOptions clipped) clipped.LossAggMode = aggregation;
+        if (options is ClippedPolicyOptions clipped) clipped.LossAggMode = ConfigEnum.Parse<LossAggMode>(aggregation, "loss_agg_mode");
         var algorithm = AlgorithmRegistry.Create(name, options);
         algorithm.Prepare(whole);
         whole.LogProbs = AlgorithmFixtures.Perturb(rng, old, 0.3);

@@ -14,29 +14,29 @@ public class LossBuildingBlockTests
     [InlineData("seq-mean-token-sum-norm", 0, 10.0 / 6)] // normaliser = longest response (3)
     public void AggregationModes(string mode, double normalizer, double expected)
     {
-        Assert.Equal(expected, LossAggregation.Aggregate(s_tokenLoss, mode, normalizer), 12);
+        Assert.Equal(expected, LossAggregation.Aggregate(s_tokenLoss, ConfigEnum.Parse<LossAggMode>(mode, "loss_agg_mode"), normalizer), 12);
     }
 
     [Fact]
     public void AggregationRejectsUnknownModesAndEmptyBatchesGiveZero()
     {
-        Assert.Throws<ArgumentException>(() => LossAggregation.Aggregate(s_tokenLoss, "token-sum"));
-        Assert.Equal(0, LossAggregation.Aggregate([[], []], LossAggregation.TokenMean));
+        Assert.Throws<ArgumentException>(() => ConfigEnum.Parse<LossAggMode>("token-sum", "loss_agg_mode"));
+        Assert.Equal(0, LossAggregation.Aggregate([[], []], LossAggMode.TokenMean));
     }
 
     [Fact]
     public void KlEstimatorsMatchHandValues()
     {
         // log π = −1, log π_ref = −1.5: k1 = 0.5, k2 = 0.125, k3 = e^−0.5 + 0.5 − 1.
-        Assert.Equal((0.5, 1.0), KlEstimators.Evaluate("k1", -1, -1.5));
-        Assert.Equal((0.5, 1.0), KlEstimators.Evaluate("abs", -1, -1.5));
-        Assert.Equal((0.125, 0.5), KlEstimators.Evaluate("k2", -1, -1.5));
-        var (k3, g3) = KlEstimators.Evaluate("low_var_kl", -1, -1.5);
+        Assert.Equal((0.5, 1.0), KlEstimators.Evaluate(Kl("k1"), -1, -1.5));
+        Assert.Equal((0.5, 1.0), KlEstimators.Evaluate(Kl("abs"), -1, -1.5));
+        Assert.Equal((0.125, 0.5), KlEstimators.Evaluate(Kl("k2"), -1, -1.5));
+        var (k3, g3) = KlEstimators.Evaluate(Kl("low_var_kl"), -1, -1.5);
         Assert.Equal(Math.Exp(-0.5) - 0.5, k3, 12);
         Assert.Equal(1 - Math.Exp(-0.5), g3, 12);
         // k3 is clamped at 10 (log-ratio −15 → e^15 ≫ 10), with no gradient there.
-        Assert.Equal((10.0, 0.0), KlEstimators.Evaluate("k3", 0, -15));
-        Assert.Throws<ArgumentException>(() => KlEstimators.Evaluate("k4", 0, 0));
+        Assert.Equal((10.0, 0.0), KlEstimators.Evaluate(Kl("k3"), 0, -15));
+        Assert.Throws<ArgumentException>(() => Kl("k4"));
     }
 
     [Theory]
@@ -49,8 +49,8 @@ public class LossBuildingBlockTests
         foreach (var (logp, refLogp) in new[] { (-1.0, -1.5), (-2.0, -0.7), (-0.3, -0.31) })
         {
             const double h = 1e-6;
-            double numeric = (KlEstimators.Evaluate(name, logp + h, refLogp).Value - KlEstimators.Evaluate(name, logp - h, refLogp).Value) / (2 * h);
-            Assert.Equal(numeric, KlEstimators.Evaluate(name, logp, refLogp).Grad, 6);
+            double numeric = (KlEstimators.Evaluate(Kl(name), logp + h, refLogp).Value - KlEstimators.Evaluate(Kl(name), logp - h, refLogp).Value) / (2 * h);
+            Assert.Equal(numeric, KlEstimators.Evaluate(Kl(name), logp, refLogp).Grad, 6);
         }
     }
 
@@ -101,4 +101,6 @@ public class LossBuildingBlockTests
         Assert.Equal(0.5, past.Loss, 12);
         Assert.Equal(1, past.Grad, 12);
     }
+
+    private static KlEstimator Kl(string name) => ConfigEnum.Parse<KlEstimator>(name, "kl estimator");
 }

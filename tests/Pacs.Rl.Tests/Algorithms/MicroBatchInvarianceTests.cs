@@ -15,7 +15,7 @@ public class MicroBatchInvarianceTests
         foreach (var name in AlgorithmRegistry.Names)
         {
             if (AlgorithmRegistry.DefaultOptions(name) is ClippedPolicyOptions)
-                foreach (var mode in LossAggregation.Modes) cases.Add(name, mode);
+                foreach (var mode in LossAggregation.Modes) cases.Add(name, ConfigEnum.Name(mode));
             else
                 cases.Add(name, "");
         }
@@ -48,7 +48,7 @@ public class MicroBatchInvarianceTests
         var options = AlgorithmRegistry.DefaultOptions(name);
         if (options is ClippedPolicyOptions clipped)
         {
-            clipped.LossAggMode = lossAggMode;
+            clipped.LossAggMode = ConfigEnum.Parse<LossAggMode>(lossAggMode, "loss_agg_mode");
             clipped.KlLossCoef = 0.1;
         }
         var algorithm = AlgorithmRegistry.Create(name, options);

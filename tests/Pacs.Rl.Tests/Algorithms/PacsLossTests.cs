@@ -5,7 +5,14 @@ namespace Pacs.Rl.Tests.Algorithms;
 public class PacsLossTests
 {
     private static PacsOptions Options(string psi = "rloo", string proxy = "sum", string weights = "balanced", double beta = 1, string reference = "rollout") =>
-        new() { Psi = psi, Proxy = proxy, Weights = weights, Beta = beta, Reference = reference };
+        new()
+        {
+            Psi = ConfigEnum.Parse<PacsPsi>(psi, "psi"),
+            Proxy = ConfigEnum.Parse<PacsProxy>(proxy, "proxy"),
+            Weights = ConfigEnum.Parse<PacsWeights>(weights, "weights"),
+            Beta = beta,
+            Reference = ConfigEnum.Parse<PacsReference>(reference, "reference"),
+        };
 
     [Fact]
     public void HandComputedTwoResponseGroup()
@@ -26,11 +33,11 @@ public class PacsLossTests
     public void BalancedWeightsFollowClassFrequenciesPerGroup()
     {
         // k = 1 of G = 4 correct: positives 4/(2·1) = 2, negatives 4/(2·3) = 2/3; the uniform group weighs 1.
-        var w = PacsLoss.BceWeights([1f, 0f, 0f, 0f, 1f, 1f, 1f, 1f], 4, "balanced");
+        var w = PacsLoss.BceWeights([1f, 0f, 0f, 0f, 1f, 1f, 1f, 1f], 4, PacsWeights.Balanced);
         AlgorithmFixtures.AssertAll([2, 2.0 / 3, 2.0 / 3, 2.0 / 3, 1, 1, 1, 1], w, 12);
-        Assert.Equal([1, 0, 0, 0], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, "positive_only"));
-        Assert.Equal([0, 1, 1, 1], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, "negative_only"));
-        Assert.Equal([1, 1, 1, 1], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, "none"));
+        Assert.Equal([1, 0, 0, 0], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, PacsWeights.PositiveOnly));
+        Assert.Equal([0, 1, 1, 1], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, PacsWeights.NegativeOnly));
+        Assert.Equal([1, 1, 1, 1], PacsLoss.BceWeights([1f, 0f, 0f, 0f], 4, PacsWeights.None));
     }
 
     [Fact]
@@ -112,10 +119,10 @@ public class PacsLossTests
             var options = new PacsOptions
             {
                 Beta = o.GetProperty("beta").GetDouble(),
-                Reference = o.GetProperty("reference").GetString()!,
-                Proxy = o.GetProperty("proxy").GetString()!,
-                Psi = o.GetProperty("psi").GetString()!,
-                Weights = o.GetProperty("weights").GetString()!,
+                Reference = ConfigEnum.Parse<PacsReference>(o.GetProperty("reference").GetString()!, "reference"),
+                Proxy = ConfigEnum.Parse<PacsProxy>(o.GetProperty("proxy").GetString()!, "proxy"),
+                Psi = ConfigEnum.Parse<PacsPsi>(o.GetProperty("psi").GetString()!, "psi"),
+                Weights = ConfigEnum.Parse<PacsWeights>(o.GetProperty("weights").GetString()!, "weights"),
                 PsiNormByStd = !o.TryGetProperty("psi_norm_by_std", out var norm) || norm.GetBoolean(),
             };
             var labels = AlgorithmFixtures.Floats(fixture.GetProperty("labels"));
@@ -156,7 +163,7 @@ public class PacsLossTests
     [Fact]
     public void InitialReferenceUsesRefLogProbsAndIsRequired()
     {
-        var algorithm = new PacsAlgorithm(new PacsOptions { Reference = "initial" });
+        var algorithm = new PacsAlgorithm(new PacsOptions { Reference = PacsReference.Initial });
         Assert.True(algorithm.NeedsReference);
         var batch = new PolicyBatch(2, [1f, 0f], [[-1f], [-1f]]) { LogProbs = [[-1f], [-1f]] };
         var error = Assert.Throws<ArgumentException>(() => algorithm.Loss(batch));
@@ -169,8 +176,8 @@ public class PacsLossTests
     [Fact]
     public void RejectsBadOptionsAndPartialGroups()
     {
-        Assert.Throws<ArgumentException>(() => new PacsAlgorithm(new PacsOptions { Psi = "gae" }));
-        Assert.Throws<ArgumentException>(() => new PacsAlgorithm(new PacsOptions { Weights = "question" }));
+        Assert.Throws<ArgumentException>(() => ConfigEnum.Parse<PacsPsi>("gae", "psi"));
+        Assert.Throws<ArgumentException>(() => ConfigEnum.Parse<PacsWeights>("question", "weights"));
         Assert.Throws<ArgumentException>(() => new PacsAlgorithm(new PacsOptions { Beta = 0 }));
         Assert.Throws<ArgumentException>(() => PacsLoss.Compute([[-1f], [-1f], [-1f]], [[-1f], [-1f], [-1f]], [1f, 0f, 0f], 2, new PacsOptions()));
         var rows = new PolicyBatch(2, [1f, 0f, 1f, 1f], [[-1f], [-1f], [-1f], [-1f]]).SelectRows([0, 2]);
