@@ -121,7 +121,7 @@ public sealed class RlTrainer
     {
         TrainConfigValidator.Validate(config);
         if (File.Exists(Path.Combine(runDir, MetricsLog.FileName)) || Directory.Exists(Path.Combine(runDir, RunFiles.CheckpointsDir)))
-            throw new ArgumentException($"run directory {runDir} already holds a run; resume it with --resume {runDir} or choose another --out");
+            throw new ArgumentException($"{OutputFolder.Describe(runDir)}, start it over with --overwrite, or choose another --out");
         var policy = Transformer.Load(config.Model.Dir);
         Directory.CreateDirectory(runDir);
         string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
@@ -130,14 +130,25 @@ public sealed class RlTrainer
         return new RlTrainer(config, runDir, policy, state: null, task);
     }
 
-    /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> optionally changes the total.</summary>
-    public static RlTrainer Resume(string runDir, int? steps = null)
+    /// <summary>
+    /// Continues a run from its newest complete checkpoint (repairing what an interrupted save left, see
+    /// <see cref="Checkpointer.Recover"/>), or restarts it from step 0 with its saved config when it has none;
+    /// <paramref name="steps"/> optionally changes the total; <paramref name="log"/> hears what was repaired or restarted.
+    /// </summary>
+    public static RlTrainer Resume(string runDir, int? steps = null, Action<string>? log = null)
     {
-        string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
+        string configPath = RunFiles.RequireConfig(runDir);
         var config = ConfigBinder.LoadFile<TrainConfig>(configPath);
         if (steps is { } s) config.Trainer.Steps = s;
         TrainConfigValidator.Validate(config);
-        string checkpoint = Checkpointer.Latest(runDir);
+        // --- issue 17: a run without a checkpoint restarts in place ---
+        if (RunFiles.ResumePoint(runDir, log) is not { } found)
+        {
+            if (steps is not null) RunFiles.WriteConfig(runDir, ConfigBinder.ToYaml(config));
+            return new RlTrainer(config, runDir, Transformer.Load(config.Model.Dir), state: null);
+        }
+        string checkpoint = found.Dir;
+        // ---
         var state = TrainerState.Read(checkpoint);
         var policy = Transformer.Load(Path.Combine(checkpoint, "model"));
         var trainer = new RlTrainer(config, runDir, policy, state);
