@@ -1,22 +1,32 @@
 using System.CommandLine;
-using System.Reflection;
+using Pacs.Rl.Training;
 
 namespace Pacs.Cli;
 
 public static class Program
 {
+    /// <summary>
+    /// Test hook for the fault tests: with PACS_TEST_STALL_AT_SAVE_OP=k the process stops at the k-th file
+    /// operation of its checkpoint saves (counting from 1), says so on stderr, and waits there to be killed.
+    /// </summary>
+    public const string StallAtSaveOpVariable = "PACS_TEST_STALL_AT_SAVE_OP";
+
     public static int Main(string[] args)
     {
         if (Console.IsOutputRedirected)
             Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi = false; // plain text in logs, no colour escapes
+        ErrorReporting.Debug = args.Contains("--debug");
+        InstallStallHook();
         var root = BuildRoot();
         try
         {
-            return root.Parse(args).Invoke();
+            var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
+            if (parse.Errors.Count > 0) return ErrorReporting.ReportParseError(parse);
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
-        catch (Exception e) when (ErrorReporting.IsUserError(e))
+        catch (Exception e)
         {
-            return ErrorReporting.ReportUserError(e);
+            return ErrorReporting.Report(e);
         }
     }
 
@@ -24,6 +34,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("pacs: reinforcement learning with verifiable rewards (PACS, GRPO, RLOO, PPO, ...) in C#");
+        root.Options.Add(new Option<bool>("--debug") { Description = "Print the stack trace after an error", Recursive = true });
         var commands = typeof(Program).Assembly.GetTypes()
             .Where(t => typeof(ICliCommand).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
             .Select(t => ((ICliCommand)Activator.CreateInstance(t)!).Build())
@@ -31,5 +42,18 @@ public static class Program
         foreach (var command in commands)
             root.Subcommands.Add(command);
         return root;
+    }
+
+    private static void InstallStallHook()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(StallAtSaveOpVariable), out int stallAt) || stallAt < 1) return;
+        int seen = 0;
+        Checkpointer.FaultPoint = label =>
+        {
+            if (++seen != stallAt) return;
+            Console.Error.WriteLine($"stalled at save operation {seen}: {label}");
+            Console.Error.Flush();
+            Thread.Sleep(Timeout.Infinite);
+        };
     }
 }
