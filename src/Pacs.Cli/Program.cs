@@ -1,22 +1,15 @@
 using System.CommandLine;
-using Pacs.Rl.Training;
 
 namespace Pacs.Cli;
 
 public static class Program
 {
-    /// <summary>
-    /// Test hook for the fault tests: with PACS_TEST_STALL_AT_SAVE_OP=k the process stops at the k-th file
-    /// operation of its checkpoint saves (counting from 1), says so on stderr, and waits there to be killed.
-    /// </summary>
-    public const string StallAtSaveOpVariable = "PACS_TEST_STALL_AT_SAVE_OP";
-
     public static int Main(string[] args)
     {
         if (Console.IsOutputRedirected)
             Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi = false; // plain text in logs, no colour escapes
         ErrorReporting.Debug = args.Contains("--debug");
-        InstallStallHook();
+        TestHooks.InstallStallInSave();
         var root = BuildRoot();
         try
         {
@@ -42,18 +35,5 @@ public static class Program
         foreach (var command in commands)
             root.Subcommands.Add(command);
         return root;
-    }
-
-    private static void InstallStallHook()
-    {
-        if (!int.TryParse(Environment.GetEnvironmentVariable(StallAtSaveOpVariable), out int stallAt) || stallAt < 1) return;
-        int seen = 0;
-        Checkpointer.FaultPoint = label =>
-        {
-            if (++seen != stallAt) return;
-            Console.Error.WriteLine($"stalled at save operation {seen}: {label}");
-            Console.Error.Flush();
-            Thread.Sleep(Timeout.Infinite);
-        };
     }
 }

@@ -60,9 +60,10 @@ public sealed class TrainCommand : ICliCommand
     private static int Finish(RlTrainer trainer, Interrupts interrupts, bool fresh)
     {
         TrainOutcome outcome;
+        bool resumed = !fresh && Checkpointer.Find(trainer.RunDir) is not null;
         try
         {
-            outcome = Run(trainer, interrupts.Token);
+            outcome = Run(trainer, interrupts.Token, resumed);
         }
         catch when (fresh && trainer.Step == 0 && Checkpointer.Find(trainer.RunDir) is null)
         {
@@ -97,13 +98,14 @@ public sealed class TrainCommand : ICliCommand
     }
 
     /// <summary>Runs with a live display (or one line per step when not on a terminal); <paramref name="cancel"/> saves and stops after the current step.</summary>
-    public static TrainOutcome Run(RlTrainer trainer, CancellationToken cancel = default)
+    public static TrainOutcome Run(RlTrainer trainer, CancellationToken cancel = default, bool resumed = false)
     {
         int total = trainer.Config.Trainer.Steps;
         var c = trainer.Config;
         string what = $"{c.Algorithm.Name} on {c.Task.Name} from {c.Model.Dir}: {total} steps x {c.Rollout.BatchPrompts} prompts x {c.Rollout.GroupSize} samples";
-        Console.WriteLine(trainer.Step > 0 ? $"resuming from step {trainer.Step} in {trainer.RunDir}: {what}" : $"train {what} -> {trainer.RunDir}");
+        Console.WriteLine(resumed ? $"resuming from step {trainer.Step} in {trainer.RunDir}: {what}" : $"train {what} -> {trainer.RunDir}");
         trainer.Message += line => Console.WriteLine(line);
+        TestHooks.PauseAfterStep(trainer, cancel);
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             trainer.StepCompleted += (step, metrics) => Console.WriteLine(StepLine(step, total, metrics));

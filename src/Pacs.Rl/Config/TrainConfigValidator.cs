@@ -15,7 +15,34 @@ public static class TrainConfigValidator
         _ => false,
     };
 
+    /// <summary>
+    /// Checks every key; a bad value is reported with the file and line (or `--set`) it came from, found from the
+    /// first config key the message names.
+    /// </summary>
     public static void Validate(TrainConfig c)
+    {
+        try
+        {
+            ValidateKeys(c);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(Locate(c, e.Message), e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new DirectoryNotFoundException(Locate(c, e.Message), e);
+        }
+    }
+
+    private static string Locate(TrainConfig c, string message)
+    {
+        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+\.[a-z_]+\b"))
+            if (ConfigBinder.SourceOf(c, key.Value) is { } where) return $"{where}: {message}";
+        return message;
+    }
+
+    private static void ValidateKeys(TrainConfig c)
     {
         if (string.IsNullOrWhiteSpace(c.Model.Dir)) throw new ArgumentException("model.dir is empty: pass --model DIR (an SFT base) or set model.dir");
         if (!Directory.Exists(c.Model.Dir)) throw new DirectoryNotFoundException($"model.dir: model directory not found: {c.Model.Dir}");
@@ -26,7 +53,10 @@ public static class TrainConfigValidator
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"config section algorithm: {e.Message}");
+            // Name the option as a config key (algorithm.psi), so the message can be traced to its line.
+            string? key = ConfigBinder.Knobs(c.Algorithm, "algorithm.").Select(k => k.Key)
+                .FirstOrDefault(k => e.Message.Contains(k["algorithm.".Length..] + " '", StringComparison.Ordinal));
+            throw new ArgumentException($"{key ?? "config section algorithm"}: {e.Message}");
         }
         Positive(c.Rollout.BatchPrompts, "rollout.batch_prompts");
         Positive(c.Rollout.GroupSize, "rollout.group_size");
@@ -47,7 +77,7 @@ public static class TrainConfigValidator
         if (!LrSchedule.Kinds.Contains(c.Optim.Schedule)) throw new ArgumentException($"optim.schedule '{c.Optim.Schedule}' is not one of {string.Join(", ", LrSchedule.Kinds)}");
         if (!(c.Optim.MinLrRatio >= 0 && c.Optim.MinLrRatio <= 1)) throw new ArgumentException($"optim.min_lr_ratio must be in [0, 1], got {c.Optim.MinLrRatio}");
         long optimizerSteps = (long)c.Trainer.Steps * c.Update.Epochs * c.Update.MiniBatches;
-        if (c.Optim.Schedule != "constant" && optimizerSteps <= c.Optim.WarmupSteps)
+        if (c.Optim.Schedule != "constant" && optimizerSteps > 0 && optimizerSteps <= c.Optim.WarmupSteps)
             throw new ArgumentException($"optim.schedule={c.Optim.Schedule} needs more optimizer steps ({optimizerSteps} = trainer.steps x update.epochs x update.mini_batches) than optim.warmup_steps ({c.Optim.WarmupSteps})");
         if (!(c.Critic.Lr > 0)) throw new ArgumentException($"critic.lr must be > 0, got {c.Critic.Lr}");
         if (c.Critic.WarmupSteps < 0) throw new ArgumentException($"critic.warmup_steps must be >= 0, got {c.Critic.WarmupSteps}");

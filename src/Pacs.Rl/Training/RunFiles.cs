@@ -68,7 +68,9 @@ public static class OutputFolder
         Directory.CreateDirectory(dir);
     }
 
-    public static bool IsNonEmpty(string dir) => Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any();
+    /// <summary>Whether a folder holds anything but temp files (`*.tmp`, left by a process killed while writing one: never data).</summary>
+    public static bool IsNonEmpty(string dir) => Directory.Exists(dir)
+        && Directory.EnumerateFileSystemEntries(dir).Any(e => !e.EndsWith(".tmp", StringComparison.Ordinal));
 
     /// <summary>What a non-empty folder holds, in the words of the command that wrote it.</summary>
     public static string Describe(string dir)
