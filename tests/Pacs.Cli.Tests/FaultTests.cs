@@ -260,10 +260,19 @@ public sealed class FaultTests(TinyTrainFixture tiny) : IClassFixture<TinyTrainF
     [Fact]
     public void A_fresh_run_failing_in_its_first_step_leaves_nothing_but_one_error_line()
     {
+        // A tokenizer without '=' passes every check but cannot encode the first arith prompt (a bad prompt).
+        string model = Path.Combine(_temp, "no-equals");
+        Directory.CreateDirectory(model);
+        foreach (var file in Directory.GetFiles(tiny.ModelDir)) File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        string tokenizerPath = Path.Combine(model, CharTokenizer.FileName);
+        var tokenizer = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(tokenizerPath))!;
+        var vocab = tokenizer["vocab"]!.AsArray();
+        vocab[vocab.Select(v => v!.GetValue<string>()).ToList().IndexOf("=")] = "\u00a7";
+        File.WriteAllText(tokenizerPath, tokenizer.ToJsonString());
+
         string run = Path.Combine(_temp, "run");
-        // Responses longer than the model's 128 positions fail inside the first rollout, after every check passed.
-        var failed = PacsProcess.RunToEnd(_temp, null, tiny.TrainArgs(run, "rollout.max_response_tokens=400"));
-        AssertOneErrorLine(failed.Code, failed.Err);
+        var failed = PacsProcess.RunToEnd(_temp, null, [.. tiny.TrainArgs(run).Select(a => a == tiny.ModelDir ? model : a)]);
+        AssertOneErrorLine(failed.Code, failed.Err, "not in the vocabulary");
         Assert.False(Directory.Exists(run));
     }
 
