@@ -150,7 +150,7 @@ public sealed class RunFilesTests : IDisposable
         Directory.CreateDirectory(Path.Combine(root, Checkpointer.DirName(4) + ".tmp999999"));
         var notes = Checkpointer.Recover(_dir);
         Assert.Equal(2, notes.Count); // the two leftovers removed, latest repointed
-        Assert.Equal([Checkpointer.DirName(1), Checkpointer.DirName(2), RunFiles.LatestFile], Directory.GetFileSystemEntries(root).Select(Path.GetFileName).Order());
+        Assert.Equal([RunFiles.LatestFile, Checkpointer.DirName(1), Checkpointer.DirName(2)], Directory.GetFileSystemEntries(root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(Checkpointer.DirName(2), File.ReadAllText(Path.Combine(root, RunFiles.LatestFile)).Trim());
         Assert.Null(Checkpointer.Find(_dir)!.Note);
     }
@@ -174,7 +174,8 @@ public sealed class RunFilesTests : IDisposable
     public void Missing_checkpoint_and_corrupt_state_are_reported_by_path()
     {
         var e = Assert.Throws<FileNotFoundException>(() => Checkpointer.Latest(_dir));
-        Assert.Contains(RunFiles.LatestFile, e.Message);
+        Assert.Contains("no checkpoint", e.Message);
+        Assert.Contains(RunFiles.CheckpointsDir, e.Message);
         string bad = Path.Combine(_dir, "bad.bin");
         File.WriteAllText(bad, "not a state file");
         var b = Assert.Throws<InvalidDataException>(() => StateFile.Read(bad));
