@@ -199,6 +199,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Train_with_zero_steps_is_a_success_not_an_error()
+    {
+        var run = Path.Combine(_temp, "zero");
+        var (code, _, err) = Run("train", "--model", Path.Combine(RepoRoot(), "models", "stories260K"), "--out", run, "--steps", "0",
+            "--set", "trainer.eval_every=0");
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+    }
+
+    [Fact]
     public void Eval_writes_under_runs_by_default_not_into_the_model_folder()
     {
         Assert.Equal(Path.Combine("runs", "eval", "arith-base-arith"), Commands.EvalCommand.DefaultOutDir("/m/arith-base", "arith"));

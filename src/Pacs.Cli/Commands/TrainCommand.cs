@@ -70,7 +70,8 @@ public sealed class TrainCommand : ICliCommand
             Directory.Delete(trainer.RunDir, recursive: true);
             throw;
         }
-        Console.WriteLine($"report: {HtmlReport.Write(trainer.RunDir)}");
+        if (File.Exists(Path.Combine(trainer.RunDir, MetricsLog.FileName))) // a 0-step run without validation has no curve to draw
+            Console.WriteLine($"report: {HtmlReport.Write(trainer.RunDir)}");
         switch (outcome.Reason)
         {
             case StopReason.Cancelled:

@@ -77,7 +77,7 @@ public static class TrainConfigValidator
         if (!LrSchedule.Kinds.Contains(c.Optim.Schedule)) throw new ArgumentException($"optim.schedule '{c.Optim.Schedule}' is not one of {string.Join(", ", LrSchedule.Kinds)}");
         if (!(c.Optim.MinLrRatio >= 0 && c.Optim.MinLrRatio <= 1)) throw new ArgumentException($"optim.min_lr_ratio must be in [0, 1], got {c.Optim.MinLrRatio}");
         long optimizerSteps = (long)c.Trainer.Steps * c.Update.Epochs * c.Update.MiniBatches;
-        if (c.Optim.Schedule != "constant" && optimizerSteps > 0 && optimizerSteps <= c.Optim.WarmupSteps)
+        if (c.Optim.Schedule != "constant" && optimizerSteps <= c.Optim.WarmupSteps)
             throw new ArgumentException($"optim.schedule={c.Optim.Schedule} needs more optimizer steps ({optimizerSteps} = trainer.steps x update.epochs x update.mini_batches) than optim.warmup_steps ({c.Optim.WarmupSteps})");
         if (!(c.Critic.Lr > 0)) throw new ArgumentException($"critic.lr must be > 0, got {c.Critic.Lr}");
         if (c.Critic.WarmupSteps < 0) throw new ArgumentException($"critic.warmup_steps must be >= 0, got {c.Critic.WarmupSteps}");
