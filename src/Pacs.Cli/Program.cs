@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 
 namespace Pacs.Cli;
 
@@ -9,14 +8,18 @@ public static class Program
     {
         if (Console.IsOutputRedirected)
             Spectre.Console.AnsiConsole.Profile.Capabilities.Ansi = false; // plain text in logs, no colour escapes
+        ErrorReporting.Debug = args.Contains("--debug");
+        TestHooks.InstallStallInSave();
         var root = BuildRoot();
         try
         {
-            return root.Parse(args).Invoke();
+            var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
+            if (parse.Errors.Count > 0) return ErrorReporting.ReportParseError(parse);
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
         }
-        catch (Exception e) when (ErrorReporting.IsUserError(e))
+        catch (Exception e)
         {
-            return ErrorReporting.ReportUserError(e);
+            return ErrorReporting.Report(e);
         }
     }
 
@@ -24,6 +27,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("pacs: reinforcement learning with verifiable rewards (PACS, GRPO, RLOO, PPO, ...) in C#");
+        root.Options.Add(new Option<bool>("--debug") { Description = "Print the stack trace after an error", Recursive = true });
         var commands = typeof(Program).Assembly.GetTypes()
             .Where(t => typeof(ICliCommand).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
             .Select(t => ((ICliCommand)Activator.CreateInstance(t)!).Build())

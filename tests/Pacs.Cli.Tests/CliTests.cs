@@ -118,6 +118,103 @@ public sealed class CliTests : IDisposable
         AssertUserError(code, err, "lr");
     }
 
+    [Theory]
+    [InlineData("--seed", "-3", "a whole number from 0 to 18446744073709551615", "generate", "--model", "m", "--prompt", "p")]
+    [InlineData("--steps", "abc", "an integer from", "sft", "--out", "m")]
+    [InlineData("--temperature", "hot", "a number", "eval", "--model", "m")]
+    public void Option_parse_errors_are_one_line_naming_the_option_and_what_it_accepts(string option, string value, string accepts, params string[] rest)
+    {
+        var (code, stdout, err) = Run([.. rest, option, value]);
+        AssertUserError(code, err, option, $"'{value}'", accepts);
+        Assert.DoesNotContain("System.", err);
+        Assert.Equal("", stdout); // no help dump
+    }
+
+    [Fact]
+    public void Errors_carry_no_parameter_suffix_and_debug_adds_the_stack_trace()
+    {
+        var (code, _, err) = Run("sft", "--task", "math500", "--out", Path.Combine(_temp, "m"), "--steps", "1");
+        AssertUserError(code, err, "math500");
+        Assert.DoesNotContain("(Parameter", err);
+        Assert.False(Directory.Exists(Path.Combine(_temp, "m")));
+
+        var (debugCode, _, debugErr) = Run("sft", "--task", "math500", "--out", Path.Combine(_temp, "m"), "--steps", "1", "--debug");
+        Assert.Equal(ErrorReporting.UserErrorExitCode, debugCode);
+        Assert.StartsWith("error: ", debugErr);
+        Assert.Contains(" at ", debugErr);
+    }
+
+    [Fact]
+    public void Verify_policy_error_lists_every_accepted_name()
+    {
+        var (code, _, err) = Run("verify", "--gold", "1", "--response", "1", "--policy", "foo");
+        AssertUserError(code, err, "default", "lenient", "boxed", "number");
+    }
+
+    [Fact]
+    public void Sft_refuses_a_model_folder_unless_overwrite_which_leaves_nothing_stale()
+    {
+        var model = Path.Combine(_temp, "stories");
+        Directory.CreateDirectory(model);
+        foreach (var file in Directory.GetFiles(Path.Combine(RepoRoot(), "models", "stories260K")))
+            File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        var before = Directory.GetFiles(model).Select(Path.GetFileName).Order().ToList();
+
+        var (code, _, err) = Run("sft", "--out", model, "--steps", "1", "--batch-size", "2");
+        AssertUserError(code, err, "already holds a model", "--overwrite");
+        Assert.Equal(before, Directory.GetFiles(model).Select(Path.GetFileName).Order().ToList());
+
+        var (overwritten, _, overwriteErr) = Run("sft", "--out", model, "--steps", "1", "--batch-size", "2", "--overwrite");
+        Assert.True(overwritten == 0, overwriteErr);
+        Assert.False(File.Exists(Path.Combine(model, "tokenizer.json"))); // stories260K's tokenizer is gone, the char one is there
+        Assert.True(File.Exists(Path.Combine(model, "char_tokenizer.json")));
+    }
+
+    [Fact]
+    public void Overwrite_never_removes_the_folder_holding_an_input()
+    {
+        var outer = Path.Combine(_temp, "outer");
+        var model = Path.Combine(outer, "model");
+        Directory.CreateDirectory(model);
+        File.WriteAllText(Path.Combine(model, "config.json"), "{}");
+        var (code, _, err) = Run("eval", "--model", model, "--out", outer, "--overwrite");
+        AssertUserError(code, err, "refusing to --overwrite", "model");
+        Assert.True(File.Exists(Path.Combine(model, "config.json")));
+    }
+
+    [Fact]
+    public void Demo_and_report_refuse_existing_outputs_without_overwrite()
+    {
+        var demo = Path.Combine(_temp, "demo");
+        Directory.CreateDirectory(demo);
+        File.WriteAllText(Path.Combine(demo, "earlier.txt"), "x");
+        var (code, _, err) = Run("demo", "--out", demo);
+        AssertUserError(code, err, "--overwrite");
+
+        var html = Path.Combine(_temp, "report.html");
+        File.WriteAllText(html, "mine");
+        var (reportCode, _, reportErr) = Run("report", _temp, "--out", html);
+        AssertUserError(reportCode, reportErr, "--overwrite");
+        Assert.Equal("mine", File.ReadAllText(html));
+    }
+
+    [Fact]
+    public void Train_with_zero_steps_is_a_success_not_an_error()
+    {
+        var run = Path.Combine(_temp, "zero");
+        var (code, _, err) = Run("train", "--model", Path.Combine(RepoRoot(), "models", "stories260K"), "--out", run, "--steps", "0",
+            "--set", "trainer.eval_every=0");
+        Assert.True(code == 0, err);
+        Assert.Equal("", err);
+    }
+
+    [Fact]
+    public void Eval_writes_under_runs_by_default_not_into_the_model_folder()
+    {
+        Assert.Equal(Path.Combine("runs", "eval", "arith-base-arith"), Commands.EvalCommand.DefaultOutDir("/m/arith-base", "arith"));
+        Assert.Equal(Path.Combine("runs", "eval", "step_000030-model-arith"), Commands.EvalCommand.DefaultOutDir("/r/checkpoints/step_000030/model/", "arith"));
+    }
+
     [Fact]
     public void Tokenizer_directory_without_tokenizer_json_is_a_user_error()
     {

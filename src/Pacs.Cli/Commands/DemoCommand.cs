@@ -5,6 +5,7 @@ using Pacs.Engine;
 using Pacs.Engine.Managed;
 using Pacs.Rewards.Tasks;
 using Pacs.Rl.Sft;
+using Pacs.Rl.Training;
 using Spectre.Console;
 
 namespace Pacs.Cli.Commands;
@@ -18,6 +19,9 @@ public sealed class DemoContext
     public string Task { get; init; } = "arith";
     public EvalOptions Eval { get; init; } = new();
     public SamplingParams Sampling { get; init; } = SamplingParams.Of(1f, 96, stopTokenIds: []);
+
+    /// <summary>Cancelled by Ctrl-C or SIGTERM: the training stages stop (the RL run after saving a checkpoint).</summary>
+    public CancellationToken Cancel { get; init; }
 
     /// <summary>The SFT base model folder.</summary>
     public string BaseModelDir => Path.Combine(OutDir, "base");
@@ -50,7 +54,7 @@ public static class DemoStages
         var options = new SftOptions { Task = ctx.Task, Seed = ctx.Seed, Steps = ctx.SftSteps, WarmupSteps = System.Math.Min(30, ctx.SftSteps / 10) };
         var trainer = new SftTrainer(options, ManagedBackend.Instance);
         AnsiConsole.MarkupLine($"{trainer.Model.TrainableParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} worked solutions");
-        double loss = SftCommand.Run(trainer, ctx.BaseModelDir, options.Steps);
+        double loss = SftCommand.Run(trainer, ctx.BaseModelDir, options.Steps, ctx.Cancel);
         AnsiConsole.MarkupLine($"final loss {loss:0.0000}");
     });
 
@@ -70,18 +74,31 @@ public sealed class DemoCommand : ICliCommand
         var steps = new Option<int>("--sft-steps") { Description = "SFT steps of the base model", DefaultValueFactory = _ => 700 };
         var samples = new Option<int>("--samples") { Description = "Samples per evaluation problem", DefaultValueFactory = _ => 16 };
         var problems = new Option<int>("--problems") { Description = "Held-out evaluation problems", DefaultValueFactory = _ => 64 };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds an earlier demo" };
         var command = new Command("demo", "The whole pipeline in miniature: train a small arith model, evaluate pass@k, post-train, compare");
-        foreach (var option in new Option[] { output, seed, steps, samples, problems }) command.Options.Add(option);
+        foreach (var option in new Option[] { output, seed, steps, samples, problems, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
+            string outDir = parse.GetValue(output)!;
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite));
+            using var interrupts = Interrupts.Listen("stopping the current stage (a training run saves a checkpoint first)");
             var ctx = new DemoContext
             {
-                OutDir = parse.GetValue(output)!,
+                OutDir = outDir,
+                Cancel = interrupts.Token,
                 Seed = parse.GetValue(seed),
                 SftSteps = parse.GetValue(steps),
                 Eval = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems) },
             };
-            Run(ctx, DemoStages.All);
+            try
+            {
+                Run(ctx, DemoStages.All);
+            }
+            catch (OperationCanceledException) when (interrupts.Received is not null)
+            {
+                Console.Error.WriteLine($"interrupted: the demo in {outDir} is incomplete; run it again with --overwrite");
+                return interrupts.ExitCode;
+            }
             return 0;
         }));
         return command;

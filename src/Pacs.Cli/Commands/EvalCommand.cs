@@ -3,6 +3,7 @@ using Pacs.Eval;
 using Pacs.Models;
 using Pacs.Rewards;
 using Pacs.Rewards.Tasks;
+using Pacs.Rl.Training;
 using Pacs.Text;
 using Spectre.Console;
 
@@ -23,9 +24,10 @@ public sealed class EvalCommand : ICliCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Longest response", DefaultValueFactory = _ => 128 };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampling streams (and of the task generator)", DefaultValueFactory = _ => 0 };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults; use the one the model was trained on)" };
-        var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: MODEL/eval/TASK)" };
+        var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: runs/eval/MODEL-TASK)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of the output folder if it holds files" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
-        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, output }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, output, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
@@ -34,10 +36,22 @@ public sealed class EvalCommand : ICliCommand
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
             var sampling = SamplingParams.Of(parse.GetValue(temperature), parse.GetValue(maxNew), stopTokenIds: [], topP: parse.GetValue(topP));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
-            string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", SafeName(evalTask.Name));
-            var report = Run(modelDir, evalTask, sampling, options, outDir);
+            string outDir = parse.GetValue(output) ?? DefaultOutDir(modelDir, evalTask.Name);
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), modelDir);
+            EvalReport report;
+            try
+            {
+                report = Run(modelDir, evalTask, sampling, options, outDir);
+            }
+            catch
+            {
+                if (!OutputFolder.IsNonEmpty(outDir)) Directory.Delete(outDir); // nothing written: leave nothing but the error
+                throw;
+            }
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(Path.Combine(outDir, Evaluator.MetricsFileName))}[/] and {Evaluator.RolloutsFileName}");
-            return report.Problems.Count > 0 ? 0 : 1;
+            if (report.Problems.Count > 0) return 0;
+            Console.Error.WriteLine($"error: {evalTask.Name} has no held-out problems to evaluate");
+            return ErrorReporting.UserErrorExitCode;
         }));
         return command;
     }
@@ -71,6 +85,15 @@ public sealed class EvalCommand : ICliCommand
         });
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));
         return report;
+    }
+
+    /// <summary>`runs/eval/MODEL-TASK`: under runs/, never inside the model folder (`.../step_000030/model` is named `step_000030-model`).</summary>
+    public static string DefaultOutDir(string modelDir, string taskName)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir));
+        string name = Path.GetFileName(full);
+        if (name == "model" && Path.GetFileName(Path.GetDirectoryName(full)) is { Length: > 0 } parent) name = parent + "-" + name;
+        return Path.Combine("runs", "eval", SafeName(name + "-" + taskName));
     }
 
     private static string SafeName(string name) => string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

@@ -49,8 +49,9 @@ public sealed class ReproCommand : ICliCommand
         var steps = new Option<int?>("--steps") { Description = "RL steps per run (default: the profile's)" };
         var baseModel = new Option<string?>("--base") { Description = "Use this SFT base model directory instead of training one (it must match the profile's task and level)" };
         var lrs = new Option<string?>("--lrs") { Description = "Learning-rate grid, comma-separated (default: the profile's)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds an earlier reproduction" };
         var command = new Command("repro", "Reproduce the comparison: SFT base, then PACS vs GRPO vs PPO (same budget, same lr search), pass@k over seeds");
-        foreach (var option in new Option[] { output, quick, seeds, steps, baseModel, lrs }) command.Options.Add(option);
+        foreach (var option in new Option[] { output, quick, seeds, steps, baseModel, lrs, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             var profile = parse.GetValue(quick) ? ReproProfile.Quick : ReproProfile.Full;
@@ -59,7 +60,11 @@ public sealed class ReproCommand : ICliCommand
             if (parse.GetValue(lrs) is { } grid)
                 profile = profile with { LearningRates = grid.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) && lr > 0 ? lr : throw new ArgumentException($"--lrs: '{v}' is not a positive number")).ToArray() };
             if (profile.Seeds < 1) throw new ArgumentException($"--seeds must be >= 1, got {profile.Seeds}");
-            Run(profile, parse.GetValue(output)!, parse.GetValue(baseModel));
+            string outDir = parse.GetValue(output)!;
+            string? baseDir = parse.GetValue(baseModel);
+            if (baseDir is not null && !Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"--base: model directory not found: {baseDir}");
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), baseDir is null ? [] : [baseDir]);
+            Run(profile, outDir, baseDir);
             return 0;
         }));
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Pacs.Rl.Sft;
+using Pacs.Rl.Training;
 using Spectre.Console;
 
 namespace Pacs.Cli.Commands;
@@ -18,8 +19,9 @@ public sealed class SftCommand : ICliCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (warm-up, then cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults)" };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each decoder layer but the last in backward instead of keeping its activations (less memory, slower)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds files (an earlier model or run)" };
         var command = new Command("sft", "Train a small decoder from scratch on worked solutions of a synthetic task (the base model for RL)");
-        foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing }) command.Options.Add(option);
+        foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             var options = defaults with
@@ -34,9 +36,25 @@ public sealed class SftCommand : ICliCommand
                 WarmupSteps = System.Math.Min(defaults.WarmupSteps, System.Math.Max(0, parse.GetValue(steps) / 10)),
             };
             string outDir = parse.GetValue(output)!;
-            var trainer = new SftTrainer(options, ManagedBackend.Instance);
+            var trainer = new SftTrainer(options, ManagedBackend.Instance); // bad options fail before the folder is touched
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite));
+            using var interrupts = Interrupts.Listen("stopping after the current step");
             AnsiConsole.MarkupLine($"[bold]sft[/] task [cyan]{options.Task}[/], {trainer.Model.TrainableParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} sequences -> {Markup.Escape(outDir)}");
-            double loss = Run(trainer, outDir, options.Steps);
+            double loss;
+            try
+            {
+                loss = Run(trainer, outDir, options.Steps, interrupts.Token);
+            }
+            catch (OperationCanceledException) when (interrupts.Received is not null)
+            {
+                Console.Error.WriteLine($"interrupted: {outDir} holds no model yet; train it again with --overwrite");
+                return interrupts.ExitCode;
+            }
+            catch when (!File.Exists(Path.Combine(outDir, MetricsLog.FileName)))
+            {
+                Directory.Delete(outDir, recursive: true); // failed before its first step: leave nothing but the error
+                throw;
+            }
             AnsiConsole.MarkupLine($"final loss {loss:0.0000}; model written to [green]{Markup.Escape(outDir)}[/]");
             return 0;
         }));
@@ -44,7 +62,7 @@ public sealed class SftCommand : ICliCommand
     }
 
     /// <summary>Trains with a live progress bar (steps, loss, tokens/s, ETA), or periodic log lines when not on a terminal.</summary>
-    public static double Run(SftTrainer trainer, string outDir, int steps)
+    public static double Run(SftTrainer trainer, string outDir, int steps, CancellationToken cancel = default)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -53,7 +71,7 @@ public sealed class SftCommand : ICliCommand
             {
                 if (info.Step % every == 0 || info.Step == info.TotalSteps)
                     Console.WriteLine($"step {info.Step}/{info.TotalSteps}  loss {info.Loss:0.0000}  lr {info.LearningRate:0.00e0}  grad {info.GradNorm:0.00}  {info.TokensPerSecond:0} tok/s  {info.Elapsed:mm\\:ss}");
-            });
+            }, cancel);
         }
         double result = 0;
         AnsiConsole.Progress()
@@ -67,7 +85,7 @@ public sealed class SftCommand : ICliCommand
                 {
                     bar.Value = info.Step;
                     bar.Description = $"step {info.Step}/{info.TotalSteps} loss {info.Loss:0.000} {info.TokensPerSecond:0} tok/s";
-                });
+                }, cancel);
             });
         return result;
     }

@@ -19,30 +19,71 @@ public sealed class TrainCommand : ICliCommand
         var steps = new Option<int?>("--steps") { Description = "Training steps; overrides trainer.steps (with --resume: the new total)" };
         var seed = new Option<long?>("--seed") { Description = "Seed of sampling and data order; overrides trainer.seed" };
         var set = new Option<string[]>("--set") { Description = "Override any key: --set optim.lr=3e-4 (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint (from step 0 with its saved config when it has none)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start over in --out even if it holds files (an earlier run, a model): its contents are removed first" };
         var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++ or PPO");
-        foreach (var option in new Option[] { config, model, output, steps, seed, set, resume }) command.Options.Add(option);
+        foreach (var option in new Option[] { config, model, output, steps, seed, set, resume, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
-            RlTrainer trainer;
+            using var interrupts = Interrupts.Listen("finishing the current step, then saving a checkpoint");
             if (parse.GetValue(resume) is { } runDir)
             {
-                if (parse.GetValue(config) is not null || parse.GetValue(model) is not null || parse.GetValue(seed) is not null || (parse.GetValue(set)?.Length ?? 0) > 0)
-                    throw new ArgumentException("--resume continues a run with its saved config; only --steps may change it");
-                trainer = RlTrainer.Resume(ManagedBackend.Instance, runDir, parse.GetValue(steps));
+                if (parse.GetValue(config) is not null || parse.GetValue(model) is not null || parse.GetValue(seed) is not null || (parse.GetValue(set)?.Length ?? 0) > 0
+                    || parse.GetValue(output) is not null || parse.GetValue(overwrite))
+                    throw new ArgumentException("--resume continues a run with its saved config; only --steps may change it (to start over, use --out RUN --overwrite with a config)");
+                return Finish(RlTrainer.Resume(ManagedBackend.Instance, runDir, parse.GetValue(steps), Console.WriteLine), interrupts, fresh: false);
             }
-            else
+            var resolved = Resolve(parse.GetValue(config), parse.GetValue(model), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(set) ?? []);
+            TrainConfigValidator.Validate(resolved); // bad input fails before the run folder is touched
+            string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{resolved.Algorithm.Name}-{resolved.Trainer.Seed}");
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), resolved.Model.Dir);
+            RlTrainer trainer;
+            try
             {
-                var resolved = Resolve(parse.GetValue(config), parse.GetValue(model), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(set) ?? []);
-                string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{resolved.Algorithm.Name}-{resolved.Trainer.Seed}");
                 trainer = RlTrainer.Start(ManagedBackend.Instance, resolved, outDir);
             }
-            var outcome = Run(trainer);
-            Console.WriteLine(outcome.Message);
-            Console.WriteLine($"report: {HtmlReport.Write(trainer.RunDir)}");
-            return outcome.Reason == StopReason.TooManyNanSkips ? 1 : 0;
+            catch
+            {
+                Directory.Delete(outDir, recursive: true);
+                throw;
+            }
+            return Finish(trainer, interrupts, fresh: true);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Runs the trainer and turns how it ended into an exit code: 0 finished, 130 / 143 interrupted by Ctrl-C /
+    /// SIGTERM (after saving), 2 stopped by non-finite losses. A fresh run that fails before its first step leaves
+    /// nothing behind but the error.
+    /// </summary>
+    private static int Finish(RlTrainer trainer, Interrupts interrupts, bool fresh)
+    {
+        TrainOutcome outcome;
+        bool resumed = !fresh && Checkpointer.Find(trainer.RunDir) is not null;
+        try
+        {
+            outcome = Run(trainer, interrupts.Token, resumed);
+        }
+        catch when (fresh && trainer.Step == 0 && Checkpointer.Find(trainer.RunDir) is null)
+        {
+            Directory.Delete(trainer.RunDir, recursive: true);
+            throw;
+        }
+        if (File.Exists(Path.Combine(trainer.RunDir, MetricsLog.FileName))) // a 0-step run without validation has no curve to draw
+            Console.WriteLine($"report: {HtmlReport.Write(trainer.RunDir)}");
+        switch (outcome.Reason)
+        {
+            case StopReason.Cancelled:
+                Console.Error.WriteLine(outcome.Message);
+                return interrupts.ExitCode;
+            case StopReason.TooManyNanSkips:
+                Console.Error.WriteLine($"error: {outcome.Message}");
+                return ErrorReporting.UserErrorExitCode;
+            default:
+                Console.WriteLine(outcome.Message);
+                return 0;
+        }
     }
 
     /// <summary>The config file, then --set overrides (algorithm.name first), then the dedicated flags.</summary>
@@ -57,51 +98,37 @@ public sealed class TrainCommand : ICliCommand
         return config;
     }
 
-    /// <summary>Runs with a live display (or one line per step when not on a terminal); Ctrl-C saves and exits cleanly.</summary>
-    public static TrainOutcome Run(RlTrainer trainer)
+    /// <summary>Runs with a live display (or one line per step when not on a terminal); <paramref name="cancel"/> saves and stops after the current step.</summary>
+    public static TrainOutcome Run(RlTrainer trainer, CancellationToken cancel = default, bool resumed = false)
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        int total = trainer.Config.Trainer.Steps;
+        var c = trainer.Config;
+        string what = $"{c.Algorithm.Name} on {c.Task.Name} from {c.Model.Dir}: {total} steps x {c.Rollout.BatchPrompts} prompts x {c.Rollout.GroupSize} samples";
+        Console.WriteLine(resumed ? $"resuming from step {trainer.Step} in {trainer.RunDir}: {what}" : $"train {what} -> {trainer.RunDir}");
+        trainer.Message += line => Console.WriteLine(line);
+        TestHooks.PauseAfterStep(trainer, cancel);
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
-            if (cancel.IsCancellationRequested) return; // a second Ctrl-C kills the process
-            e.Cancel = true;
-            cancel.Cancel();
-            Console.Error.WriteLine("interrupt: finishing the current step, then saving a checkpoint (Ctrl-C again to abort)");
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            int total = trainer.Config.Trainer.Steps;
-            var c = trainer.Config;
-            Console.WriteLine($"train {c.Algorithm.Name} on {c.Task.Name} from {c.Model.Dir}: {total} steps x {c.Rollout.BatchPrompts} prompts x {c.Rollout.GroupSize} samples -> {trainer.RunDir}");
-            trainer.Message += line => Console.WriteLine(line);
-            if (!AnsiConsole.Profile.Capabilities.Interactive)
+            trainer.StepCompleted += (step, metrics) => Console.WriteLine(StepLine(step, total, metrics));
+            return trainer.Run(cancel);
+        }
+        TrainOutcome? outcome = null;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
             {
-                trainer.StepCompleted += (step, metrics) => Console.WriteLine(StepLine(step, total, metrics));
-                return trainer.Run(cancel.Token);
-            }
-            TrainOutcome? outcome = null;
-            AnsiConsole.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                    new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
+                var bar = ctx.AddTask($"{c.Algorithm.Name}", maxValue: total);
+                bar.Value = trainer.Step;
+                trainer.StepCompleted += (step, metrics) =>
                 {
-                    var bar = ctx.AddTask($"{c.Algorithm.Name}", maxValue: total);
-                    bar.Value = trainer.Step;
-                    trainer.StepCompleted += (step, metrics) =>
-                    {
-                        bar.Value = step;
-                        bar.Description = Markup.Escape(StepLine(step, total, metrics));
-                    };
-                    outcome = trainer.Run(cancel.Token);
-                });
-            return outcome!;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+                    bar.Value = step;
+                    bar.Description = Markup.Escape(StepLine(step, total, metrics));
+                };
+                outcome = trainer.Run(cancel);
+            });
+        return outcome!;
     }
 
     public static string StepLine(int step, int total, IReadOnlyDictionary<string, double> m)
@@ -135,7 +162,8 @@ public static class RlDemoStages
             ConfigBinder.Set(config, kv);
         string runDir = PacsRunDir(ctx);
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-        var outcome = TrainCommand.Run(RlTrainer.Start(ManagedBackend.Instance, config, runDir));
+        var outcome = TrainCommand.Run(RlTrainer.Start(ManagedBackend.Instance, config, runDir), ctx.Cancel);
+        if (outcome.Reason == StopReason.Cancelled) throw new OperationCanceledException(outcome.Message);
         AnsiConsole.MarkupLine(Markup.Escape(outcome.Message) + $"; report: [green]{Markup.Escape(HtmlReport.Write(runDir))}[/]");
     });
 

@@ -49,7 +49,7 @@ public sealed record ExtractionPolicy(IReadOnlyList<AnswerFormat> Order)
                 "latex" or "finallatex" => AnswerFormat.FinalLatex,
                 "number" or "lastnumber" => AnswerFormat.LastNumber,
                 "whole" or "wholeresponse" => AnswerFormat.WholeResponse,
-                _ => throw new ArgumentException($"extraction policy: unknown format '{part}' (expected boxed, gsm8k, answer, latex, whole, number)"),
+                _ => throw new ArgumentException($"extraction policy: unknown format '{part}' (expected default, boxed, lenient, or a comma list of boxed, gsm8k, answer, latex, whole, number)"),
             });
         }
         if (order.Count == 0) throw new ArgumentException("extraction policy: empty");

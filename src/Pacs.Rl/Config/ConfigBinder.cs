@@ -13,6 +13,15 @@ namespace Pacs.Rl.Config;
 /// </summary>
 public static class ConfigBinder
 {
+    /// <summary>Where each key of a config object was last set ("FILE: line N" or "--set"), so later checks can say where a bad value came from.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, Dictionary<string, string>> s_sources = new();
+
+    /// <summary>Where <paramref name="key"/> (dotted) of <paramref name="config"/> was set: "FILE: line N", "--set", or null for a default.</summary>
+    public static string? SourceOf(object config, string key) =>
+        s_sources.TryGetValue(config, out var sources) && sources.TryGetValue(key, out var where) ? where : null;
+
+    private static void Record(object config, string key, string source) => s_sources.GetOrCreateValue(config)[key] = source;
+
     public static T LoadFile<T>(string path) where T : new()
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"config file not found: {path}", path);
@@ -37,7 +46,7 @@ public static class ConfigBinder
         var root = stream.Documents[0].RootNode;
         if (root is YamlScalarNode { Value: null or "" }) return;
         if (root is not YamlMappingNode mapping) throw new InvalidDataException($"{source}: the top level must be a mapping of sections");
-        ApplyMapping(config, mapping, "", source);
+        ApplyMapping(config, config, mapping, "", source);
     }
 
     /// <summary>Applies one `dotted.key=value` override (the `--set` flag).</summary>
@@ -56,6 +65,7 @@ public static class ConfigBinder
             {
                 if (i != parts.Length - 1) throw new InvalidDataException($"{source}: '{path}' is a value, not a section");
                 SetAlgorithmKey(algorithm, parts[i], value, path, source);
+                Record(config, path, source);
                 return;
             }
             var property = FindKnob(target.GetType(), parts[i]) ?? throw new InvalidDataException($"{source}: unknown config key '{path}'");
@@ -68,6 +78,7 @@ public static class ConfigBinder
             }
             if (!last) throw new InvalidDataException($"{source}: '{path}' is a value, not a section");
             property.SetValue(target, Convert(value, property.PropertyType, path, source));
+            Record(config, path, source);
         }
     }
 
@@ -98,7 +109,7 @@ public static class ConfigBinder
         }
     }
 
-    private static void ApplyMapping(object target, YamlMappingNode mapping, string prefix, string source)
+    private static void ApplyMapping(object root, object target, YamlMappingNode mapping, string prefix, string source)
     {
         if (target is AlgorithmSection algorithm)
         {
@@ -109,6 +120,7 @@ public static class ConfigBinder
                 string key = (keyNode as YamlScalarNode)?.Value ?? throw new InvalidDataException($"{source}: line {keyNode.Start.Line}: keys must be plain scalars");
                 if (valueNode is not YamlScalarNode scalar) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{prefix + key}' must be a single value");
                 SetAlgorithmKey(algorithm, key, scalar.Value ?? "", prefix + key, source + $": line {valueNode.Start.Line}");
+                Record(root, prefix + key, source + $": line {valueNode.Start.Line}");
             }
             return;
         }
@@ -121,11 +133,12 @@ public static class ConfigBinder
             {
                 if (valueNode is YamlScalarNode { Value: null or "" }) continue;
                 if (valueNode is not YamlMappingNode inner) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a mapping");
-                ApplyMapping(property.GetValue(target)!, inner, path + ".", source);
+                ApplyMapping(root, property.GetValue(target)!, inner, path + ".", source);
                 continue;
             }
             if (valueNode is not YamlScalarNode scalar) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a single value");
             property.SetValue(target, Convert(scalar.Value ?? "", property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
+            Record(root, path, source + $": line {valueNode.Start.Line}");
         }
     }
 

@@ -7,7 +7,34 @@ namespace Pacs.Rl.Config;
 /// <summary>Checks a whole config before any work starts; every message names the offending key.</summary>
 public static class TrainConfigValidator
 {
+    /// <summary>
+    /// Checks every key; a bad value is reported with the file and line (or `--set`) it came from, found from the
+    /// first config key the message names.
+    /// </summary>
     public static void Validate(TrainConfig c)
+    {
+        try
+        {
+            ValidateKeys(c);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(Locate(c, e.Message), e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new DirectoryNotFoundException(Locate(c, e.Message), e);
+        }
+    }
+
+    private static string Locate(TrainConfig c, string message)
+    {
+        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+\.[a-z_]+\b"))
+            if (ConfigBinder.SourceOf(c, key.Value) is { } where) return $"{where}: {message}";
+        return message;
+    }
+
+    private static void ValidateKeys(TrainConfig c)
     {
         if (string.IsNullOrWhiteSpace(c.Model.Dir)) throw new ArgumentException("model.dir is empty: pass --model DIR (an SFT base) or set model.dir");
         if (!Directory.Exists(c.Model.Dir)) throw new DirectoryNotFoundException($"model.dir: model directory not found: {c.Model.Dir}");
@@ -18,7 +45,10 @@ public static class TrainConfigValidator
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"config section algorithm: {e.Message}");
+            // Name the option as a config key (algorithm.psi), so the message can be traced to its line.
+            string? key = ConfigBinder.Knobs(c.Algorithm, "algorithm.").Select(k => k.Key)
+                .FirstOrDefault(k => e.Message.Contains(k["algorithm.".Length..] + " '", StringComparison.Ordinal));
+            throw new ArgumentException($"{key ?? "config section algorithm"}: {e.Message}");
         }
         Positive(c.Rollout.BatchPrompts, "rollout.batch_prompts");
         Positive(c.Rollout.GroupSize, "rollout.group_size");

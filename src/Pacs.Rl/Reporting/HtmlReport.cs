@@ -20,9 +20,7 @@ public static class HtmlReport
         string? config = File.Exists(configPath) ? File.ReadAllText(configPath) : null;
         string html = Render(Path.GetFileName(Path.GetFullPath(runDir).TrimEnd('/')), records, config);
         outPath ??= Path.Combine(runDir, FileName);
-        string tmp = outPath + ".tmp";
-        File.WriteAllText(tmp, html);
-        File.Move(tmp, outPath, overwrite: true);
+        AtomicFile.WriteAllText(outPath, html);
         return outPath;
     }
 

@@ -61,20 +61,34 @@ public static class MetricsLog
         return records;
     }
 
-    /// <summary>Drops records after <paramref name="lastStep"/> (a resumed run rewrites them).</summary>
+    /// <summary>
+    /// Drops records after <paramref name="lastStep"/> (a resumed run rewrites them). A cut last line (the run was
+    /// killed while appending it) is dropped too: it belongs to a step after the checkpoint. A damaged line before
+    /// the last is an error naming the line.
+    /// </summary>
     public static void TruncateAfter(string runDir, int lastStep)
     {
         string path = Path.Combine(runDir, FileName);
         if (!File.Exists(path)) return;
-        var kept = File.ReadAllLines(path).Where(line =>
+        var lines = File.ReadAllLines(path);
+        var kept = new List<string>(lines.Length);
+        for (int i = 0; i < lines.Length; i++)
         {
-            if (string.IsNullOrWhiteSpace(line)) return false;
-            using var doc = JsonDocument.Parse(line);
-            return !doc.RootElement.TryGetProperty("step", out var s) || s.GetDouble() <= lastStep;
-        }).ToArray();
-        string tmp = path + ".tmp";
-        File.WriteAllLines(tmp, kept);
-        File.Move(tmp, path, overwrite: true);
+            if (string.IsNullOrWhiteSpace(lines[i])) continue;
+            double? step;
+            try
+            {
+                using var doc = JsonDocument.Parse(lines[i]);
+                step = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("step", out var s) && s.ValueKind == JsonValueKind.Number ? s.GetDouble() : null;
+            }
+            catch (JsonException e)
+            {
+                if (i == lines.Length - 1) break;
+                throw new InvalidDataException($"{path}: line {i + 1}: not a JSON object ({e.Message})");
+            }
+            if (step is null || step <= lastStep) kept.Add(lines[i]);
+        }
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
     }
 
     public static string Format(double value) => Math.Abs(value) >= 1e4 || (value != 0 && Math.Abs(value) < 1e-3)

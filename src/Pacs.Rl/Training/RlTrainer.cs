@@ -125,27 +125,33 @@ public sealed class RlTrainer
     {
         TrainConfigValidator.Validate(config);
         if (File.Exists(Path.Combine(runDir, MetricsLog.FileName)) || Directory.Exists(Path.Combine(runDir, RunFiles.CheckpointsDir)))
-            throw new ArgumentException($"run directory {runDir} already holds a run; resume it with --resume {runDir} or choose another --out");
+            throw new ArgumentException($"{OutputFolder.Describe(runDir)}, start it over with --overwrite, or choose another --out");
         var trainer = new RlTrainer(backend, config, runDir, checkpoint: null, task);
         Directory.CreateDirectory(runDir);
         AtomicFile.WriteAllText(Path.Combine(runDir, RunFiles.ConfigFile), ConfigBinder.ToYaml(config));
         return trainer;
     }
 
-    /// <summary>Continues a run from its newest checkpoint; <paramref name="steps"/> optionally changes the total.</summary>
-    public static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps = null) => Resume(backend, runDir, steps, task: null);
+    /// <summary>
+    /// Continues a run from its newest complete checkpoint (repairing what an interrupted save left, see
+    /// <see cref="Checkpointer.Recover"/>), or restarts it from step 0 with its saved config when it has none;
+    /// <paramref name="steps"/> optionally changes the total; <paramref name="log"/> hears what was repaired or restarted.
+    /// </summary>
+    public static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps = null, Action<string>? log = null) =>
+        Resume(backend, runDir, steps, log, task: null);
 
     /// <summary>Test hook: resumes a run on a task that is not in the registry.</summary>
-    internal static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps, ITask? task)
+    internal static RlTrainer Resume(IEngineBackend backend, string runDir, int? steps, Action<string>? log, ITask? task)
     {
-        string configPath = Path.Combine(runDir, RunFiles.ConfigFile);
+        string configPath = RunFiles.RequireConfig(runDir);
         var config = ConfigBinder.LoadFile<TrainConfig>(configPath);
         if (steps is { } s) config.Trainer.Steps = s;
         TrainConfigValidator.Validate(config);
-        string checkpoint = Checkpointer.Latest(runDir);
+        // A run without a checkpoint restarts in place, from step 0.
+        string? checkpoint = RunFiles.ResumePoint(runDir, log)?.Dir;
         var trainer = new RlTrainer(backend, config, runDir, checkpoint, task);
-        MetricsLog.TruncateAfter(runDir, trainer.Step);
-        if (steps is not null) AtomicFile.WriteAllText(configPath, ConfigBinder.ToYaml(config));
+        if (checkpoint is not null) MetricsLog.TruncateAfter(runDir, trainer.Step);
+        if (steps is not null) RunFiles.WriteConfig(runDir, ConfigBinder.ToYaml(config));
         return trainer;
     }
 

@@ -104,7 +104,7 @@ public sealed class SeamTrainerTests : IDisposable
         var trainer = RlTrainer.Start(new TableBackend(), Bandit("pacs", "trainer.steps=4", "trainer.save_every=2", "update.mini_batches=2"), killed, new Training.LetterAtTask(1));
         trainer.StepCompleted += (step, _) => { if (step == 3) throw new OperationCanceledException("killed"); };
         Assert.Throws<OperationCanceledException>(() => trainer.Run());
-        var resumed = RlTrainer.Resume(new TableBackend(), killed, steps: null, task: new Training.LetterAtTask(1));
+        var resumed = RlTrainer.Resume(new TableBackend(), killed, steps: null, log: null, task: new Training.LetterAtTask(1));
         Assert.Equal(2, resumed.Step);
         resumed.Run();
         static List<string> Lines(string dir) => MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName))

@@ -26,6 +26,37 @@ public class ConfigBinderTests
         Assert.Contains("optim.learning_rate", s.Message);
     }
 
+    [Theory]
+    [InlineData("algorithm:\n  name: pacs\n  psi: foo\n", "line 3", "algorithm.psi", "rloo, grpo, none")]
+    [InlineData("algorithm:\n  name: grpo\n  loss_agg_mode: tokens\n", "line 3", "algorithm.loss_agg_mode", "token-mean, seq-mean-token-sum")]
+    public void Enum_values_are_checked_while_binding_naming_file_line_and_choices(string yaml, string line, string key, string choices)
+    {
+        var e = Assert.Throws<FormatException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), yaml, "bad.yaml"));
+        Assert.StartsWith($"bad.yaml: {line}: ", e.Message);
+        Assert.Contains(key, e.Message);
+        Assert.Contains(choices, e.Message);
+    }
+
+    [Theory]
+    [InlineData("optim:\n  lr: 0.001\n  schedule: cosin\n", "line 3", "optim.schedule")]
+    [InlineData("task:\n  prompt_split: sometimes\n", "line 2", "task.prompt_split")]
+    [InlineData("task:\n  name: nosuchtask\n", "line 2", "nosuchtask")]
+    [InlineData("rollout:\n  group_size: 0\n", "line 2", "rollout.group_size")]
+    public void Checks_after_binding_name_the_file_and_line_of_the_bad_value(string yaml, string line, string mention)
+    {
+        var config = new TrainConfig();
+        ConfigBinder.ApplyYaml(config, yaml, "bad.yaml");
+        config.Model.Dir = Path.GetTempPath();
+        var e = Assert.ThrowsAny<ArgumentException>(() => TrainConfigValidator.Validate(config));
+        Assert.StartsWith($"bad.yaml: {line}: ", e.Message);
+        Assert.Contains(mention, e.Message);
+
+        var set = new TrainConfig();
+        ConfigBinder.Set(set, "optim.schedule=cosin");
+        set.Model.Dir = Path.GetTempPath();
+        Assert.StartsWith("--set: optim.schedule", Assert.ThrowsAny<ArgumentException>(() => TrainConfigValidator.Validate(set)).Message);
+    }
+
     [Fact]
     public void Wrong_type_is_rejected_naming_the_key()
     {

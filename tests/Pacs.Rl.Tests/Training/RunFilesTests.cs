@@ -59,11 +59,123 @@ public sealed class RunFilesTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, RunFiles.CheckpointsDir, Checkpointer.DirName(2))));
     }
 
+    /// <summary>A checkpoint whose trainer state records its step and, in the data position, which save wrote it.</summary>
+    private void SaveTagged(int step, long tag, int keep = 0) =>
+        Checkpointer.Save(_dir, step, tmp =>
+        {
+            new TrainerState(step, tag, 0, 0).Write(tmp);
+            StateFile.Write(Path.Combine(tmp, "opt.bin"), [("m", new float[] { step })]);
+        }, keep);
+
+    /// <summary>Runs <paramref name="save"/> with an IOException injected before file operation <paramref name="failAt"/> (none when -1); returns the labels seen.</summary>
+    private static List<string> WithFaultAt(int failAt, Action save)
+    {
+        var labels = new List<string>();
+        Checkpointer.FaultPoint = label =>
+        {
+            labels.Add(label);
+            if (labels.Count - 1 == failAt) throw new IOException("injected fault at " + label);
+        };
+        try
+        {
+            if (failAt < 0) save();
+            else Assert.Throws<IOException>(save);
+        }
+        finally
+        {
+            Checkpointer.FaultPoint = null;
+        }
+        return labels;
+    }
+
+    public static TheoryData<string> SaveKinds => ["first", "next_with_prune", "replace_same_step"];
+
+    [Theory]
+    [MemberData(nameof(SaveKinds))]
+    public void A_save_failing_at_any_file_operation_leaves_a_complete_checkpoint_after_recovery(string kind)
+    {
+        // What exists before the save under test, and the save itself (tag 2 marks its contents).
+        void Before()
+        {
+            if (kind != "first") SaveTagged(1, tag: 1);
+            if (kind == "replace_same_step") SaveTagged(2, tag: 1);
+        }
+        int step = kind == "first" ? 1 : 2;
+        void Save() => SaveTagged(step, tag: 2, keep: kind == "next_with_prune" ? 1 : 0);
+
+        Before();
+        var labels = WithFaultAt(-1, Save);
+        if (kind == "replace_same_step") Assert.Contains("move the old copy aside", labels);
+        Assert.True(labels.Count >= 6, string.Join(", ", labels));
+        for (int failAt = 0; failAt < labels.Count; failAt++)
+        {
+            Directory.Delete(_dir, recursive: true);
+            Directory.CreateDirectory(_dir);
+            Before();
+            WithFaultAt(failAt, Save);
+            string where = $"{kind}, failed at '{labels[failAt]}'";
+
+            Checkpointer.Recover(_dir);
+            var found = Checkpointer.Find(_dir);
+            if (kind == "first" && found is null) continue; // nothing was promised before the first save completed
+            Assert.True(found is not null, where);
+            Assert.Null(found.Note);
+            var state = TrainerState.Read(found.Dir);
+            Assert.Equal(found.Step, state.Step);
+            Assert.True(found.Step == step || (kind == "next_with_prune" && found.Step == 1), $"{where}: step {found.Step}");
+            Assert.Equal(found.Step, StateFile.Read(Path.Combine(found.Dir, "opt.bin"))["m"][0]);
+            var leftovers = Directory.GetFileSystemEntries(Path.Combine(_dir, RunFiles.CheckpointsDir))
+                .Select(Path.GetFileName).Where(n => n!.Contains(".tmp") || n.Contains(".old")).ToList();
+            Assert.True(leftovers.Count == 0, $"{where}: left {string.Join(", ", leftovers)}");
+
+            SaveTagged(step + 1, tag: 3, keep: 1); // and the run goes on saving
+            Assert.Equal(step + 1, Checkpointer.Find(_dir)!.Step);
+        }
+    }
+
+    [Fact]
+    public void Latest_naming_a_missing_or_incomplete_folder_falls_back_to_the_newest_complete_step()
+    {
+        SaveTagged(1, tag: 1);
+        SaveTagged(2, tag: 1);
+        string root = Path.Combine(_dir, RunFiles.CheckpointsDir);
+        File.WriteAllText(Path.Combine(root, RunFiles.LatestFile), Checkpointer.DirName(7) + "\n");
+        var found = Checkpointer.Find(_dir)!;
+        Assert.Equal(2, found.Step);
+        Assert.Contains(Checkpointer.DirName(7), found.Note);
+
+        // An incomplete step 3 (no COMPLETE marker, no trainer state) named by latest: step 2 is used and step 3 removed.
+        Directory.CreateDirectory(Path.Combine(root, Checkpointer.DirName(3)));
+        File.WriteAllText(Path.Combine(root, RunFiles.LatestFile), Checkpointer.DirName(3));
+        Directory.CreateDirectory(Path.Combine(root, Checkpointer.DirName(4) + ".tmp999999"));
+        var notes = Checkpointer.Recover(_dir);
+        Assert.Equal(2, notes.Count); // the two leftovers removed, latest repointed
+        Assert.Equal([RunFiles.LatestFile, Checkpointer.DirName(1), Checkpointer.DirName(2)], Directory.GetFileSystemEntries(root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(Checkpointer.DirName(2), File.ReadAllText(Path.Combine(root, RunFiles.LatestFile)).Trim());
+        Assert.Null(Checkpointer.Find(_dir)!.Note);
+    }
+
+    [Fact]
+    public void Resuming_drops_a_cut_last_metrics_line_but_names_a_damaged_line_before_it()
+    {
+        MetricsLog.Append(_dir, new Dictionary<string, double> { ["step"] = 1 });
+        MetricsLog.Append(_dir, new Dictionary<string, double> { ["step"] = 2 });
+        string path = Path.Combine(_dir, MetricsLog.FileName);
+        File.AppendAllText(path, "{\"step\":3,\"rew");
+        MetricsLog.TruncateAfter(_dir, 2);
+        Assert.Equal([1.0, 2.0], MetricsLog.Read(path).Select(r => r["step"]));
+
+        File.WriteAllText(path, "{\"step\":1}\n{\"st\n{\"step\":2}\n");
+        var e = Assert.Throws<InvalidDataException>(() => MetricsLog.TruncateAfter(_dir, 2));
+        Assert.Contains("line 2", e.Message);
+    }
+
     [Fact]
     public void Missing_checkpoint_and_corrupt_state_are_reported_by_path()
     {
         var e = Assert.Throws<FileNotFoundException>(() => Checkpointer.Latest(_dir));
-        Assert.Contains(RunFiles.LatestFile, e.Message);
+        Assert.Contains("no checkpoint", e.Message);
+        Assert.Contains(RunFiles.CheckpointsDir, e.Message);
         string bad = Path.Combine(_dir, "bad.bin");
         File.WriteAllText(bad, "not a state file");
         var b = Assert.Throws<InvalidDataException>(() => StateFile.Read(bad));

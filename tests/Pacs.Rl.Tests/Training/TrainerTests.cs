@@ -76,6 +76,33 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void A_run_without_a_checkpoint_resumes_from_step_0_with_its_saved_config_and_repeats_a_fresh_run()
+    {
+        string full = _run.RunDir("full"), killed = _run.RunDir("no-checkpoint");
+        RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=2", "trainer.save_every=0"), full).Run();
+        // Killed after step 1, before its only (final) checkpoint: config.yaml and metrics.jsonl, nothing else.
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=2", "trainer.save_every=0"), killed);
+        trainer.StepCompleted += (step, _) => { if (step == 1) throw new OperationCanceledException("killed"); };
+        Assert.Throws<OperationCanceledException>(() => trainer.Run());
+        Assert.False(Directory.Exists(Path.Combine(killed, RunFiles.CheckpointsDir)));
+
+        var log = new List<string>();
+        var resumed = RlTrainer.Resume(ManagedBackend.Instance, killed, log: log.Add);
+        Assert.Equal(0, resumed.Step);
+        Assert.Contains(log, l => l.Contains("restarting from step 0"));
+        Assert.Equal(StopReason.Completed, resumed.Run().Reason);
+        AssertSameMetrics(Deterministic(full), Deterministic(killed));
+    }
+
+    [Fact]
+    public void Resume_of_a_folder_that_is_not_a_run_says_so()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => RlTrainer.Resume(ManagedBackend.Instance, _run.ModelDir));
+        Assert.Contains("not a `pacs train` run folder", e.Message);
+        Assert.Contains("--model", e.Message);
+    }
+
+    [Fact]
     public void Consecutive_nan_losses_skip_steps_then_stop_the_run()
     {
         string dir = _run.RunDir("nan");
