@@ -101,6 +101,8 @@ public sealed partial class Parser
                     return Count(index is null ? new FunctionNode("sqrt", radicand) : new FunctionNode("root", radicand, index));
                 }
             case "pi": return Count(new ConstantNode(ConstantKind.Pi));
+            case "reals": return Reals();
+            case "emptyset" or "varnothing": return Count(new SetNode([]));
             case "infty" or "infinity" or "infin": return Count(new ConstantNode(ConstantKind.Infinity));
             case "e": return Count(new ConstantNode(ConstantKind.E));
             case "overline" or "mathring" or "tilde" or "dot" or "ddot":
@@ -136,7 +138,24 @@ public sealed partial class Parser
         return Count(new SymbolNode(name)); // Greek letters and anything else: a named symbol
     }
 
+    /// <summary>ℝ as the interval (-∞, ∞).</summary>
+    private Node Reals()
+    {
+        var infinity = Count(new ConstantNode(ConstantKind.Infinity));
+        return Count(new TupleNode([Count(new NegateNode(infinity)), infinity], '(', ')'));
+    }
+
+    private static bool IsTrig(string name) => name is "sin" or "cos" or "tan" or "sec" or "csc" or "cot";
+
     private Node ParseFunction(string name)
+    {
+        if (!IsTrig(name)) return ParseFunctionWithArgument(name);
+        _trigDepth++;
+        try { return ParseFunctionWithArgument(name); }
+        finally { _trigDepth--; }
+    }
+
+    private Node ParseFunctionWithArgument(string name)
     {
         Node? power = null, logBase = null;
         for (int k = 0; k < 2; k++)

@@ -33,6 +33,7 @@ public sealed partial class Parser
     private int _depth;
     private int _nodes;
     private int _absDepth;
+    private int _trigDepth;
 
     private Parser(List<Token> tokens) => _tokens = tokens;
 
@@ -247,6 +248,8 @@ public sealed partial class Parser
         return factors.Count == 1 ? factors[0] : Count(new ProductNode(factors));
     }
 
+    private static bool IsPercentWord(string text) => text.Trim().ToLowerInvariant() is "percent" or "pct" or "percentage" or "per cent";
+
     internal static bool IsUnit(string text)
     {
         foreach (var word in text.Split([' ', '^', '-', '/'], StringSplitOptions.RemoveEmptyEntries))
@@ -279,7 +282,14 @@ public sealed partial class Parser
             }
             if (IsSymbol("!")) { _pos++; node = Count(new FunctionNode("factorial", node)); continue; }
             if (IsSymbol("%")) { _pos++; node = Count(new PercentNode(node)); continue; }
-            if (Peek.Kind == TokenKind.Word && Peek.Text is "percent" or "pct" or "percentage") { _pos++; node = Count(new PercentNode(node)); continue; }
+            if (Peek.Kind is TokenKind.Word or TokenKind.Text && IsPercentWord(Peek.Text)) { _pos++; node = Count(new PercentNode(node)); continue; }
+            if (IsSymbol("°"))
+            {
+                // 60° is 60 as an answer, but π/3 as the argument of sin, cos or tan
+                _pos++;
+                if (_trigDepth > 0) node = Count(new ProductNode([node, new DivideNode(new ConstantNode(ConstantKind.Pi), new NumberNode(Rational.FromInt(180), 0))]));
+                continue;
+            }
             if (IsSymbol("'")) { _pos++; node = node is SymbolNode s ? new SymbolNode(s.Name + "'") : node; continue; }
             if (IsSymbol("_"))
             {
@@ -384,6 +394,12 @@ public sealed partial class Parser
                     return Count(new NumberNode((whole.Value + fraction) ?? throw new FormatException("mixed number"), 0));
                 }
                 return Count(NumberFrom(t.Text));
+            case TokenKind.Based:
+                {
+                    int underscore = t.Text.LastIndexOf('_');
+                    var digits = t.Text[..underscore].TrimStart('0');
+                    return Count(new BasedNumberNode(digits.Length == 0 ? "0" : digits, int.Parse(t.Text[(underscore + 1)..])));
+                }
             case TokenKind.Word:
                 return ParseWord(t.Text);
             case TokenKind.Text:
@@ -453,6 +469,7 @@ public sealed partial class Parser
 
     private Node ParseTextToken(string text)
     {
+        if (text.ToLowerInvariant() is "all real numbers" or "all reals" or "the real numbers") return Reals();
         if (text.Any(char.IsAsciiDigit) && !text.Any(char.IsLetter))
         {
             return Parse(text) ?? throw new FormatException("text");

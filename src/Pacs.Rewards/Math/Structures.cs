@@ -65,6 +65,8 @@ public static partial class Equivalence
             case MatrixNode m: return m;
             case NegateNode g when MatrixValue(g.Operand, depth + 1) is { } gm:
                 return new MatrixNode(gm.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new NegateNode(x)).ToList()).ToList());
+            case DivideNode d when Evaluator.IsScalar(d.Denominator) && MatrixValue(d.Numerator, depth + 1) is { } dm:
+                return new MatrixNode(dm.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new DivideNode(x, d.Denominator)).ToList()).ToList());
             case SumNode s:
                 {
                     MatrixNode? acc = null;
