@@ -23,14 +23,20 @@ public sealed class EvalCommand : ICliCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Longest response", DefaultValueFactory = _ => 128 };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampling streams (and of the task generator)", DefaultValueFactory = _ => 0 };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults; use the one the model was trained on)" };
+        var verifierPolicy = new Option<string>("--verifier-policy")
+        {
+            Description = "Math datasets: strict (default: a decimal equals an exact gold only when it is the same number) or lenient (a decimal of 2+ places may round a non-terminating exact gold)",
+            DefaultValueFactory = _ => "strict",
+        };
         var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: MODEL/eval/TASK)" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
-        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, output }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
+            var policy = Pacs.Rewards.Math.EquivalenceOptions.ParsePolicy(parse.GetValue(verifierPolicy)!);
             var evalTask = parse.GetValue(dataset) is { } datasetName
-                ? TaskRegistry.Create(datasetName, level: parse.GetValue(level))
+                ? TaskRegistry.Create(datasetName, level: parse.GetValue(level), verifierPolicy: policy)
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
             var sampling = new SamplingOptions(Temperature: parse.GetValue(temperature), TopP: parse.GetValue(topP), MaxNewTokens: parse.GetValue(maxNew));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };

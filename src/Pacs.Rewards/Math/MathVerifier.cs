@@ -7,6 +7,10 @@ public sealed record MathVerifierOptions
     public EquivalenceOptions Equivalence { get; init; } = EquivalenceOptions.Default;
 
     public static readonly MathVerifierOptions Default = new();
+
+    /// <summary>Default extraction with the given treatment of decimals against exact golds.</summary>
+    public static MathVerifierOptions ForPolicy(VerifierPolicy policy) =>
+        policy == VerifierPolicy.Strict ? Default : new() { Equivalence = EquivalenceOptions.Default with { Policy = policy } };
 }
 
 /// <summary>

@@ -63,7 +63,7 @@ public static class TrainConfigValidator
         try
         {
             if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");
-            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level);
+            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level, VerifierPolicyOf(c.Task));
             if (c.Task.PromptSplit == "rl" && task.Count(Pacs.Rewards.Split.Rl) == 0)
                 throw new ArgumentException($"task.prompt_split: task '{c.Task.Name}' reserves no RL problems; use train or auto");
         }
@@ -71,6 +71,13 @@ public static class TrainConfigValidator
         {
             throw new ArgumentException($"task.name / task.level: {e.Message}");
         }
+    }
+
+    /// <summary>task.verifier_policy as the verifier's enum, or a message naming the key.</summary>
+    public static Pacs.Rewards.Math.VerifierPolicy VerifierPolicyOf(TaskSection task)
+    {
+        try { return Pacs.Rewards.Math.EquivalenceOptions.ParsePolicy(task.VerifierPolicy); }
+        catch (ArgumentException e) { throw new ArgumentException($"task.verifier_policy: {e.Message}"); }
     }
 
     private static void Positive(int value, string key)
