@@ -10,26 +10,26 @@ public enum VerifierPolicy
     /// 1/3). A decimal gold is compared at its own precision, as Math-Verify does. The default.</summary>
     Strict,
 
-    /// <summary>The behaviour before strict became the default: a decimal with at least two places and two
-    /// significant digits also equals a non-terminating exact value rounded to those places (0.33 for 1/3, 1.41 for
-    /// √2), and any answer holding a decimal is compared with the decimal tolerance.</summary>
+    /// <summary>The rounded decimals of the verifier before strict became the default: a decimal with at least two
+    /// places and two significant digits also equals a non-terminating exact value rounded to those places (0.33 for
+    /// 1/3, 1.41 for √2; never 0.00 for 1/300).</summary>
     Lenient,
 }
 
 /// <summary>Options of the equivalence check.</summary>
 public sealed record EquivalenceOptions
 {
-    /// <summary>Relative tolerance when the gold is written as a decimal (float_rounding 6 in Math-Verify); under
-    /// <see cref="VerifierPolicy.Lenient"/>, also when only the answer is.</summary>
+    /// <summary>Relative tolerance when the gold is written as a decimal and the answer is not a rational
+    /// (float_rounding 6 in Math-Verify).</summary>
     public double DecimalTolerance { get; init; } = 1e-6;
 
     /// <summary>Relative tolerance for exact expressions compared numerically (2√2 vs √8, identities in variables).</summary>
     public double ExactTolerance { get; init; } = 1e-9;
 
-    /// <summary>Relative tolerance, under <see cref="VerifierPolicy.Strict"/>, between a decimal answer and an exact
-    /// gold whose value is not a rational the evaluator can compute (sin π/6 against 0.5): the limit of double
-    /// precision, so that only the same number passes, never a rounded one.</summary>
-    public double DecimalAgainstExactTolerance { get; init; } = 1e-12;
+    /// <summary>Relative tolerance between an answer holding a decimal and an exact gold whose value is not a rational
+    /// the evaluator can compute (sin π/6 against 0.5): the limit of double precision, so that only the same number
+    /// passes, never a rounded or nudged one.</summary>
+    public double DecimalAgainstExactTolerance { get; init; } = 1e-14;
 
     /// <summary>Math-Verify's <c>float_rounding</c>, for reproducing its test suite: when set, a value holding a
     /// decimal also equals another value that rounds to the same number at this many places (1/3 and 0.3333 at 4,

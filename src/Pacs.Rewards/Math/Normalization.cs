@@ -48,8 +48,11 @@ public static class Normalization
         {
             if (text[i] == '\\')
             {
-                i++;
+                int name = ++i;
                 while (i < text.Length && char.IsAsciiLetter(text[i])) i++;
+                // \begin{pmatrix}: the environment's name is not a word of a sentence
+                bool environment = text.AsSpan(name, i - name) is "begin" or "end";
+                if (environment && i < text.Length && text[i] == '{' && text.IndexOf('}', i) is var close and > 0) i = close + 1;
                 continue;
             }
             if (!char.IsLetter(text[i])) { i++; continue; }

@@ -87,6 +87,7 @@ public sealed partial class Parser
     {
         { Kind: TokenKind.Symbol, Text: "," or ";" } => true,
         { Kind: TokenKind.Word, Text: "and" or "or" } => true,
+        { Kind: TokenKind.Command, Text: "lor" or "vee" or "land" or "wedge" } => true, // 5 \lor 6 lists two answers
         { Kind: TokenKind.Text } t => IsSeparatorText(t.Text),
         _ => false,
     };
@@ -160,6 +161,7 @@ public sealed partial class Parser
 
     private Node ParseRelation(string? close)
     {
+        if (PeekRelation() is RelationKind.Approx or RelationKind.Equal) _pos++; // "\approx 8.24", "= 5": the value stated
         var operands = new List<Node> { ParseUnion(close) };
         var kinds = new List<RelationKind>();
         while (PeekRelation() is { } kind)
@@ -218,7 +220,7 @@ public sealed partial class Parser
             TokenKind.Number or TokenKind.Word or TokenKind.BeginEnv => !(t.Kind == TokenKind.Word && t.Text is "and" or "or"),
             TokenKind.Text => !IsSeparatorText(t.Text),
             TokenKind.Command => t.Text is not ("cdot" or "times" or "div" or "pm" or "mp" or "cup" or "ast" or "rangle" or "rvert"
-                or "rVert" or "rfloor" or "rceil") && PeekRelation() is null,
+                or "rVert" or "rfloor" or "rceil" or "lor" or "vee" or "land" or "wedge") && PeekRelation() is null,
             TokenKind.Symbol => t.Text is "(" or "{" or "«" || (t.Text == "|" && _absDepth == 0),
             _ => false,
         };
@@ -240,7 +242,8 @@ public sealed partial class Parser
                 factors.Add(Count(new DivideNode(num, den)));
                 continue;
             }
-            if (StartsPrimary()) { factors.Add(ParseUnary()); continue; }
+            // implicit product (2x, 2\sqrt3, x(y+1)), but never of a number after another factor: 5 6 is two values
+            if (StartsPrimary() && Peek.Kind != TokenKind.Number) { factors.Add(ParseUnary()); continue; }
             break;
         }
         _depth--;

@@ -28,7 +28,7 @@ public static class Tokenizer
     private static readonly HashSet<string> Dropped =
     [
         "left", "right", "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "bigg", "Bigg", "biggl", "biggr", "Biggl", "Biggr",
-        "displaystyle", "textstyle", "scriptstyle", "quad", "qquad", "limits", "nolimits", "hline", "circ", "degree",
+        "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "hline", "circ", "degree",
         "mathrm", "mathbf", "mathit", "mathsf", "mathbb", "mathcal", "mathnormal", "textbf", "textit", "boldsymbol", "bm",
         "boxed", "fbox", "vec", "hat", "bar", "widehat", "overrightarrow", "underline", "mathop", "noindent", "medskip",
         "smallskip", "bigskip", "nonumber", "notag", "ensuremath", "cr", "newline", "phantom", "relax", "tag", "label",
@@ -142,6 +142,7 @@ public static class Tokenizer
             // LaTeX thousands separators: 14{,}916 and 11,\!111
             if (!seenPoint && c == '{' && i + 3 < n && s[i + 1] == ',' && s[i + 2] == '}' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
             if (!seenPoint && c == ',' && i + 3 < n && s[i + 1] == '\\' && s[i + 2] == '!' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
+            if (!seenPoint && c == '\\' && i + 5 < n && s[i + 1] == ',' && IsDigitGroup(s, i + 2)) { i += 2; continue; } // 1\,000
             if (!seenPoint && c == ',' && i + 4 < n && s[i + 1] == '\\' && s[i + 2] == '!' && s[i + 3] == ' ' && char.IsAsciiDigit(s[i + 4])) { i += 4; continue; }
             break;
         }
@@ -198,6 +199,10 @@ public static class Tokenizer
 
     private static int DigitValue(char c) => char.IsAsciiDigit(c) ? c - '0' : char.ToUpperInvariant(c) - 'A' + 10;
 
+    /// <summary>Exactly three digits at <paramref name="at"/> (a thousands group).</summary>
+    private static bool IsDigitGroup(string s, int at) => at + 3 <= s.Length && char.IsAsciiDigit(s[at]) && char.IsAsciiDigit(s[at + 1])
+        && char.IsAsciiDigit(s[at + 2]) && (at + 3 == s.Length || !char.IsAsciiDigit(s[at + 3]));
+
     private static int ReadBackslash(string s, int i, List<Token> tokens)
     {
         int n = s.Length;
@@ -225,6 +230,8 @@ public static class Tokenizer
                 return bb + 1;
             }
             if (name is "R" or "Reals" or "reals") { tokens.Add(new Token(TokenKind.Command, "reals")); return j; }
+            // a wide space separates answers (5 \quad 6 is two values, not a product)
+            if (name is "quad" or "qquad") { tokens.Add(new Token(TokenKind.Symbol, ",")); return j; }
             if (Dropped.Contains(name)) return j;
             if (TextCommands.Contains(name)) return ReadText(s, j, tokens);
             if (name is "begin" or "end")
