@@ -78,9 +78,9 @@ public static class MathVerifier
         if (words && string.Equals(goldKey, predKey, StringComparison.OrdinalIgnoreCase)) return (true, "same text");
         if (MultipleChoice.Compare(goldAnswer, predAnswer, (g, p) => CompareAnswers(g, p, options).Equal) is { } choice) return choice;
         var goldNode = Parser.Parse(Normalization.ForParsing(goldAnswer));
-        if (goldNode is null) return (false, "gold answer does not parse; texts differ");
         var predNode = Parser.Parse(Normalization.ForParsing(predAnswer));
         if (goldNode is BasedNumberNode || predNode is BasedNumberNode) return BasedEqual(goldNode, goldKey, predNode, predKey);
+        if (goldNode is null) return (false, "gold answer does not parse; texts differ");
         if (predNode is null) return (false, "answer does not parse");
         if (Equivalence.Equal(goldNode, predNode, options)) return (true, "equivalent");
         // a decimal comma (1,22 or 0,111) read as a list, against a single number on the other side

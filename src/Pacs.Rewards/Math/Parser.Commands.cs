@@ -28,14 +28,18 @@ public sealed partial class Parser
     private Node RepeatingDecimal(string written)
     {
         _pos++;
+        // the repeating digits as written: 0.\overline{05} repeats two digits, not the number 5
+        var repeatToken = IsSymbol("{") ? PeekAt(1) : Peek;
         var repeat = ParseArgument();
         if (repeat is not NumberNode { Decimals: 0 } r) throw new FormatException("repeating part");
-        string digits = r.Value.Num.ToString();
+        int length = repeatToken.Kind == TokenKind.Number && !repeatToken.Text.Contains('.') && BigInteger.Parse(repeatToken.Text) == r.Value.Num
+            ? repeatToken.Text.Length
+            : r.Value.Num.ToString().Length;
         // 0.1\overline{6}: x = 0.1 + 0.0666... = 0.1 + 6 / (9 * 10^1)
         int point = written.IndexOf('.');
         int places = written.Length - point - 1;
         var prefix = (NumberNode)NumberFrom(written);
-        var nines = BigInteger.Pow(10, digits.Length) - 1;
+        var nines = BigInteger.Pow(10, length) - 1;
         var tail = Rational.Create(r.Value.Num, nines * BigInteger.Pow(10, places)) ?? throw new FormatException("repeat");
         return new NumberNode((prefix.Value + tail) ?? throw new FormatException("repeat"), int.MaxValue);
     }

@@ -72,6 +72,12 @@ public static class Tokenizer
                 i = ReadNumber(s, i, tokens);
                 continue;
             }
+            if (c is 'π' or 'ℝ')
+            {
+                tokens.Add(new Token(TokenKind.Command, c == 'π' ? "pi" : "reals"));
+                i++;
+                continue;
+            }
             if (char.IsLetter(c))
             {
                 int start = i;
@@ -112,12 +118,10 @@ public static class Tokenizer
                 case '≠': tokens.Add(new Token(TokenKind.Relation, "!=")); i++; continue;
                 case '±': tokens.Add(new Token(TokenKind.Command, "pm")); i++; continue;
                 case '∞': tokens.Add(new Token(TokenKind.Command, "infty")); i++; continue;
-                case 'π': tokens.Add(new Token(TokenKind.Command, "pi")); i++; continue;
                 case '√': tokens.Add(new Token(TokenKind.Command, "sqrt")); i++; continue;
                 case '∪': tokens.Add(new Token(TokenKind.Command, "cup")); i++; continue;
                 case '∈': tokens.Add(new Token(TokenKind.Command, "in")); i++; continue;
                 case '∅': tokens.Add(new Token(TokenKind.Command, "emptyset")); i++; continue;
-                case 'ℝ': tokens.Add(new Token(TokenKind.Command, "reals")); i++; continue;
                 case '²': tokens.Add(new Token(TokenKind.Symbol, "^")); tokens.Add(new Token(TokenKind.Number, "2")); i++; continue;
                 case '³': tokens.Add(new Token(TokenKind.Symbol, "^")); tokens.Add(new Token(TokenKind.Number, "3")); i++; continue;
                 case '.' or '?': i++; continue; // a stray period (end of sentence) carries no value
@@ -228,6 +232,11 @@ public static class Tokenizer
             {
                 tokens.Add(new Token(TokenKind.Command, "reals"));
                 return bb + 1;
+            }
+            if (name is "mathbb" or "Bbb" && SkipSpaces(s, j) is var r && r < n && s[r] == 'R' && (r + 1 == n || !char.IsLetter(s[r + 1])))
+            {
+                tokens.Add(new Token(TokenKind.Command, "reals")); // \mathbb R
+                return r + 1;
             }
             if (name is "R" or "Reals" or "reals") { tokens.Add(new Token(TokenKind.Command, "reals")); return j; }
             // a wide space separates answers (5 \quad 6 is two values, not a product)
