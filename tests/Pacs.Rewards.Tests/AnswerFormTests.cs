@@ -108,10 +108,17 @@ public class AnswerFormTests
     /// <summary>cos and sin of the multiples of 30° and 45° in their exact forms.</summary>
     private static readonly Dictionary<int, (string Cos, string Sin)> ExactTrig = new()
     {
-        [0] = ("1", "0"), [30] = ("\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}"), [45] = ("\\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{2}}{2}"),
-        [60] = ("\\frac{1}{2}", "\\frac{\\sqrt{3}}{2}"), [90] = ("0", "1"), [120] = ("-\\frac{1}{2}", "\\frac{\\sqrt{3}}{2}"),
-        [135] = ("-\\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{2}}{2}"), [150] = ("-\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}"), [180] = ("-1", "0"),
-        [225] = ("-\\frac{\\sqrt{2}}{2}", "-\\frac{\\sqrt{2}}{2}"), [300] = ("\\frac{1}{2}", "-\\frac{\\sqrt{3}}{2}"),
+        [0] = ("1", "0"),
+        [30] = ("\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}"),
+        [45] = ("\\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{2}}{2}"),
+        [60] = ("\\frac{1}{2}", "\\frac{\\sqrt{3}}{2}"),
+        [90] = ("0", "1"),
+        [120] = ("-\\frac{1}{2}", "\\frac{\\sqrt{3}}{2}"),
+        [135] = ("-\\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{2}}{2}"),
+        [150] = ("-\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}"),
+        [180] = ("-1", "0"),
+        [225] = ("-\\frac{\\sqrt{2}}{2}", "-\\frac{\\sqrt{2}}{2}"),
+        [300] = ("\\frac{1}{2}", "-\\frac{\\sqrt{3}}{2}"),
     };
 
     [Fact]
