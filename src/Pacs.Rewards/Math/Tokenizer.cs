@@ -146,7 +146,7 @@ public static class Tokenizer
             // LaTeX thousands separators: 14{,}916 and 11,\!111
             if (!seenPoint && c == '{' && i + 3 < n && s[i + 1] == ',' && s[i + 2] == '}' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
             if (!seenPoint && c == ',' && i + 3 < n && s[i + 1] == '\\' && s[i + 2] == '!' && char.IsAsciiDigit(s[i + 3])) { i += 3; continue; }
-            if (!seenPoint && c == '\\' && i + 5 < n && s[i + 1] == ',' && IsDigitGroup(s, i + 2)) { i += 2; continue; } // 1\,000
+            if (!seenPoint && c == '\\' && i + 4 < n && s[i + 1] == ',' && IsDigitGroup(s, i + 2)) { i += 2; continue; } // 1\,000
             if (!seenPoint && c == ',' && i + 4 < n && s[i + 1] == '\\' && s[i + 2] == '!' && s[i + 3] == ' ' && char.IsAsciiDigit(s[i + 4])) { i += 4; continue; }
             break;
         }
