@@ -110,6 +110,21 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Eval_on_a_math_dataset_records_its_verifier_policy()
+    {
+        var stories = Path.Combine(RepoRoot(), "models", "stories260K");
+        foreach (var policy in new[] { "strict", "lenient" })
+        {
+            var outDir = Path.Combine(_temp, "eval-" + policy);
+            string[] args = ["eval", "--model", stories, "--dataset", "math500", "--problems", "2", "--samples", "1", "--max-new-tokens", "4", "--out", outDir];
+            var (code, _, _) = Run(policy == "strict" ? args : [.. args, "--verifier-policy", policy]);
+            Assert.Equal(0, code);
+            var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "eval_metrics.json"))).RootElement;
+            Assert.Equal(policy, metrics.GetProperty("verifier_policy").GetString());
+        }
+    }
+
+    [Fact]
     public void Unknown_task_is_a_user_error_naming_it()
     {
         var (code, _, err) = Run("sft", "--task", "nosuchtask", "--out", Path.Combine(_temp, "m"), "--steps", "1");

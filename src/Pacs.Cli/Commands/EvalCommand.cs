@@ -41,15 +41,18 @@ public sealed class EvalCommand : ICliCommand
             var sampling = new SamplingOptions(Temperature: parse.GetValue(temperature), TopP: parse.GetValue(topP), MaxNewTokens: parse.GetValue(maxNew));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
             string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", SafeName(evalTask.Name));
-            var report = Run(modelDir, evalTask, sampling, options, outDir);
+            string? policyName = parse.GetValue(dataset) is null ? null : policy.ToString().ToLowerInvariant();
+            var report = Run(modelDir, evalTask, sampling, options, outDir, verifierPolicy: policyName);
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(Path.Combine(outDir, Evaluator.MetricsFileName))}[/] and {Evaluator.RolloutsFileName}");
             return report.Problems.Count > 0 ? 0 : 1;
         }));
         return command;
     }
 
-    /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table.</summary>
-    public static EvalReport Run(string modelDir, ITask task, SamplingOptions sampling, EvalOptions options, string outDir, string? title = null)
+    /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table. A math
+    /// dataset's <paramref name="verifierPolicy"/>, when given, is recorded with the metrics.</summary>
+    public static EvalReport Run(string modelDir, ITask task, SamplingOptions sampling, EvalOptions options, string outDir, string? title = null,
+        string? verifierPolicy = null)
     {
         var (model, tokenizer) = ModelDirectory.Load(modelDir);
         var sampler = new GeneratorSampler(model, tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
@@ -68,14 +71,16 @@ public sealed class EvalCommand : ICliCommand
         {
             report = Evaluator.Run(task, sampler, options);
         }
-        Evaluator.Write(report, outDir, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["model"] = Path.GetFullPath(modelDir),
             ["temperature"] = sampling.Temperature.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["top_p"] = sampling.TopP.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["max_new_tokens"] = sampling.MaxNewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        };
+        if (verifierPolicy is not null) metadata["verifier_policy"] = verifierPolicy;
+        Evaluator.Write(report, outDir, metadata);
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));
         return report;
     }
