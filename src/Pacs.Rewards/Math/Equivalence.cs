@@ -86,8 +86,8 @@ public static partial class Equivalence
         }
 
         // 2·M, -M/3, M + N: the matrix they make, compared entry by entry
-        if (gold is SumNode or ProductNode or NegateNode or DivideNode && MatrixValue(gold, 0) is { } gm0) gold = gm0;
-        if (pred is SumNode or ProductNode or NegateNode or DivideNode && MatrixValue(pred, 0) is { } pm0) pred = pm0;
+        if (ContainsMatrix(gold, 0) && MatrixValue(gold, 0) is { } gm0) gold = gm0;
+        if (ContainsMatrix(pred, 0) && MatrixValue(pred, 0) is { } pm0) pred = pm0;
         switch (gold, pred)
         {
             case (BasedNumberNode gb, BasedNumberNode pb):
