@@ -68,6 +68,63 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Verify_is_strict_about_rounded_decimals_unless_asked_to_be_lenient()
+    {
+        Assert.Equal(1, Run("verify", "--gold", "\\frac13", "--response", "\\boxed{0.33}").Code);
+        Assert.Equal(0, Run("verify", "--gold", "\\frac13", "--response", "\\boxed{0.33}", "--verifier-policy", "lenient").Code);
+        var (code, _, err) = Run("verify", "--gold", "1", "--response", "1", "--verifier-policy", "loose");
+        AssertUserError(code, err, "verifier policy", "loose");
+    }
+
+    [Fact]
+    public void Verify_jsonl_honours_each_lines_verifier_policy_and_precision()
+    {
+        var file = Path.Combine(_temp, "pairs.jsonl");
+        File.WriteAllLines(file,
+        [
+            """{"gold": "\\frac13", "response": "\\boxed{0.33}", "expected": false}""",
+            """{"gold": "\\frac13", "response": "\\boxed{0.33}", "verifier_policy": "lenient", "expected": true}""",
+            """{"gold": "1/3", "pred": "0.333", "precision": 3, "expected": true}""",
+            """{"gold": "1/3", "pred": "0.333", "precision": 4, "expected": false}""",
+        ]);
+        // the verdicts go to stdout (the process's own stream); the agreement with "expected" to stderr
+        var (code, _, stderr) = Run("verify", "--jsonl", file);
+        Assert.Equal(0, code);
+        Assert.Contains("agreement with \"expected\": 4/4", stderr);
+
+        File.WriteAllLines(file, ["""{"gold": "1", "pred": "1"}""", """{"gold": "1", "pred": "1", "precision": "six"}"""]);
+        var (badCode, _, err) = Run("verify", "--jsonl", file);
+        AssertUserError(badCode, err, "pairs.jsonl:2", "precision");
+    }
+
+    [Fact]
+    public void Unknown_verifier_policy_is_rejected_by_train_and_eval_naming_the_option()
+    {
+        var config = Path.Combine(RepoRoot(), "configs", "arith-pacs.yaml");
+        var stories = Path.Combine(RepoRoot(), "models", "stories260K");
+        var (code, _, err) = Run("train", "--config", config, "--model", stories, "--out", Path.Combine(_temp, "run"), "--set", "task.verifier_policy=loose");
+        AssertUserError(code, err, "task.verifier_policy", "loose");
+        Assert.False(File.Exists(Path.Combine(_temp, "run", "metrics.jsonl")));
+        var (evalCode, _, evalErr) = Run("eval", "--model", stories, "--dataset", "math500", "--verifier-policy", "loose", "--out", Path.Combine(_temp, "eval"));
+        AssertUserError(evalCode, evalErr, "verifier policy", "loose");
+    }
+
+    [Fact]
+    public void Eval_on_a_math_dataset_records_its_verifier_policy()
+    {
+        var stories = Path.Combine(RepoRoot(), "models", "stories260K");
+        foreach (var policy in new[] { "strict", "lenient" })
+        {
+            var outDir = Path.Combine(_temp, "eval-" + policy);
+            string[] args = ["eval", "--model", stories, "--dataset", "math500", "--problems", "2", "--samples", "1", "--max-new-tokens", "4", "--out", outDir];
+            var (code, _, _) = Run(policy == "strict" ? args : [.. args, "--verifier-policy", policy]);
+            Assert.Equal(0, code);
+            var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "eval_metrics.json"))).RootElement;
+            Assert.Equal(policy, metrics.GetProperty("verifier_policy").GetString());
+        }
+    }
+
+    [Fact]
     public void Unknown_task_is_a_user_error_naming_it()
     {
         var (code, _, err) = Run("sft", "--task", "nosuchtask", "--out", Path.Combine(_temp, "m"), "--steps", "1");

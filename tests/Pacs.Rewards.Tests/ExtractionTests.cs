@@ -88,11 +88,11 @@ public class ExtractionTests
     }
 
     [Fact]
-    public void RoundedDecimalsAreConfigurable()
+    public void RoundedDecimalsOnlyUnderTheLenientPolicy()
     {
-        var exact = new MathVerifierOptions { Equivalence = new EquivalenceOptions { AcceptRoundedDecimals = false } };
-        Assert.True(MathVerifier.Verify("\\boxed{0.33}", "\\frac{1}{3}").Correct);
-        Assert.False(MathVerifier.Verify("\\boxed{0.33}", "\\frac{1}{3}", exact).Correct);
-        Assert.False(MathVerifier.Verify("\\boxed{0.3}", "\\frac{1}{3}").Correct);
+        var lenient = new MathVerifierOptions { Equivalence = EquivalenceOptions.Lenient };
+        Assert.False(MathVerifier.Verify("\\boxed{0.33}", "\\frac{1}{3}").Correct);
+        Assert.True(MathVerifier.Verify("\\boxed{0.33}", "\\frac{1}{3}", lenient).Correct);
+        Assert.False(MathVerifier.Verify("\\boxed{0.3}", "\\frac{1}{3}", lenient).Correct);
     }
 }

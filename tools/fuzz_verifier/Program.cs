@@ -19,6 +19,8 @@ string[] fragments =
     "\\end{pmatrix}", "&", "\\\\", "\\text{", "=", "<", "\\le", ",", ";", "!", "%", "\\%", "(", ")", "[", "]", "|", "\\{", "\\}", "e", "i", "\\pi",
     "10^{10^{10}}", "9999999!", "0.\\overline{3}", "1\\frac12", "\\dfrac", "\\binom", "\\log_", "\\sin^{-1}", "answer is", "####", "Answer:",
     "\\overline{", "\\approx", "\\in", "x", "2", ".", "-", "+", "*", "/", "\\cdot", "\\times", "\\operatorname{", "\\mathrm{", "\uD800", "\u0000",
+    "_{16}", "_2", "A3_{16}", "e5", "E-3", "e+12", "\\quad", "\\lor", "\\vee", "\\mathbb{R}", "\\mathbb R", "\\emptyset", "^\\circ", "°",
+    "(C)", "\\textbf{(C) }", "ℝ", "∅", "π", "\\overline{05}", "\\sin 30^\\circ",
 ];
 
 var rng = new Random(seed);

@@ -24,24 +24,31 @@ public sealed class EvalCommand : ICliCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Longest response", DefaultValueFactory = _ => 128 };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampling streams (and of the task generator)", DefaultValueFactory = _ => 0 };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults; use the one the model was trained on)" };
+        var verifierPolicy = new Option<string>("--verifier-policy")
+        {
+            Description = "Math datasets: strict (default: a decimal equals an exact gold only when it is the same number) or lenient (a decimal of 2+ places may round a non-terminating exact gold)",
+            DefaultValueFactory = _ => "strict",
+        };
         var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: runs/eval/MODEL-TASK)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of the output folder if it holds files" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
-        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, output, overwrite }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
+            var policy = Pacs.Rewards.Math.EquivalenceOptions.ParsePolicy(parse.GetValue(verifierPolicy)!);
             var evalTask = parse.GetValue(dataset) is { } datasetName
-                ? TaskRegistry.Create(datasetName, level: parse.GetValue(level))
+                ? TaskRegistry.Create(datasetName, level: parse.GetValue(level), verifierPolicy: policy)
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
             var sampling = SamplingParams.Of(parse.GetValue(temperature), parse.GetValue(maxNew), stopTokenIds: [], topP: parse.GetValue(topP));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
             string outDir = parse.GetValue(output) ?? DefaultOutDir(modelDir, evalTask.Name);
             OutputFolder.Prepare(outDir, parse.GetValue(overwrite), modelDir);
+            string? policyName = parse.GetValue(dataset) is null ? null : policy.ToString().ToLowerInvariant();
             EvalReport report;
             try
             {
-                report = Run(modelDir, evalTask, sampling, options, outDir);
+                report = Run(modelDir, evalTask, sampling, options, outDir, verifierPolicy: policyName);
             }
             catch
             {
@@ -56,8 +63,10 @@ public sealed class EvalCommand : ICliCommand
         return command;
     }
 
-    /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table.</summary>
-    public static EvalReport Run(string modelDir, ITask task, SamplingParams sampling, EvalOptions options, string outDir, string? title = null)
+    /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table. A math
+    /// dataset's <paramref name="verifierPolicy"/>, when given, is recorded with the metrics.</summary>
+    public static EvalReport Run(string modelDir, ITask task, SamplingParams sampling, EvalOptions options, string outDir, string? title = null,
+        string? verifierPolicy = null)
     {
         var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling);
         EvalReport report = null!;
@@ -75,14 +84,16 @@ public sealed class EvalCommand : ICliCommand
         {
             report = Evaluator.Run(task, sampler, options);
         }
-        Evaluator.Write(report, outDir, new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["model"] = Path.GetFullPath(modelDir),
             ["temperature"] = sampling.Temperature.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["top_p"] = sampling.TopP.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["max_new_tokens"] = sampling.MaxTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        };
+        if (verifierPolicy is not null) metadata["verifier_policy"] = verifierPolicy;
+        Evaluator.Write(report, outDir, metadata);
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));
         return report;
     }

@@ -26,14 +26,24 @@ public sealed class VerifyCommand : ICliCommand
             Description = "Answer extraction: default (boxed, ####, 'answer is', final $...$, whole short response), boxed, lenient (adds the last number), or a list like boxed,answer,latex,whole,number",
             DefaultValueFactory = _ => "default",
         };
+        var verifierPolicy = new Option<string>("--verifier-policy")
+        {
+            Description = "Decimals against exact golds: strict (default: 0.33 is not 1/3, 0.25 is 1/4) or lenient (a decimal of 2+ places may round a non-terminating exact gold)",
+            DefaultValueFactory = _ => "strict",
+        };
         command.Options.Add(gold);
         command.Options.Add(response);
         command.Options.Add(jsonl);
         command.Options.Add(bench);
         command.Options.Add(policy);
+        command.Options.Add(verifierPolicy);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
-            var options = new MathVerifierOptions { Policy = ExtractionPolicy.Parse(parse.GetValue(policy)!) };
+            var options = new MathVerifierOptions
+            {
+                Policy = ExtractionPolicy.Parse(parse.GetValue(policy)!),
+                Equivalence = EquivalenceOptions.Default with { Policy = EquivalenceOptions.ParsePolicy(parse.GetValue(verifierPolicy)!) },
+            };
             if (parse.GetValue(bench)) return Bench(options);
             if (parse.GetValue(jsonl) is { } file) return Jsonl(file, options);
             var g = parse.GetValue(gold) ?? throw new ArgumentException("verify: give --gold and --response, --jsonl FILE, or --bench");
@@ -60,6 +70,13 @@ public sealed class VerifyCommand : ICliCommand
             string gold = Field(row, "gold", path, lineNumber);
             string response = row.TryGetProperty("response", out _) ? Field(row, "response", path, lineNumber) : Field(row, "pred", path, lineNumber);
             var rowOptions = RowPolicy(row, path, lineNumber) is { } p ? options with { Policy = p } : options;
+            if (RowVerifierPolicy(row, path, lineNumber) is { } vp) rowOptions = rowOptions with { Equivalence = rowOptions.Equivalence with { Policy = vp } };
+            if (row.TryGetProperty("precision", out var precision))
+            {
+                if (precision.ValueKind != JsonValueKind.Number || !precision.TryGetInt32(out int places) || places is < 0 or > 15)
+                    throw new InvalidDataException($"{path}:{lineNumber}: field 'precision' must be an integer 0..15 (Math-Verify's float_rounding)");
+                rowOptions = rowOptions with { Equivalence = rowOptions.Equivalence with { FloatRounding = places } };
+            }
             var verdict = MathVerifier.Verify(response, gold, rowOptions);
             stdout.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
             {
@@ -99,6 +116,14 @@ public sealed class VerifyCommand : ICliCommand
         }
         if (!row.TryGetProperty("match_types", out var m) || m.ValueKind != JsonValueKind.Array) return null;
         return ExtractionPolicy.ForMathVerifyTargets(m.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString() : null));
+    }
+
+    /// <summary>A per-line "verifier_policy" (strict or lenient).</summary>
+    private static VerifierPolicy? RowVerifierPolicy(JsonElement row, string path, int lineNumber)
+    {
+        if (!row.TryGetProperty("verifier_policy", out var p)) return null;
+        try { return EquivalenceOptions.ParsePolicy(p.ValueKind == JsonValueKind.String ? p.GetString()! : p.GetRawText()); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{path}:{lineNumber}: {e.Message}"); }
     }
 
     private static int Bench(MathVerifierOptions options)

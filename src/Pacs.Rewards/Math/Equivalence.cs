@@ -2,23 +2,62 @@ using System.Numerics;
 
 namespace Pacs.Rewards.Math;
 
+/// <summary>How numbers written as decimals are held against exact values (see docs/verifier.md).</summary>
+public enum VerifierPolicy
+{
+    /// <summary>Exact means exact: when the gold is exact (an integer, a fraction, a radical, an expression in pi or
+    /// e, a repeating decimal), a decimal answer is equal only if it is the same number (0.25 for 1/4, never 0.33 for
+    /// 1/3). A decimal gold is compared at its own precision, as Math-Verify does. The default.</summary>
+    Strict,
+
+    /// <summary>The rounded decimals of the verifier before strict became the default: a decimal with at least two
+    /// places and two significant digits also equals a non-terminating exact value rounded to those places (0.33 for
+    /// 1/3, 1.41 for √2; never 0.00 for 1/300).</summary>
+    Lenient,
+}
+
 /// <summary>Options of the equivalence check.</summary>
 public sealed record EquivalenceOptions
 {
-    /// <summary>Relative tolerance when either side is written as a decimal (float_rounding 6 in Math-Verify).</summary>
+    /// <summary>Relative tolerance when the gold is written as a decimal and the answer is not a rational
+    /// (float_rounding 6 in Math-Verify).</summary>
     public double DecimalTolerance { get; init; } = 1e-6;
 
     /// <summary>Relative tolerance for exact expressions compared numerically (2√2 vs √8, identities in variables).</summary>
     public double ExactTolerance { get; init; } = 1e-9;
 
+    /// <summary>Relative tolerance between an answer holding a decimal and an exact gold whose value is not a rational
+    /// the evaluator can compute (sin π/6 against 0.5): the limit of double precision, so that only the same number
+    /// passes, never a rounded or nudged one.</summary>
+    public double DecimalAgainstExactTolerance { get; init; } = 1e-14;
+
+    /// <summary>Math-Verify's <c>float_rounding</c>, for reproducing its test suite: when set, a value holding a
+    /// decimal also equals another value that rounds to the same number at this many places (1/3 and 0.3333 at 4,
+    /// not at 5). Null (the default) leaves the policy alone. <c>pacs verify --jsonl</c> sets it from a line's
+    /// <c>precision</c>.</summary>
+    public int? FloatRounding { get; init; }
+
     /// <summary>Whether 50% also equals 0.5 (it always equals 50).</summary>
     public bool PercentAsFraction { get; init; } = true;
 
+    /// <summary>Whether decimals are held to exact golds exactly (strict, the default) or may round them (lenient).</summary>
+    public VerifierPolicy Policy { get; init; } = VerifierPolicy.Strict;
+
     /// <summary>Whether a decimal with at least 2 places equals a non-terminating exact value rounded to those places
-    /// (0.33 for 1/3, 1.41 for √2). A terminating gold (0.25) must be written in full.</summary>
-    public bool AcceptRoundedDecimals { get; init; } = true;
+    /// (0.33 for 1/3, 1.41 for √2): true under <see cref="VerifierPolicy.Lenient"/> only.</summary>
+    public bool AcceptRoundedDecimals => Policy == VerifierPolicy.Lenient;
 
     public static readonly EquivalenceOptions Default = new();
+
+    public static readonly EquivalenceOptions Lenient = new() { Policy = VerifierPolicy.Lenient };
+
+    /// <summary>"strict" or "lenient" (case-insensitive).</summary>
+    public static VerifierPolicy ParsePolicy(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "strict" => VerifierPolicy.Strict,
+        "lenient" => VerifierPolicy.Lenient,
+        _ => throw new ArgumentException($"verifier policy: unknown '{name}' (expected strict or lenient)"),
+    };
 }
 
 /// <summary>Decides whether two parsed answers denote the same mathematical object.</summary>
@@ -37,7 +76,8 @@ public static partial class Equivalence
         if (pred is RelationNode prOnly)
         {
             if (ValueOfPrediction(prOnly) is { } reduced && Equal(gold, reduced, o, depth + 1)) return true;
-            return IntervalOf(prOnly) is { } pi && Equal(gold, pi, o, depth + 1);
+            // a gold (1, 2) may be a point: only an interval the gold cannot mistake for one is answered by 1 < x < 2
+            return !IsPointOrOpenInterval(gold) && IntervalOf(prOnly) is { } pi && Equal(gold, pi, o, depth + 1);
         }
         if (gold is RelationNode grOnly)
         {
@@ -45,14 +85,22 @@ public static partial class Equivalence
             return IntervalOf(grOnly) is { } gi && Equal(gi, pred, o, depth + 1);
         }
 
-        if (gold is SumNode or ProductNode && pred is MatrixNode && MatrixValue(gold, 0) is { } gm0) gold = gm0;
-        if (pred is SumNode or ProductNode && gold is MatrixNode && MatrixValue(pred, 0) is { } pm0) pred = pm0;
+        // 2·M, -M/3, M + N: the matrix they make, compared entry by entry
+        if (ContainsMatrix(gold, 0) && MatrixValue(gold, 0) is { } gm0) gold = gm0;
+        if (ContainsMatrix(pred, 0) && MatrixValue(pred, 0) is { } pm0) pred = pm0;
         switch (gold, pred)
         {
-            case (ListNode gl, not (ListNode or SetNode or TupleNode)):
-                return Unordered(gl.Items, [pred], o, depth);
-            case (not (ListNode or SetNode or TupleNode), ListNode pl):
-                return Unordered([gold], pl.Items, o, depth);
+            case (BasedNumberNode gb, BasedNumberNode pb):
+                return gb.Base == pb.Base && gb.Digits == pb.Digits;
+            case (BasedNumberNode gb, NumberNode pn):
+                return SameDigits(gb, pn);
+            case (NumberNode gn, BasedNumberNode pb):
+                return SameDigits(pb, gn);
+            case (ListNode or SetNode, not (ListNode or SetNode or TupleNode)):
+                // a list or set of answers against one answer; a set of one is its element
+                return Unordered(Items(gold), [pred], o, depth);
+            case (not (ListNode or SetNode or TupleNode), ListNode or SetNode):
+                return Unordered([gold], Items(pred), o, depth);
             case (ListNode or SetNode, ListNode or SetNode):
                 return Unordered(Items(gold), Items(pred), o, depth);
             case (ListNode gl, TupleNode pt):
@@ -74,6 +122,14 @@ public static partial class Equivalence
         }
         return Evaluator.IsScalar(gold) && Evaluator.IsScalar(pred) && ScalarEqual(gold, pred, o);
     }
+
+    /// <summary>1011_2 against 1011: the same digits, the base being the one the question asked for.</summary>
+    private static bool SameDigits(BasedNumberNode based, NumberNode number) =>
+        number.Decimals == 0 && number.Value.IsInteger && number.Value.Sign >= 0 && number.Value.Num.ToString() == based.Digits;
+
+    /// <summary>(a, b) with finite ends: a point as much as an open interval.</summary>
+    private static bool IsPointOrOpenInterval(Node n) => n is TupleNode { Open: '(', Close: ')', Items.Count: 2 } t
+        && !t.Items.Any(item => item is ConstantNode { Kind: ConstantKind.Infinity } or NegateNode { Operand: ConstantNode { Kind: ConstantKind.Infinity } });
 
     private static char Bracket(char c) => c switch { ']' => ']', '[' => '[', '(' => '(', _ => ')' };
 

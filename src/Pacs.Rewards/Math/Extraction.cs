@@ -106,7 +106,7 @@ public static class AnswerExtractor
                         // "... \boxed{200} ... The final answer is $10,455$": a later explicit answer statement wins
                         found = LastBoxed(text, out int boxEnd);
                         if (found is not null && policy.Order.Contains(AnswerFormat.AnswerIs) && AfterAnswerIs(text, out int answerAt) is { } later
-                            && answerAt > boxEnd && !Normalization.IsProse(later) && (later.Any(char.IsAsciiDigit) || later.Contains('\\')))
+                            && answerAt > boxEnd && !Normalization.IsProse(later) && LooksLikeMath(later))
                             yield return new ExtractedAnswer(Truncate(later.Trim()), AnswerFormat.AnswerIs);
                         break;
                     }
@@ -127,6 +127,10 @@ public static class AnswerExtractor
             if (found is not null) yield return new ExtractedAnswer(Truncate(found.Trim()), format);
         }
     }
+
+    /// <summary>Whether a later "the answer is ..." states math (42, \\frac12, p - q, x) rather than a word ("correct").</summary>
+    private static bool LooksLikeMath(string text) => text.Any(char.IsAsciiDigit) || text.IndexOfAny(['\\', '+', '-', '=', '^', '/', '(']) >= 0
+        || (text.Trim().Length == 1 && char.IsLetter(text.Trim()[0]));
 
     private static string Truncate(string s) => s.Length <= MaxAnswerLength ? s : s[..MaxAnswerLength];
 

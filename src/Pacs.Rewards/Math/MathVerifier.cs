@@ -7,6 +7,10 @@ public sealed record MathVerifierOptions
     public EquivalenceOptions Equivalence { get; init; } = EquivalenceOptions.Default;
 
     public static readonly MathVerifierOptions Default = new();
+
+    /// <summary>Default extraction with the given treatment of decimals against exact golds.</summary>
+    public static MathVerifierOptions ForPolicy(VerifierPolicy policy) =>
+        policy == VerifierPolicy.Strict ? Default : new() { Equivalence = EquivalenceOptions.Default with { Policy = policy } };
 }
 
 /// <summary>
@@ -72,9 +76,11 @@ public static class MathVerifier
         if (goldKey.Length > 0 && goldKey == predKey) return (true, "identical after normalization");
         bool words = Normalization.IsWordKey(goldKey) && Normalization.IsWordKey(predKey);
         if (words && string.Equals(goldKey, predKey, StringComparison.OrdinalIgnoreCase)) return (true, "same text");
+        if (MultipleChoice.Compare(goldAnswer, predAnswer, (g, p) => CompareAnswers(g, p, options).Equal) is { } choice) return choice;
         var goldNode = Parser.Parse(Normalization.ForParsing(goldAnswer));
-        if (goldNode is null) return (false, "gold answer does not parse; texts differ");
         var predNode = Parser.Parse(Normalization.ForParsing(predAnswer));
+        if (goldNode is BasedNumberNode || predNode is BasedNumberNode) return BasedEqual(goldNode, goldKey, predNode, predKey);
+        if (goldNode is null) return (false, "gold answer does not parse; texts differ");
         if (predNode is null) return (false, "answer does not parse");
         if (Equivalence.Equal(goldNode, predNode, options)) return (true, "equivalent");
         // a decimal comma (1,22 or 0,111) read as a list, against a single number on the other side
@@ -83,6 +89,22 @@ public static class MathVerifier
         if (AsCommaDecimal(predAnswer) is { } predDecimal && goldNode is not ListNode && Equivalence.Equal(goldNode, predDecimal, options))
             return (true, "equivalent (decimal comma)");
         return (false, "not equivalent");
+    }
+
+    /// <summary>A number in another base against the same digits, with or without the subscript (A3_{16} and a3, 1011
+    /// and 1011_2); two subscripts must name the same base.</summary>
+    private static (bool Equal, string Reason) BasedEqual(Node? goldNode, string goldKey, Node? predNode, string predKey)
+    {
+        static (string Digits, int? Base)? Digits(Node? node, string key)
+        {
+            if (node is BasedNumberNode b) return (b.Digits, b.Base);
+            if (key.Length == 0 || key.Length > 64 || !key.All(char.IsAsciiLetterOrDigit)) return null;
+            var digits = key.ToUpperInvariant().TrimStart('0');
+            return (digits.Length == 0 ? "0" : digits, null);
+        }
+        if (Digits(goldNode, goldKey) is not { } g || Digits(predNode, predKey) is not { } p) return (false, "not the same number in that base");
+        bool equal = g.Digits == p.Digits && (g.Base is null || p.Base is null || g.Base == p.Base);
+        return (equal, equal ? "same digits in that base" : "not the same number in that base");
     }
 
     /// <summary>"1,22" as 1.22: digits, one comma, digits, no spaces (1,000 was already read as a thousand).</summary>

@@ -9,6 +9,10 @@ public sealed record NumberNode(Rational Value, int Decimals) : Node;
 
 public sealed record SymbolNode(string Name) : Node;
 
+/// <summary>A whole number written in another base with its subscript (1011_2, A3_{16}): its digits as written
+/// (upper case, leading zeros dropped) and the base. It equals the same digits with or without the subscript.</summary>
+public sealed record BasedNumberNode(string Digits, int Base) : Node;
+
 public enum ConstantKind { Pi, E, I, Infinity }
 
 public sealed record ConstantNode(ConstantKind Kind) : Node;

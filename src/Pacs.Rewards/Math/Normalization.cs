@@ -48,8 +48,11 @@ public static class Normalization
         {
             if (text[i] == '\\')
             {
-                i++;
+                int name = ++i;
                 while (i < text.Length && char.IsAsciiLetter(text[i])) i++;
+                // \begin{pmatrix}: the environment's name is not a word of a sentence
+                bool environment = text.AsSpan(name, i - name) is "begin" or "end";
+                if (environment && i < text.Length && text[i] == '{' && text.IndexOf('}', i) is var close and > 0) i = close + 1;
                 continue;
             }
             if (!char.IsLetter(text[i])) { i++; continue; }
@@ -64,8 +67,8 @@ public static class Normalization
     /// <summary>Whether a key is plain words (a text answer), compared case-insensitively.</summary>
     public static bool IsWordKey(string key) => key.Length >= 2 && key.All(char.IsLetter);
 
-    /// <summary>Prepares an extracted answer for the parser: strips surrounding dollars and a trailing period, reads
-    /// thousands separators (7,425,000 and 1 000) in a lone number, and cuts after \approx where it only restates.</summary>
+    /// <summary>Prepares an extracted answer for the parser: strips surrounding dollars and a trailing period, writes
+    /// degree marks as °, and reads thousands separators (7,425,000 and 1 000) in a lone number.</summary>
     public static string ForParsing(string answer)
     {
         var s = answer.Trim();
@@ -73,7 +76,7 @@ public static class Normalization
         while (s.StartsWith('$')) s = s[1..].TrimStart();
         if (s.StartsWith("\\$", StringComparison.Ordinal)) s = s[2..];
         if (s.Contains("circ", StringComparison.Ordinal))
-            s = s.Replace("^{\\circ}", "").Replace("^\\circ", "").Replace("^{ \\circ }", "").Replace("^{\\circ }", "");
+            s = s.Replace("^{\\circ}", "°").Replace("^\\circ", "°").Replace("^{ \\circ }", "°").Replace("^{\\circ }", "°");
         if (s.Contains("{,", StringComparison.Ordinal)) s = s.Replace(" {, }", "{,}").Replace("{, }", "{,}").Replace(" {,}", "{,}");
         if (IsGroupedNumber(s, ',')) return s.Replace(",", "");
         if (IsGroupedNumber(s, ' ')) return s.Replace(" ", "");

@@ -28,14 +28,18 @@ public sealed partial class Parser
     private Node RepeatingDecimal(string written)
     {
         _pos++;
+        // the repeating digits as written: 0.\overline{05} repeats two digits, not the number 5
+        var repeatToken = IsSymbol("{") ? PeekAt(1) : Peek;
         var repeat = ParseArgument();
         if (repeat is not NumberNode { Decimals: 0 } r) throw new FormatException("repeating part");
-        string digits = r.Value.Num.ToString();
+        int length = repeatToken.Kind == TokenKind.Number && !repeatToken.Text.Contains('.') && BigInteger.Parse(repeatToken.Text) == r.Value.Num
+            ? repeatToken.Text.Length
+            : r.Value.Num.ToString().Length;
         // 0.1\overline{6}: x = 0.1 + 0.0666... = 0.1 + 6 / (9 * 10^1)
         int point = written.IndexOf('.');
         int places = written.Length - point - 1;
         var prefix = (NumberNode)NumberFrom(written);
-        var nines = BigInteger.Pow(10, digits.Length) - 1;
+        var nines = BigInteger.Pow(10, length) - 1;
         var tail = Rational.Create(r.Value.Num, nines * BigInteger.Pow(10, places)) ?? throw new FormatException("repeat");
         return new NumberNode((prefix.Value + tail) ?? throw new FormatException("repeat"), int.MaxValue);
     }
@@ -101,6 +105,8 @@ public sealed partial class Parser
                     return Count(index is null ? new FunctionNode("sqrt", radicand) : new FunctionNode("root", radicand, index));
                 }
             case "pi": return Count(new ConstantNode(ConstantKind.Pi));
+            case "reals": return Reals();
+            case "emptyset" or "varnothing": return Count(new SetNode([]));
             case "infty" or "infinity" or "infin": return Count(new ConstantNode(ConstantKind.Infinity));
             case "e": return Count(new ConstantNode(ConstantKind.E));
             case "overline" or "mathring" or "tilde" or "dot" or "ddot":
@@ -136,7 +142,24 @@ public sealed partial class Parser
         return Count(new SymbolNode(name)); // Greek letters and anything else: a named symbol
     }
 
+    /// <summary>ℝ as the interval (-∞, ∞).</summary>
+    private Node Reals()
+    {
+        var infinity = Count(new ConstantNode(ConstantKind.Infinity));
+        return Count(new TupleNode([Count(new NegateNode(infinity)), infinity], '(', ')'));
+    }
+
+    private static bool IsTrig(string name) => name is "sin" or "cos" or "tan" or "sec" or "csc" or "cot";
+
     private Node ParseFunction(string name)
+    {
+        if (!IsTrig(name)) return ParseFunctionWithArgument(name);
+        _trigDepth++;
+        try { return ParseFunctionWithArgument(name); }
+        finally { _trigDepth--; }
+    }
+
+    private Node ParseFunctionWithArgument(string name)
     {
         Node? power = null, logBase = null;
         for (int k = 0; k < 2; k++)

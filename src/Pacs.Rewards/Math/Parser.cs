@@ -33,6 +33,7 @@ public sealed partial class Parser
     private int _depth;
     private int _nodes;
     private int _absDepth;
+    private int _trigDepth;
 
     private Parser(List<Token> tokens) => _tokens = tokens;
 
@@ -86,6 +87,7 @@ public sealed partial class Parser
     {
         { Kind: TokenKind.Symbol, Text: "," or ";" } => true,
         { Kind: TokenKind.Word, Text: "and" or "or" } => true,
+        { Kind: TokenKind.Command, Text: "lor" or "vee" or "land" or "wedge" } => true, // 5 \lor 6 lists two answers
         { Kind: TokenKind.Text } t => IsSeparatorText(t.Text),
         _ => false,
     };
@@ -159,6 +161,7 @@ public sealed partial class Parser
 
     private Node ParseRelation(string? close)
     {
+        if (PeekRelation() is RelationKind.Approx or RelationKind.Equal) _pos++; // "\approx 8.24", "= 5": the value stated
         var operands = new List<Node> { ParseUnion(close) };
         var kinds = new List<RelationKind>();
         while (PeekRelation() is { } kind)
@@ -217,7 +220,7 @@ public sealed partial class Parser
             TokenKind.Number or TokenKind.Word or TokenKind.BeginEnv => !(t.Kind == TokenKind.Word && t.Text is "and" or "or"),
             TokenKind.Text => !IsSeparatorText(t.Text),
             TokenKind.Command => t.Text is not ("cdot" or "times" or "div" or "pm" or "mp" or "cup" or "ast" or "rangle" or "rvert"
-                or "rVert" or "rfloor" or "rceil") && PeekRelation() is null,
+                or "rVert" or "rfloor" or "rceil" or "lor" or "vee" or "land" or "wedge") && PeekRelation() is null,
             TokenKind.Symbol => t.Text is "(" or "{" or "«" || (t.Text == "|" && _absDepth == 0),
             _ => false,
         };
@@ -239,13 +242,16 @@ public sealed partial class Parser
                 factors.Add(Count(new DivideNode(num, den)));
                 continue;
             }
-            if (StartsPrimary()) { factors.Add(ParseUnary()); continue; }
+            // implicit product (2x, 2\sqrt3, x(y+1)), but never of a number after another factor: 5 6 is two values
+            if (StartsPrimary() && Peek.Kind != TokenKind.Number) { factors.Add(ParseUnary()); continue; }
             break;
         }
         _depth--;
         factors.RemoveAll(f => f is TextNode t && IsUnit(t.Text) && factors.Count > 1);
         return factors.Count == 1 ? factors[0] : Count(new ProductNode(factors));
     }
+
+    private static bool IsPercentWord(string text) => text.Trim().ToLowerInvariant() is "percent" or "pct" or "percentage" or "per cent";
 
     internal static bool IsUnit(string text)
     {
@@ -279,7 +285,14 @@ public sealed partial class Parser
             }
             if (IsSymbol("!")) { _pos++; node = Count(new FunctionNode("factorial", node)); continue; }
             if (IsSymbol("%")) { _pos++; node = Count(new PercentNode(node)); continue; }
-            if (Peek.Kind == TokenKind.Word && Peek.Text is "percent" or "pct" or "percentage") { _pos++; node = Count(new PercentNode(node)); continue; }
+            if (Peek.Kind is TokenKind.Word or TokenKind.Text && IsPercentWord(Peek.Text)) { _pos++; node = Count(new PercentNode(node)); continue; }
+            if (IsSymbol("°"))
+            {
+                // 60° is 60 as an answer, but π/3 as the argument of sin, cos or tan
+                _pos++;
+                if (_trigDepth > 0) node = Count(new ProductNode([node, new DivideNode(new ConstantNode(ConstantKind.Pi), new NumberNode(Rational.FromInt(180), 0))]));
+                continue;
+            }
             if (IsSymbol("'")) { _pos++; node = node is SymbolNode s ? new SymbolNode(s.Name + "'") : node; continue; }
             if (IsSymbol("_"))
             {
@@ -384,6 +397,12 @@ public sealed partial class Parser
                     return Count(new NumberNode((whole.Value + fraction) ?? throw new FormatException("mixed number"), 0));
                 }
                 return Count(NumberFrom(t.Text));
+            case TokenKind.Based:
+                {
+                    int underscore = t.Text.LastIndexOf('_');
+                    var digits = t.Text[..underscore].TrimStart('0');
+                    return Count(new BasedNumberNode(digits.Length == 0 ? "0" : digits, int.Parse(t.Text[(underscore + 1)..])));
+                }
             case TokenKind.Word:
                 return ParseWord(t.Text);
             case TokenKind.Text:
@@ -453,6 +472,7 @@ public sealed partial class Parser
 
     private Node ParseTextToken(string text)
     {
+        if (text.ToLowerInvariant() is "all real numbers" or "all reals" or "the real numbers") return Reals();
         if (text.Any(char.IsAsciiDigit) && !text.Any(char.IsLetter))
         {
             return Parse(text) ?? throw new FormatException("text");

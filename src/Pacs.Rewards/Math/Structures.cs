@@ -56,6 +56,17 @@ public static partial class Equivalence
         _ => n,
     };
 
+    /// <summary>Whether a sum, product, negation or quotient holds a matrix: a walk without allocation, so that the
+    /// scalar expressions most answers are skip <see cref="MatrixValue"/>.</summary>
+    private static bool ContainsMatrix(Node n, int depth) => depth < 16 && n switch
+    {
+        SumNode s => s.Terms.Any(t => t is MatrixNode || ContainsMatrix(t, depth + 1)),
+        ProductNode p => p.Factors.Any(f => f is MatrixNode || ContainsMatrix(f, depth + 1)),
+        NegateNode g => g.Operand is MatrixNode || ContainsMatrix(g.Operand, depth + 1),
+        DivideNode d => d.Numerator is MatrixNode || ContainsMatrix(d.Numerator, depth + 1),
+        _ => false,
+    };
+
     /// <summary>Sums and products of matrices (and scalar multiples) as one matrix of element expressions.</summary>
     private static MatrixNode? MatrixValue(Node n, int depth)
     {
@@ -65,6 +76,8 @@ public static partial class Equivalence
             case MatrixNode m: return m;
             case NegateNode g when MatrixValue(g.Operand, depth + 1) is { } gm:
                 return new MatrixNode(gm.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new NegateNode(x)).ToList()).ToList());
+            case DivideNode d when Evaluator.IsScalar(d.Denominator) && MatrixValue(d.Numerator, depth + 1) is { } dm:
+                return new MatrixNode(dm.Rows.Select(r => (IReadOnlyList<Node>)r.Select(x => (Node)new DivideNode(x, d.Denominator)).ToList()).ToList());
             case SumNode s:
                 {
                     MatrixNode? acc = null;

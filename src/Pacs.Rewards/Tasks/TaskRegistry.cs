@@ -1,4 +1,5 @@
 using Pacs.Rewards.Datasets;
+using Pacs.Rewards.Math;
 
 namespace Pacs.Rewards.Tasks;
 
@@ -15,9 +16,10 @@ public static class TaskRegistry
 
     /// <summary>
     /// A task by name. <paramref name="seed"/> seeds the generators; <paramref name="level"/> picks a difficulty
-    /// preset (1..5) of a synthetic task, default: the task's default options. Datasets take neither.
+    /// preset (1..5) of a synthetic task, default: the task's default options. Datasets take neither; they take
+    /// <paramref name="verifierPolicy"/> (strict by default), which the synthetic tasks, graded exactly, ignore.
     /// </summary>
-    public static ITask Create(string name, long seed = 0, int? level = null)
+    public static ITask Create(string name, long seed = 0, int? level = null, VerifierPolicy verifierPolicy = VerifierPolicy.Strict)
     {
         ArgumentNullException.ThrowIfNull(name);
         switch (name.Trim().ToLowerInvariant())
@@ -30,7 +32,7 @@ public static class TaskRegistry
                 if (MathDatasets.IsKnown(name.Trim()) || name.Trim().EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
                 {
                     if (level is not null) throw new ArgumentException($"task '{name}': a difficulty level applies only to {string.Join(", ", SyntheticNames)}");
-                    return MathDatasets.Open(name);
+                    return MathDatasets.Open(name, verifier: MathVerifierOptions.ForPolicy(verifierPolicy));
                 }
                 throw new ArgumentException($"unknown task '{name}'; known tasks: {string.Join(", ", KnownNames)} (or a path to a .jsonl file)");
         }

@@ -56,6 +56,9 @@ public sealed class TaskSection
 
     [Knob("Samples per held-out problem at validation; pass@1 and pass@eval_samples are reported.")]
     public int EvalSamples { get; set; } = 4;
+
+    [Knob("Math datasets' reward: strict (a decimal equals an exact gold only when it is the same number: 0.25 for 1/4, never 0.33 for 1/3) or lenient (a decimal of 2+ places may round a non-terminating exact gold). See docs/verifier.md.")]
+    public Pacs.Rewards.Math.VerifierPolicy VerifierPolicy { get; set; } = Pacs.Rewards.Math.VerifierPolicy.Strict;
 }
 
 public sealed class ModelSection

@@ -85,7 +85,7 @@ public static class TrainConfigValidator
         try
         {
             if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");
-            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level);
+            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level, c.Task.VerifierPolicy);
             if (c.Task.PromptSplit == "rl" && task.Count(Pacs.Rewards.Split.Rl) == 0)
                 throw new ArgumentException($"task.prompt_split: task '{c.Task.Name}' reserves no RL problems; use train or auto");
         }

@@ -60,7 +60,8 @@ public sealed class RlTrainer
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
-        _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
+        _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level,
+            config.Task.VerifierPolicy);
         _promptSplit = config.Task.PromptSplit switch
         {
             "rl" => Split.Rl,
