@@ -2,9 +2,9 @@ using System.Diagnostics;
 using Pacs.Engine;
 using Pacs.Eval;
 using Pacs.Rewards;
-using Pacs.Rewards.Tasks;
 using Pacs.Rl.Algorithms;
 using Pacs.Rl.Config;
+using Pacs.Rl.Data;
 using Pacs.Text;
 
 namespace Pacs.Rl.Training;
@@ -49,6 +49,8 @@ public sealed class RlTrainer
     private readonly string _startModelDir;
     private readonly PromptEncoder _prompts;
     private readonly Split _promptSplit;
+    private readonly string _dataReport;
+    private bool _dataReported;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -60,7 +62,13 @@ public sealed class RlTrainer
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
-        _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level);
+        _tokenizer = TokenizerFiles.Load(_startModelDir);
+        _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer, PromptBudget.TemplateVariables(config.Data));
+        var info = backend.Describe(_startModelDir);
+        // Prompts that do not fit are dropped here, before step 1, not found mid-run.
+        var filtered = PromptBudget.Filter(task ?? RunData.CreateTask(config), config, info.MaxPositions, _prompts);
+        _task = filtered;
+        _dataReport = filtered.Report;
         _promptSplit = config.Task.PromptSplit switch
         {
             "rl" => Split.Rl,
@@ -68,9 +76,6 @@ public sealed class RlTrainer
             _ => _task.Count(Split.Rl) > 0 ? Split.Rl : Split.Train,
         };
         if (_task.Count(_promptSplit) == 0) throw new ArgumentException($"task '{config.Task.Name}' has no {_promptSplit} problems to draw RL prompts from (task.prompt_split)");
-        _tokenizer = TokenizerFiles.Load(_startModelDir);
-        _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
-        var info = backend.Describe(_startModelDir);
         if (_tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
 
@@ -153,6 +158,7 @@ public sealed class RlTrainer
     public TrainOutcome Run(CancellationToken cancel = default)
     {
         int total = _config.Trainer.Steps;
+        ReportDataOnce();
         if (_step == 0 && _config.Trainer.ValBeforeTrain && _config.Trainer.EvalEvery > 0 && _task.Count(Split.Test) > 0
             && !File.Exists(Path.Combine(RunDir, MetricsLog.FileName)))
         {
@@ -210,7 +216,7 @@ public sealed class RlTrainer
         {
             long index = TrainIndex(_dataPosition + p);
             problems[p] = _task.Get(_promptSplit, index);
-            promptIds[p] = _prompts.Encode(problems[p].Prompt);
+            promptIds[p] = _prompts.Encode(problems[p].Prompt, problems[p].System);
             for (int g = 0; g < group; g++) requests.Add(new RolloutRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g), sampling));
         }
         _dataPosition += prompts;
@@ -423,6 +429,16 @@ public sealed class RlTrainer
         };
         Message?.Invoke($"validation: pass@1 {metrics["val/pass@1"]:0.000}, pass@{samples} {metrics[$"val/pass@{samples}"]:0.000} on {report.Problems.Count} held-out problems");
         return metrics;
+    }
+
+    /// <summary>Says once per process what the prompt filter kept, and when there is nothing to validate on.</summary>
+    private void ReportDataOnce()
+    {
+        if (_dataReported) return;
+        _dataReported = true;
+        Message?.Invoke(_dataReport);
+        if (_config.Trainer.EvalEvery > 0 && _task.Count(Split.Test) == 0)
+            Message?.Invoke($"no validation set: {_task.Name} has no test split; set data.eval_dataset (e.g. math500) or data.eval_fraction to validate");
     }
 
     private SamplingParams SamplingFor(TrainConfig cfg) =>
