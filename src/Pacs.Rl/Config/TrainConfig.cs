@@ -124,7 +124,7 @@ public sealed class RolloutSection
     [Knob("DAPO dynamic sampling: drop groups whose rewards are all equal and draw more prompts until the batch is full of mixed groups.")]
     public bool FilterGroups { get; set; } = false;
 
-    [Knob("With filter_groups: most rollout batches drawn for one step; the step then trains on the mixed groups it has, or stops the run if it has none.")]
+    [Knob("With filter_groups: most rollout batches drawn in one step; a step that reaches it without a full batch of mixed groups makes no update and says so.")]
     public int MaxDrawBatches { get; set; } = 10;
 }
 

@@ -37,6 +37,9 @@ public static class RunData
         return new DatasetTask(Path.GetFileNameWithoutExtension(source.Trim()), prompts, validation);
     }
 
+    /// <summary>The problems of a shipped dataset or a .jsonl/.parquet file, read and templated as a run reads them.</summary>
+    public static IReadOnlyList<Problem> LoadProblems(string nameOrPath, DataSection data) => Load(nameOrPath, data, "dataset").Problems;
+
     /// <summary>A shipped dataset by name or a file by path, as problems; whether it is a shipped test split.</summary>
     private static (IReadOnlyList<Problem> Problems, bool IsTest) Load(string nameOrPath, DataSection data, string key)
     {
