@@ -51,7 +51,7 @@ public sealed class DapoOptionsTests : IDisposable
             "rollout.group_size=2", "rollout.max_response_tokens=3", "update.micro_batch_size=0", "update.mini_batches=1", "update.epochs=1",
             "rollout.filter_groups=true", "rollout.max_draw_batches=3");
         var dir = _run.RunDir("dyn");
-        var trainer = RlTrainer.Start(new TableBackend(), config, dir, new DatasetTask("always", [new Problem("a", "x", "1")], []) );
+        var trainer = RlTrainer.Start(new TableBackend(), config, dir, new DatasetTask("always", [new Problem("a", "x", "1")], []));
         trainer.Message += messages.Add;
         trainer.Run();
         Assert.Contains(messages, m => m.Contains("dynamic sampling drew 3 batches (rollout.max_draw_batches) and found 0 of 2 groups", StringComparison.Ordinal));
