@@ -99,4 +99,15 @@ public sealed class RealPathTests : IDisposable
         var again = Assert.Throws<ArgumentException>(() => InitCommand.Write("llama", "tiny", Repo("models", "tokenizers", "llama3"), model, 0));
         Assert.Contains("already holds a model", again.Message);
     }
+
+    [Fact]
+    public void Eval_drops_the_math500_prompts_that_do_not_fit_stories260k_before_sampling()
+    {
+        // 512 positions minus 128 new tokens: a run over all 500 problems used to die on the first long prompt.
+        var fitted = DataCommand.FitToModel(MathDatasets.Open("math500"), Repo("models", "stories260K"), maxNewTokens: 128);
+        long kept = fitted.Count(Rewards.Split.Test);
+        Assert.InRange(kept, 1, 499);
+        Assert.Contains($"test 500 prompts, {500 - kept} dropped longer than 384 tokens", fitted.Report);
+        Assert.Contains("context 512 - --max-new-tokens 128", fitted.Report);
+    }
 }

@@ -38,7 +38,7 @@ public sealed class DataCommand : ICliCommand
 
     /// <summary>
     /// The task with every prompt longer than the model's context minus <paramref name="maxNewTokens"/> dropped (at
-    /// least one position is left for the response), with a line saying how many were dropped.
+    /// least one position is left for the response); its Report says how many were dropped.
     /// </summary>
     public static PromptFilter FitToModel(Rewards.ITask task, string modelDir, int maxNewTokens)
     {
@@ -46,9 +46,7 @@ public sealed class DataCommand : ICliCommand
         var prompts = PromptEncoder.ForModel(modelDir, tokenizer);
         int context = ModelConfig.Load(Path.Combine(modelDir, ModelConfig.FileName)).MaxPositionEmbeddings;
         int limit = context - maxNewTokens >= 1 ? context - maxNewTokens : context - 1;
-        var filter = PromptFilter.Apply(task, p => prompts.Encode(p.Prompt, p.System).Length, limit, $"context {context} - --max-new-tokens {maxNewTokens}");
-        Console.WriteLine(filter.Report);
-        return filter;
+        return PromptFilter.Apply(task, p => prompts.Encode(p.Prompt, p.System).Length, limit, $"context {context} - --max-new-tokens {maxNewTokens}");
     }
 
     /// <summary>The report `pacs data inspect` prints.</summary>

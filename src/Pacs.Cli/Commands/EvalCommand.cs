@@ -33,7 +33,9 @@ public sealed class EvalCommand : ICliCommand
                 ? TaskRegistry.Create(datasetName, level: parse.GetValue(level))
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
             // Prompts that do not fit the model's context with the response budget are dropped up front, and counted.
-            evalTask = DataCommand.FitToModel(evalTask, modelDir, parse.GetValue(maxNew));
+            var fitted = DataCommand.FitToModel(evalTask, modelDir, parse.GetValue(maxNew));
+            Console.WriteLine(fitted.Report);
+            evalTask = fitted;
             var sampling = SamplingParams.Of(parse.GetValue(temperature), parse.GetValue(maxNew), stopTokenIds: [], topP: parse.GetValue(topP));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
             string outDir = parse.GetValue(output) ?? Path.Combine(modelDir, "eval", SafeName(evalTask.Name));
