@@ -60,6 +60,21 @@ public sealed class DapoOptionsTests : IDisposable
         Assert.Equal(0, trainer.Policy.StepCount);
     }
 
+    [Fact]
+    public void With_dynamic_sampling_every_trained_batch_holds_only_mixed_groups()
+    {
+        var config = _run.Config("grpo", "trainer.steps=4", "trainer.eval_every=0", "trainer.save_every=0", "rollout.batch_prompts=4",
+            "rollout.group_size=4", "rollout.max_response_tokens=3", "update.micro_batch_size=0", "update.mini_batches=1", "update.epochs=1",
+            "rollout.filter_groups=true", "rollout.max_draw_batches=20");
+        var dir = _run.RunDir("dynmixed");
+        RlTrainer.Start(new TableBackend(), config, dir, new Training.LetterAtTask(0)).Run();
+        var steps = MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName)).Where(m => m["step"] > 0).ToList();
+        Assert.Equal(4, steps.Count);
+        Assert.All(steps, m => Assert.Equal(0.0, m["reward/all_equal_group_fraction"]));
+        Assert.All(steps, m => Assert.True(m["rollout/mixed_groups_found"] >= 4 && m["rollout/draws"] >= 1));
+        Assert.Contains(steps, m => m["rollout/draws"] > 1); // some groups were uniform and more prompts were drawn
+    }
+
     [Theory]
     [InlineData(1f, 10, 1f)]      // shorter than max - buffer: untouched
     [InlineData(1f, 12, 1f)]      // exactly at the start of the buffer
