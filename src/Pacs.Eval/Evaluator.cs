@@ -7,7 +7,7 @@ using Pacs.Rewards;
 namespace Pacs.Eval;
 
 /// <summary>One response to draw: a prompt and the seed of its own sampling stream.</summary>
-public sealed record SampleRequest(string Prompt, ulong Seed);
+public sealed record SampleRequest(string Prompt, ulong Seed, string? System = null);
 
 /// <summary>Draws one response per request (a model with a tokenizer and sampling settings, or a test double).</summary>
 public interface IResponseSampler
@@ -91,7 +91,7 @@ public static class Evaluator
             var requests = new List<SampleRequest>(count * options.Samples);
             for (int p = 0; p < count; p++)
                 for (int s = 0; s < options.Samples; s++)
-                    requests.Add(new SampleRequest(problems[p].Prompt, SampleSeed(options.Seed, start + p, s)));
+                    requests.Add(new SampleRequest(problems[p].Prompt, SampleSeed(options.Seed, start + p, s), problems[p].System));
             var responses = sampler.Sample(requests);
             if (responses.Count != requests.Count)
                 throw new InvalidOperationException($"sampler returned {responses.Count} responses for {requests.Count} requests");

@@ -15,7 +15,7 @@ public sealed class RolloutSampler(IRolloutEngine engine, ITokenizer tokenizer, 
 
     public IReadOnlyList<string> Sample(IReadOnlyList<SampleRequest> requests)
     {
-        var rollouts = requests.Select(r => new RolloutRequest(_prompts.Encode(r.Prompt), r.Seed, Sampling)).ToList();
+        var rollouts = requests.Select(r => new RolloutRequest(_prompts.Encode(r.Prompt, r.System), r.Seed, Sampling)).ToList();
         return engine.Generate(rollouts).Select(r => tokenizer.Decode(r.ResponseIds, skipSpecialTokens: true)).ToList();
     }
 

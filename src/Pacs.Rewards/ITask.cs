@@ -1,7 +1,11 @@
 namespace Pacs.Rewards;
 
 /// <summary>One problem: the prompt text shown to the model and the gold answer the verifier checks against.</summary>
-public sealed record Problem(string Id, string Prompt, string Answer, string? Solution = null);
+public sealed record Problem(string Id, string Prompt, string Answer, string? Solution = null)
+{
+    /// <summary>A system message shown before the prompt (verl rows may carry one); null: none.</summary>
+    public string? System { get; init; }
+}
 
 /// <summary>
 /// Which part of a task's problems to draw from. The three are disjoint: a synthetic task assigns every problem to

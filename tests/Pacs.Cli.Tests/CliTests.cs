@@ -295,4 +295,18 @@ public sealed class CliTests : IDisposable
         Assert.All(losses, l => Assert.Equal(losses[0], l));
         Assert.NotEqual(losses[0].FirstLoss, losses[0].LastLoss);
     }
+
+    [Fact]
+    public void Init_and_data_inspect_from_the_command_line()
+    {
+        string model = Path.Combine(_temp, "qwen3-tiny");
+        var (code, stdout, err) = Run("init", "--arch", "qwen3", "--preset", "tiny", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", model, "--seed", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("parameters (random, seed 2)", stdout);
+        (code, stdout, err) = Run("data", "inspect", Path.Combine(RepoRoot(), "tests", "Pacs.Rewards.Tests", "Data", "verl_rows.jsonl"), "--model", model);
+        Assert.True(code == 0, err);
+        Assert.Contains("verl_rows.jsonl: 3 rows", stdout);
+        (code, _, err) = Run("init", "--arch", "gpt2", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", Path.Combine(_temp, "x"));
+        AssertUserError(code, err, "--arch", "gpt2");
+    }
 }

@@ -193,6 +193,18 @@ public sealed class ManagedEngineTests : IDisposable
     }
 
     [Fact]
+    public void A_response_cut_at_the_context_limit_is_clipped_not_stopped()
+    {
+        // A prompt of 28 tokens in a context of 32, with a budget of 10: the context ends the response first.
+        var rollout = ManagedBackend.Instance.CreateRollout(NewPolicy());
+        int[] prompt = [1, .. Enumerable.Repeat(5, 27)];
+        var result = rollout.Generate([new RolloutRequest(prompt, 4, SamplingParams.Of(1f, 10, stopTokenIds: []))])[0];
+        Assert.Equal(FinishReason.ContextLimit, result.Finish);
+        Assert.True(result.Clipped);
+        Assert.InRange(result.ResponseIds.Length, 1, 32 - prompt.Length + 1);
+    }
+
+    [Fact]
     public void Foreign_rows_and_missing_folders_get_clear_errors()
     {
         var model = NewPolicy();

@@ -13,6 +13,7 @@ public class MathDatasetTests
         ["amc23"] = (40, Split.Test),
         ["gsm8k"] = (1319, Split.Test),
         ["math_train"] = (7470, Split.Train),
+        ["gsm8k_train"] = (7473, Split.Train),
     };
 
     [Fact]
@@ -25,6 +26,7 @@ public class MathDatasetTests
     [InlineData("amc23")]
     [InlineData("gsm8k")]
     [InlineData("math_train")]
+    [InlineData("gsm8k_train")]
     public void OpensByNameWithOneSplit(string name)
     {
         var task = MathDatasets.Open(name);

@@ -48,7 +48,10 @@ public sealed class EvalCommand : ICliCommand
             EvalReport report;
             try
             {
-                report = Run(modelDir, evalTask, sampling, options, outDir, verifierPolicy: policyName);
+                // Prompts that do not fit the model's context with the response budget are dropped up front, and counted.
+                var fitted = DataCommand.FitToModel(evalTask, modelDir, parse.GetValue(maxNew));
+                Console.WriteLine(fitted.Report);
+                report = Run(modelDir, fitted, sampling, options, outDir, verifierPolicy: policyName);
             }
             catch
             {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Pacs.Rewards.Math;
 
 namespace Pacs.Rewards.Datasets;
@@ -46,41 +45,13 @@ public sealed class JsonlMathTask : ITask
     private static List<Problem> Load(string name, string path, string template)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"dataset {name}: file not found: {path}", path);
-        var problems = new List<Problem>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement row;
-            try
-            {
-                row = JsonDocument.Parse(line).RootElement;
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{path}:{lineNumber}: not valid JSON ({e.Message})");
-            }
-            if (row.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}:{lineNumber}: expected a JSON object");
-            string problem = RequiredString(row, "problem", path, lineNumber);
-            string answer = RequiredString(row, "answer", path, lineNumber);
-            string id = row.TryGetProperty("id", out var idValue) && idValue.ValueKind == JsonValueKind.String
-                ? idValue.GetString()! : $"{name}-{lineNumber - 1}";
-            string? solution = row.TryGetProperty("solution", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
-            problems.Add(new Problem(id, template.Replace("{problem}", problem, StringComparison.Ordinal), answer, solution));
-        }
-        if (problems.Count == 0) throw new InvalidDataException($"{path}: no problems");
-        return problems;
+        return [.. DatasetReader.Read(path).Select(row => ToProblem(row, template))];
     }
 
-    private static string RequiredString(JsonElement row, string field, string path, int lineNumber)
-    {
-        if (!row.TryGetProperty(field, out var value)) throw new InvalidDataException($"{path}:{lineNumber}: missing field '{field}'");
-        return value.ValueKind switch
+    /// <summary>A row as a problem: the template wraps the prompt unless the row is already formatted (verl's).</summary>
+    public static Problem ToProblem(DatasetRow row, string template) =>
+        new(row.Id, row.Formatted ? row.Prompt : template.Replace("{problem}", row.Prompt, StringComparison.Ordinal), row.Answer, row.Solution)
         {
-            JsonValueKind.String => value.GetString()!,
-            JsonValueKind.Number => value.GetRawText(),
-            _ => throw new InvalidDataException($"{path}:{lineNumber}: field '{field}' must be a string"),
+            System = row.System,
         };
-    }
 }

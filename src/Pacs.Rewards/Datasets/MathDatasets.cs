@@ -17,6 +17,7 @@ public static class MathDatasets
         ["amc23"] = ("amc23.jsonl", Split.Test),
         ["gsm8k"] = ("gsm8k_test.jsonl", Split.Test),
         ["math_train"] = ("train_math.jsonl", Split.Train),
+        ["gsm8k_train"] = ("gsm8k_train.jsonl", Split.Train),
     };
 
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.OrdinalIgnoreCase)
@@ -34,6 +35,14 @@ public static class MathDatasets
 
     public static IReadOnlyList<string> Names { get; } = [.. Files.Keys];
 
+    /// <summary>The file and split of a shipped dataset name or alias; null for anything else (a path).</summary>
+    public static (string Path, Split Split)? Shipped(string name)
+    {
+        var key = name.Trim();
+        if (Aliases.TryGetValue(key, out var canonical)) key = canonical;
+        return Files.TryGetValue(key, out var entry) ? (System.IO.Path.Combine(DataDirectory(), entry.File), entry.Split) : null;
+    }
+
     /// <summary>Whether <paramref name="name"/> is a shipped dataset name or alias (not a path).</summary>
     public static bool IsKnown(string name) => Files.ContainsKey(name) || Aliases.ContainsKey(name);
 
@@ -49,7 +58,7 @@ public static class MathDatasets
             var path = System.IO.Path.Combine(DataDirectory(), entry.File);
             return new JsonlMathTask(key.ToLowerInvariant(), path, entry.Split, promptTemplate, verifier);
         }
-        if (File.Exists(key) || key.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase))
+        if (File.Exists(key) || key.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || key.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
             return new JsonlMathTask(System.IO.Path.GetFileNameWithoutExtension(key), key, Split.Test, promptTemplate, verifier);
         throw new ArgumentException($"unknown dataset '{nameOrJsonlPath}'; known datasets: {string.Join(", ", Names)} (or a path to a .jsonl file)");
     }

@@ -12,6 +12,12 @@ public sealed class TrainConfig
     [Knob("The task and its problem generator.")]
     public TaskSection Task { get; set; } = new();
 
+    [Knob("Prompt and validation sets, how rows are read and rendered, the prompt-length limit.")]
+    public DataSection Data { get; set; } = new();
+
+    [Knob("Reward shaping by response length (DAPO).")]
+    public RewardSection Reward { get; set; } = new();
+
     [Knob("The starting policy.")]
     public ModelSection Model { get; set; } = new();
 
@@ -117,6 +123,12 @@ public sealed class RolloutSection
 
     [Knob("Maximum response tokens; longer responses are cut (counted as clipped).")]
     public int MaxResponseTokens { get; set; } = 64;
+
+    [Knob("DAPO dynamic sampling: drop groups whose rewards are all equal and draw more prompts until the batch is full of mixed groups.")]
+    public bool FilterGroups { get; set; } = false;
+
+    [Knob("With filter_groups: most rollout batches drawn in one step; a step that reaches it without a full batch of mixed groups makes no update and says so.")]
+    public int MaxDrawBatches { get; set; } = 10;
 }
 
 public sealed class UpdateSection

@@ -82,6 +82,7 @@ public static class TrainConfigValidator
         if (c.Task.PromptOffset < 0) throw new ArgumentException($"task.prompt_offset must be >= 0, got {c.Task.PromptOffset}");
         if (c.Task.PromptSplit is not ("auto" or "rl" or "train")) throw new ArgumentException($"task.prompt_split must be auto, rl or train, got '{c.Task.PromptSplit}'");
         Positive(c.Task.EvalSamples, "task.eval_samples");
+        Pacs.Rl.Data.DataValidator.Validate(c);
         try
         {
             if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using Pacs.Engine;
 using Pacs.Eval;
 using Pacs.Rewards;
-using Pacs.Rewards.Tasks;
 using Pacs.Rl.Algorithms;
 using Pacs.Rl.Config;
+using Pacs.Rl.Data;
 using Pacs.Text;
 
 namespace Pacs.Rl.Training;
@@ -49,6 +49,8 @@ public sealed class RlTrainer
     private readonly string _startModelDir;
     private readonly PromptEncoder _prompts;
     private readonly Split _promptSplit;
+    private readonly string _dataReport;
+    private bool _dataReported;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -60,8 +62,13 @@ public sealed class RlTrainer
         RunDir = runDir;
         _startModelDir = config.Model.Dir;
         _algorithm = config.Algorithm.Create();
-        _task = task ?? TaskRegistry.Create(config.Task.Name, config.Task.Seed, config.Task.Level == 0 ? null : config.Task.Level,
-            config.Task.VerifierPolicy);
+        _tokenizer = TokenizerFiles.Load(_startModelDir);
+        _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer, PromptBudget.TemplateVariables(config.Data));
+        var info = backend.Describe(_startModelDir);
+        // Prompts that do not fit are dropped here, before step 1, not found mid-run.
+        var filtered = PromptBudget.Filter(task ?? RunData.CreateTask(config), config, info.MaxPositions, _prompts);
+        _task = filtered;
+        _dataReport = filtered.Report;
         _promptSplit = config.Task.PromptSplit switch
         {
             "rl" => Split.Rl,
@@ -69,9 +76,6 @@ public sealed class RlTrainer
             _ => _task.Count(Split.Rl) > 0 ? Split.Rl : Split.Train,
         };
         if (_task.Count(_promptSplit) == 0) throw new ArgumentException($"task '{config.Task.Name}' has no {_promptSplit} problems to draw RL prompts from (task.prompt_split)");
-        _tokenizer = TokenizerFiles.Load(_startModelDir);
-        _prompts = PromptEncoder.ForModel(_startModelDir, _tokenizer);
-        var info = backend.Describe(_startModelDir);
         if (_tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
 
@@ -160,6 +164,7 @@ public sealed class RlTrainer
     public TrainOutcome Run(CancellationToken cancel = default)
     {
         int total = _config.Trainer.Steps;
+        ReportDataOnce();
         if (_step == 0 && _config.Trainer.ValBeforeTrain && _config.Trainer.EvalEvery > 0 && _task.Count(Split.Test) > 0
             && !File.Exists(Path.Combine(RunDir, MetricsLog.FileName)))
         {
@@ -207,41 +212,43 @@ public sealed class RlTrainer
         var stepWatch = Stopwatch.StartNew();
         var metrics = new Dictionary<string, double> { ["step"] = step };
 
-        // 1. Rollout.
-        var watch = Stopwatch.StartNew();
-        var problems = new Problem[prompts];
-        var promptIds = new int[prompts][];
+        // 1-2. Rollout and scoring; with rollout.filter_groups, until the batch is full of mixed groups.
         var sampling = SamplingFor(cfg);
-        var requests = new List<RolloutRequest>(prompts * group);
-        for (int p = 0; p < prompts; p++)
+        double rolloutTime = 0, scoreTime = 0;
+        SampledBatch DrawTimed(int draw)
         {
-            long index = TrainIndex(_dataPosition + p);
-            problems[p] = _task.Get(_promptSplit, index);
-            promptIds[p] = _prompts.Encode(problems[p].Prompt);
-            for (int g = 0; g < group; g++) requests.Add(new RolloutRequest(promptIds[p], Rng.Hash(cfg.Trainer.Seed, step, index, g), sampling));
+            var batch = Draw(step, draw, sampling, out double rolloutSeconds, out double scoreSeconds);
+            rolloutTime += rolloutSeconds;
+            scoreTime += scoreSeconds;
+            return batch;
         }
-        _dataPosition += prompts;
-        var results = _rollout.Generate(requests);
-        double rolloutTime = watch.Elapsed.TotalSeconds;
-        long generatedTokens = results.Sum(r => (long)r.ResponseIds.Length);
-
-        // 2. Scoring.
-        watch.Restart();
+        var drawn = cfg.Rollout.FilterGroups
+            ? DynamicSampling.Fill(DrawTimed, prompts, group, cfg.Rollout.MaxDrawBatches)
+            : new DynamicSampling.Outcome(DrawTimed(0), 1, -1, 0);
+        if (drawn.Batch is null) return IncompleteStep(metrics, drawn, stepWatch, rolloutTime, scoreTime);
+        var sampled = drawn.Batch;
+        if (cfg.Rollout.FilterGroups)
+        {
+            metrics["rollout/draws"] = drawn.Draws;
+            metrics["rollout/mixed_groups_found"] = drawn.MixedFound;
+        }
+        var results = sampled.Results;
+        long generatedTokens = cfg.Rollout.FilterGroups ? drawn.GeneratedTokens : results.Sum(r => (long)r.ResponseIds.Length);
         int rows = prompts * group;
-        var rewards = new float[rows];
+        var rewards = sampled.Rewards;
         var rowPrompts = new int[rows][];
         var responses = new int[rows][];
         for (int r = 0; r < rows; r++)
         {
-            rowPrompts[r] = promptIds[r / group];
+            rowPrompts[r] = sampled.PromptIds[r / group];
             responses[r] = results[r].ResponseIds;
-            string text = _tokenizer.Decode(results[r].ResponseIds, skipSpecialTokens: true);
-            rewards[r] = (float)_task.Verify(problems[r / group], text).Reward;
         }
-        double scoreTime = watch.Elapsed.TotalSeconds;
+        // reward.mask_truncated: rows cut at the budget or the context get no gradient.
+        bool[]? masked = cfg.Reward.MaskTruncated ? [.. results.Select(r => r.Clipped)] : null;
+        if (masked is not null) metrics["response/masked_fraction"] = masked.Count(m => m) / (double)rows;
 
         // 3. Log-probs of the rollout policy, the initial model and the critic's values, over rows packed once.
-        watch.Restart();
+        var watch = Stopwatch.StartNew();
         var scores = ScoreRollouts(rowPrompts, responses, temperature);
         // The policy's entropy is taken from the update's first forward pass (as verl), so turning
         // recompute_logprobs off saves a whole forward pass.
@@ -254,7 +261,7 @@ public sealed class RlTrainer
         // 4. Update.
         watch.Restart();
         var entropy = new float[]?[rows];
-        var update = Update(batch, rowPrompts, responses, step, entropy);
+        var update = Update(batch, rowPrompts, responses, step, entropy, masked);
         double updateTime = watch.Elapsed.TotalSeconds;
         foreach (var (k, v) in update.Metrics) metrics[k] = v;
 
@@ -283,6 +290,56 @@ public sealed class RlTrainer
         metrics["perf/rollout_tokens_per_s"] = rolloutTime > 0 ? generatedTokens / rolloutTime : 0;
         metrics["perf/update_tokens_per_s"] = updateTime > 0 ? update.Tokens / updateTime : 0;
         metrics["perf/step_tokens_per_s"] = generatedTokens / Math.Max(1e-9, stepWatch.Elapsed.TotalSeconds - evalTime);
+        return metrics;
+    }
+
+    /// <summary>Samples and scores the next `batch_prompts` prompts of the data order; <paramref name="draw"/> > 0 (dynamic
+    /// sampling's further draws in one step) gives the responses seeds of their own.</summary>
+    private SampledBatch Draw(int step, int draw, SamplingParams sampling, out double rolloutSeconds, out double scoreSeconds)
+    {
+        var cfg = _config;
+        int prompts = cfg.Rollout.BatchPrompts, group = cfg.Rollout.GroupSize;
+        var watch = Stopwatch.StartNew();
+        var problems = new Problem[prompts];
+        var promptIds = new int[prompts][];
+        var requests = new List<RolloutRequest>(prompts * group);
+        for (int p = 0; p < prompts; p++)
+        {
+            long index = TrainIndex(_dataPosition + p);
+            problems[p] = _task.Get(_promptSplit, index);
+            promptIds[p] = _prompts.Encode(problems[p].Prompt, problems[p].System);
+            for (int g = 0; g < group; g++)
+            {
+                ulong seed = draw == 0 ? Rng.Hash(cfg.Trainer.Seed, step, index, g) : Rng.Hash(cfg.Trainer.Seed, step, index, g, draw);
+                requests.Add(new RolloutRequest(promptIds[p], seed, sampling));
+            }
+        }
+        _dataPosition += prompts;
+        var results = _rollout.Generate(requests).ToArray();
+        rolloutSeconds = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        var rewards = new float[results.Length];
+        for (int r = 0; r < results.Length; r++)
+        {
+            string text = _tokenizer.Decode(results[r].ResponseIds, skipSpecialTokens: true);
+            float reward = (float)_task.Verify(problems[r / group], text).Reward;
+            rewards[r] = OverlongShaping.Apply(reward, results[r].ResponseIds.Length, cfg.Rollout.MaxResponseTokens, cfg.Reward.OverlongBuffer, cfg.Reward.OverlongPenalty);
+        }
+        scoreSeconds = watch.Elapsed.TotalSeconds;
+        return new SampledBatch(problems, promptIds, results, rewards, group);
+    }
+
+    /// <summary>A step whose dynamic sampling hit rollout.max_draw_batches before the batch was full: no update, a clear message.</summary>
+    private Dictionary<string, double> IncompleteStep(Dictionary<string, double> metrics, DynamicSampling.Outcome drawn, Stopwatch stepWatch, double rolloutTime, double scoreTime)
+    {
+        int step = (int)metrics["step"];
+        Message?.Invoke($"step {step}: dynamic sampling drew {drawn.Draws} batches (rollout.max_draw_batches) and found {drawn.MixedFound} of {_config.Rollout.BatchPrompts} groups with mixed rewards; no update this step (the data is too easy or too hard for the policy)");
+        metrics["rollout/draws"] = drawn.Draws;
+        metrics["rollout/mixed_groups_found"] = drawn.MixedFound;
+        metrics["train/update_skipped"] = 1;
+        metrics["time/rollout"] = rolloutTime;
+        metrics["time/score"] = scoreTime;
+        metrics["time/step"] = stepWatch.Elapsed.TotalSeconds;
         return metrics;
     }
 
@@ -317,7 +374,7 @@ public sealed class RlTrainer
     /// The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward
     /// passes. A non-finite loss or gradient anywhere undoes every optimizer step this batch took.
     /// </summary>
-    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy)
+    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked)
     {
         var cfg = _config;
         int group = cfg.Rollout.GroupSize;
@@ -365,6 +422,9 @@ public sealed class RlTrainer
                     var output = _algorithm.Loss(micro);
                     if (LossHook is not null) output = LossHook(step, output);
                     if (!double.IsFinite(output.Loss)) return Skip();
+                    if (masked is not null)
+                        for (int i = 0; i < microRows.Length; i++)
+                            if (masked[microRows[i]]) Array.Clear(output.GradLogProbs[i]);
                     if (!criticOnly) policyPass.Backward(output.GradLogProbs);
                     if (valuePass is not null && output.GradValues is not null) valuePass.Backward(output.GradValues);
                     miniLoss += output.Loss;
@@ -430,6 +490,16 @@ public sealed class RlTrainer
         };
         Message?.Invoke($"validation: pass@1 {metrics["val/pass@1"]:0.000}, pass@{samples} {metrics[$"val/pass@{samples}"]:0.000} on {report.Problems.Count} held-out problems");
         return metrics;
+    }
+
+    /// <summary>Says once per process what the prompt filter kept, and when there is nothing to validate on.</summary>
+    private void ReportDataOnce()
+    {
+        if (_dataReported) return;
+        _dataReported = true;
+        Message?.Invoke(_dataReport);
+        if (_config.Trainer.EvalEvery > 0 && _task.Count(Split.Test) == 0)
+            Message?.Invoke($"no validation set: {_task.Name} has no test split; set data.eval_dataset (e.g. math500) or data.eval_fraction to validate");
     }
 
     private SamplingParams SamplingFor(TrainConfig cfg) =>
