@@ -60,10 +60,11 @@ public static class TrainConfigValidator
         if (c.Task.PromptOffset < 0) throw new ArgumentException($"task.prompt_offset must be >= 0, got {c.Task.PromptOffset}");
         if (c.Task.PromptSplit is not ("auto" or "rl" or "train")) throw new ArgumentException($"task.prompt_split must be auto, rl or train, got '{c.Task.PromptSplit}'");
         Positive(c.Task.EvalSamples, "task.eval_samples");
+        var verifierPolicy = VerifierPolicyOf(c.Task);
         try
         {
             if (c.Task.Level < 0) throw new ArgumentException($"task.level must be >= 0, got {c.Task.Level}");
-            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level, VerifierPolicyOf(c.Task));
+            var task = Pacs.Rewards.Tasks.TaskRegistry.Create(c.Task.Name, c.Task.Seed, c.Task.Level == 0 ? null : c.Task.Level, verifierPolicy);
             if (c.Task.PromptSplit == "rl" && task.Count(Pacs.Rewards.Split.Rl) == 0)
                 throw new ArgumentException($"task.prompt_split: task '{c.Task.Name}' reserves no RL problems; use train or auto");
         }
