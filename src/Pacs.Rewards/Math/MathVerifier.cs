@@ -76,7 +76,7 @@ public static class MathVerifier
         if (goldKey.Length > 0 && goldKey == predKey) return (true, "identical after normalization");
         bool words = Normalization.IsWordKey(goldKey) && Normalization.IsWordKey(predKey);
         if (words && string.Equals(goldKey, predKey, StringComparison.OrdinalIgnoreCase)) return (true, "same text");
-        if (MultipleChoice.Compare(goldAnswer, predAnswer, (g, p) => CompareAnswers(g, p, options).Equal) is { } choice) return choice;
+        if (MultipleChoice.Compare(goldAnswer, predAnswer, options) is { } choice) return choice;
         var goldNode = Parser.Parse(Normalization.ForParsing(goldAnswer));
         var predNode = Parser.Parse(Normalization.ForParsing(predAnswer));
         if (goldNode is BasedNumberNode || predNode is BasedNumberNode) return BasedEqual(goldNode, goldKey, predNode, predKey);

@@ -42,7 +42,7 @@ public static class MultipleChoice
     /// <summary>The verdict when either side is a choice in parentheses, else null (the caller compares as usual).
     /// Letters must agree; values, where both sides give one, must be equal; a choice answered by its value alone
     /// is equal when the values are. A value holding a second option, a joining word or an aside is no value.</summary>
-    public static (bool Equal, string Reason)? Compare(string goldAnswer, string predAnswer, Func<string, string, bool> valuesEqual)
+    public static (bool Equal, string Reason)? Compare(string goldAnswer, string predAnswer, EquivalenceOptions options)
     {
         var gold = Parse(goldAnswer);
         var pred = Parse(predAnswer);
@@ -51,7 +51,7 @@ public static class MultipleChoice
         {
             if (g.Letter != p.Letter) return (false, "different choice");
             if (!IsValue(g.Value) || !IsValue(p.Value)) return (false, "a choice followed by more than its value");
-            bool same = g.Value.Length == 0 || p.Value.Length == 0 || valuesEqual(g.Value, p.Value);
+            bool same = g.Value.Length == 0 || p.Value.Length == 0 || MathVerifier.CompareAnswers(g.Value, p.Value, options).Equal;
             return (same, same ? "same choice" : "same letter, different value");
         }
         var (choice, other) = gold is { } only ? (only, predAnswer) : (pred!.Value, goldAnswer);
@@ -59,7 +59,7 @@ public static class MultipleChoice
         var otherKey = Normalization.Key(other);
         if (otherKey.Length == 1 && char.IsAsciiLetterUpper(otherKey[0]))
             return otherKey[0] == choice.Letter ? (true, "same choice") : (false, "different choice");
-        bool equal = choice.Value.Length > 0 && IsValue(other) && valuesEqual(choice.Value, other);
+        bool equal = choice.Value.Length > 0 && IsValue(other) && MathVerifier.CompareAnswers(choice.Value, other, options).Equal;
         return (equal, equal ? "the value of the choice" : "not the choice");
     }
 

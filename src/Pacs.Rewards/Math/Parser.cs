@@ -251,7 +251,16 @@ public sealed partial class Parser
         return factors.Count == 1 ? factors[0] : Count(new ProductNode(factors));
     }
 
-    private static bool IsPercentWord(string text) => text.Trim().ToLowerInvariant() is "percent" or "pct" or "percentage" or "per cent";
+    private static bool IsPercentWord(string text) => IsOneOf(text, "percent", "pct", "percentage", "per cent");
+
+    /// <summary>Whether <paramref name="text"/>, trimmed, is one of <paramref name="words"/> in any case (no allocation).</summary>
+    private static bool IsOneOf(string text, params ReadOnlySpan<string> words)
+    {
+        var trimmed = text.AsSpan().Trim();
+        foreach (var word in words)
+            if (trimmed.Equals(word, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
 
     internal static bool IsUnit(string text)
     {
@@ -472,7 +481,7 @@ public sealed partial class Parser
 
     private Node ParseTextToken(string text)
     {
-        if (text.ToLowerInvariant() is "all real numbers" or "all reals" or "the real numbers") return Reals();
+        if (IsOneOf(text, "all real numbers", "all reals", "the real numbers")) return Reals();
         if (text.Any(char.IsAsciiDigit) && !text.Any(char.IsLetter))
         {
             return Parse(text) ?? throw new FormatException("text");

@@ -60,12 +60,20 @@ public static partial class Equivalence
     /// scalar expressions most answers are skip <see cref="MatrixValue"/>.</summary>
     private static bool ContainsMatrix(Node n, int depth) => depth < 16 && n switch
     {
-        SumNode s => s.Terms.Any(t => t is MatrixNode || ContainsMatrix(t, depth + 1)),
-        ProductNode p => p.Factors.Any(f => f is MatrixNode || ContainsMatrix(f, depth + 1)),
-        NegateNode g => g.Operand is MatrixNode || ContainsMatrix(g.Operand, depth + 1),
-        DivideNode d => d.Numerator is MatrixNode || ContainsMatrix(d.Numerator, depth + 1),
+        MatrixNode => depth > 0,
+        SumNode s => AnyMatrix(s.Terms, depth),
+        ProductNode p => AnyMatrix(p.Factors, depth),
+        NegateNode g => ContainsMatrix(g.Operand, depth + 1),
+        DivideNode d => ContainsMatrix(d.Numerator, depth + 1),
         _ => false,
     };
+
+    private static bool AnyMatrix(IReadOnlyList<Node> parts, int depth)
+    {
+        for (int k = 0; k < parts.Count; k++)
+            if (ContainsMatrix(parts[k], depth + 1)) return true;
+        return false;
+    }
 
     /// <summary>Sums and products of matrices (and scalar multiples) as one matrix of element expressions.</summary>
     private static MatrixNode? MatrixValue(Node n, int depth)
