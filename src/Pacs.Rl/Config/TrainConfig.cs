@@ -142,6 +142,12 @@ public sealed class RolloutSection
 
     [Knob("Maximum response tokens; longer responses are cut (counted as clipped).")]
     public int MaxResponseTokens { get; set; } = 64;
+
+    [Knob("PODS down-sampling: train on this many of each group's group_size rollouts, those with maximal reward variance (0 = all).")]
+    public int PodsKeep { get; set; } = 0;
+
+    /// <summary>Responses per prompt that reach the update: pods_keep when PODS is on, else group_size.</summary>
+    public int TrainGroupSize => PodsKeep > 0 ? PodsKeep : GroupSize;
 }
 
 public sealed class UpdateSection

@@ -87,7 +87,7 @@ public sealed class RlTrainer
             _criticSchedule = new LrSchedule(config.Optim.Schedule, config.Critic.Lr, config.Optim.WarmupSteps, (int)Math.Min(int.MaxValue, optimizerSteps), config.Optim.MinLrRatio);
         }
         _generator = new Generator(_policy);
-        _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.GroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
+        _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
         if (state is not null)
         {
@@ -247,6 +247,18 @@ public sealed class RlTrainer
             rewards[r] = (float)_task.Verify(problems[r / group], text).Reward;
         }
         double scoreTime = watch.Elapsed.TotalSeconds;
+        metrics["reward/mean_all_rollouts"] = rewards.Average(r => (double)r);
+
+        // PODS (issue 15): keep the pods_keep rollouts of each group with maximal reward variance; the rest is dropped here.
+        if (cfg.Rollout.PodsKeep > 0)
+        {
+            var kept = PodsSelection.MaxVariance(rewards, group, cfg.Rollout.PodsKeep);
+            rewards = [.. kept.Select(r => rewards[r])];
+            rowPrompts = [.. kept.Select(r => rowPrompts[r])];
+            responses = [.. kept.Select(r => responses[r])];
+            results = [.. kept.Select(r => results[r])];
+            (group, rows) = (cfg.Rollout.PodsKeep, kept.Length);
+        }
 
         // 3. Log-probs of the rollout policy, the initial model and the critic's values.
         watch.Restart();
@@ -302,7 +314,7 @@ public sealed class RlTrainer
     private (Dictionary<string, double> Metrics, long Tokens, bool Skipped) Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy)
     {
         var cfg = _config;
-        int group = cfg.Rollout.GroupSize;
+        int group = cfg.Rollout.TrainGroupSize;
         float temperature = (float)cfg.Rollout.Temperature;
         bool tokenShare = _config.Algorithm.Options is ClippedPolicyOptions { LossAggMode: LossAggregation.TokenMean };
         var sums = new Dictionary<string, double>();
