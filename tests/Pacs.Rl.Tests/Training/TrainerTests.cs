@@ -105,13 +105,20 @@ public sealed class TrainerTests : IDisposable
         Assert.False(Directory.Exists(dir));
     }
 
-    [Fact]
-    public void Micro_batching_gives_the_same_update_as_one_pass()
+    [Theory]
+    [InlineData("grpo", 3)]
+    [InlineData("gspo", 3)]
+    [InlineData("cispo", 3)]
+    [InlineData("dapo", 3)]
+    [InlineData("asymre", 3)]
+    [InlineData("rebel", 4)]
+    [InlineData("pacs", 4)]
+    public void Micro_batching_gives_the_same_update_as_one_pass(string algorithm, int microBatch)
     {
         // Gradient accumulation over micro-batches must equal the whole mini-batch at once (up to float rounding).
-        string a = _run.RunDir("micro-a"), b = _run.RunDir("micro-b");
-        var one = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
-        var many = RlTrainer.Start(_run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=3", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
+        string a = _run.RunDir($"micro-a-{algorithm}"), b = _run.RunDir($"micro-b-{algorithm}");
+        var one = RlTrainer.Start(_run.Config(algorithm, "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
+        var many = RlTrainer.Start(_run.Config(algorithm, "trainer.steps=1", $"update.micro_batch_size={microBatch}", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
         one.Run();
         many.Run();
         var ma = MetricsLog.Read(Path.Combine(a, MetricsLog.FileName))[0];
