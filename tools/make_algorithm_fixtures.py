@@ -79,6 +79,27 @@ def reinforce_loss(log_prob, advantages, response_mask, loss_agg_mode):
     return agg_loss(-log_prob * advantages, response_mask, loss_agg_mode, 0.0)
 
 
+# ---------------------------------------------------------------- ZhaolinGao/A-PO, verl/trainer/apo/core_algos.py
+def apo_compute_policy_loss(attention_mask, ref_log_probs, log_probs, response_length, token_level_rewards, v_star, beta2):
+    response_mask = attention_mask[:, -response_length:]
+    ref_log_prob = (ref_log_probs * response_mask).sum(dim=-1)
+    log_prob = (log_probs * response_mask).sum(dim=-1)
+    reward = (token_level_rewards * response_mask).sum(dim=-1)
+    log_prob = log_prob - ref_log_prob
+    loss = (beta2 * log_prob + v_star - reward) ** 2
+    return loss.mean()
+
+
+# ZhaolinGao/A-PO, verl/utils/dataset/rl_dataset.py, _process_values (eval_i = reward of the i-th initial-policy sample)
+def apo_v_star(evals, beta1):
+    if beta1 < 0:
+        return np.zeros(len(evals))
+    if beta1 == 0:
+        return np.mean(evals, axis=1)
+    v_star = np.exp(evals / beta1).mean(axis=1)
+    return np.log(v_star) * beta1
+
+
 # ---------------------------------------------------------------- cases
 def batch(rng, groups, perturbation):
     rewards = [float(y) for g in groups for y in g]
@@ -162,6 +183,22 @@ def fixtures(rng):
             loss = loss + kl * agg_loss(kl_penalty(current_t, ref_t, "k2"), mask, mode, 0.0)
             opts.update(kl_loss_coef=kl, kl_loss_type="k2")
         out.append(case(name, "asymre", opts, 4, rewards, old, current, ref, adv.tolist(), loss, current_t, lengths))
+    # A*-PO: V* from 8 initial-policy samples per prompt, then stage 2's regression (large β₂ so the log-ratio matters).
+    for name, beta1, beta2 in [("astar_po_default", 0.5, 1e-3), ("astar_po_mean_v_beta2_half", 0.0, 0.5)]:
+        rewards, lengths, old, current, ref = batch(rng, [[1, 0], [0, 0], [1, 1], [0, 1]], 0.3)
+        evals = rng.integers(0, 2, size=(4, 8)).astype(np.float64)
+        v_star = np.repeat(apo_v_star(evals, beta1), 2)
+        max_len = max(lengths)
+        current_t, mask = pad(current, max_len)
+        current_t.requires_grad_(True)
+        ref_t, _ = pad(ref, max_len)
+        token_rewards = torch.zeros(len(rewards), max_len, dtype=torch.float64)
+        for i, n in enumerate(lengths):
+            token_rewards[i, n - 1] = rewards[i]
+        loss = apo_compute_policy_loss(mask, ref_t, current_t, max_len, token_rewards, torch.tensor(v_star), beta2)
+        fixture = case(name, "astar_po", dict(beta1=beta1, beta2=beta2), 2, rewards, old, current, ref, None, loss, current_t, lengths)
+        fixture.update(value_sample_rewards=evals.tolist(), optimal_values=v_star.tolist())
+        out.append(fixture)
     return out
 
 

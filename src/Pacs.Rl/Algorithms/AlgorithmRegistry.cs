@@ -20,6 +20,7 @@ public static class AlgorithmRegistry
         ["dapo"] = (typeof(DapoOptions), o => new DapoAlgorithm((DapoOptions)o)),
         ["rebel"] = (typeof(RebelOptions), o => new RebelAlgorithm((RebelOptions)o)),
         ["asymre"] = (typeof(AsymReOptions), o => new AsymReAlgorithm((AsymReOptions)o)),
+        ["astar_po"] = (typeof(AStarPoOptions), o => new AStarPoAlgorithm((AStarPoOptions)o)),
     };
 
     public static IReadOnlyList<string> Names { get; } = [.. s_algorithms.Keys];

@@ -50,6 +50,7 @@ public sealed class RlTrainer
     private readonly string _startModelDir;
     private readonly PromptEncoder _prompts;
     private readonly Split _promptSplit;
+    private readonly OptimalValueStage? _optimalValues;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -87,6 +88,8 @@ public sealed class RlTrainer
             _criticSchedule = new LrSchedule(config.Optim.Schedule, config.Critic.Lr, config.Optim.WarmupSteps, (int)Math.Min(int.MaxValue, optimizerSteps), config.Optim.MinLrRatio);
         }
         _generator = new Generator(_policy);
+        // A*-PO (issue 15): V* of each prompt from the frozen initial model, drawn once and cached in the run.
+        if (_algorithm is AStarPoAlgorithm astar) _optimalValues = new OptimalValueStage(_reference!, _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
         if (state is not null)
@@ -275,6 +278,7 @@ public sealed class RlTrainer
         double logProbTime = watch.Elapsed.TotalSeconds;
 
         var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = refLogProbs, OldValues = oldValues };
+        batch.OptimalValues = _optimalValues?.ForRows([.. Enumerable.Range(0, prompts).Select(p => TrainIndex(_dataPosition - prompts + p))], problems, promptIds, group, sampling);
         foreach (var (k, v) in _algorithm.Prepare(batch)) metrics[k] = v;
 
         // 4. Update.

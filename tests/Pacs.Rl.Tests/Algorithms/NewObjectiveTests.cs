@@ -23,6 +23,16 @@ public class NewObjectiveTests
         {
             RefLogProbs = AlgorithmFixtures.Ragged(fixture.GetProperty("ref_log_probs")),
         };
+        if (fixture.TryGetProperty("optimal_values", out var optimalValues))
+        {
+            // A*-PO: stage 1's V* from the initial policy's sample rewards, then stage 2 on it.
+            double beta1 = fixture.GetProperty("options").GetProperty("beta1").GetDouble();
+            var perPrompt = fixture.GetProperty("value_sample_rewards").EnumerateArray()
+                .Select(row => AStarPoAlgorithm.OptimalValue([.. row.EnumerateArray().Select(v => v.GetDouble())], beta1)).ToArray();
+            var expectedValues = optimalValues.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            for (int r = 0; r < expectedValues.Length; r++) AlgorithmFixtures.AssertClose(expectedValues[r], perPrompt[r / batch.GroupSize], 1e-12, $"{name} V*[{r}]");
+            batch.OptimalValues = [.. expectedValues.Select(v => (float)v)];
+        }
         algorithm.Prepare(batch);
         if (fixture.GetProperty("advantages").ValueKind == JsonValueKind.Array)
         {
@@ -58,13 +68,19 @@ public class NewObjectiveTests
     [InlineData("dapo")]
     [InlineData("rebel")]
     [InlineData("asymre")]
+    [InlineData("astar_po")]
     public void GradientMatchesFiniteDifferences(string name)
     {
         var rng = new Random(11);
         int[] lengths = [3, 2, 4, 1, 2, 5, 3, 2];
         var old = AlgorithmFixtures.RandomLogProbs(rng, lengths);
-        var batch = new PolicyBatch(4, [1f, 0f, 0f, 1f, 1f, 0f, 1f, 1f], old) { RefLogProbs = AlgorithmFixtures.Perturb(rng, old, 0.2) };
+        var batch = new PolicyBatch(4, [1f, 0f, 0f, 1f, 1f, 0f, 1f, 1f], old)
+        {
+            RefLogProbs = AlgorithmFixtures.Perturb(rng, old, 0.2),
+            OptimalValues = [0.2f, 0.2f, 0.2f, 0.2f, 0.9f, 0.9f, 0.9f, 0.9f],
+        };
         var options = AlgorithmRegistry.DefaultOptions(name);
+        if (options is AStarPoOptions astar) astar.Beta2 = 0.5;
         if (options is ClippedPolicyOptions clipped)
         {
             clipped.KlLossCoef = 0.05;
@@ -145,6 +161,19 @@ public class NewObjectiveTests
         double s = Math.Exp((0.1 + 0.2 - 0.1 + 0.2) / 4);
         Assert.True(a < 0);
         Assert.All(output.GradLogProbs[1], g => Assert.Equal(-a * s / (2 * 4), g, 5));
+    }
+
+    [Fact]
+    public void AStarValueIsTheSoftMaxOfTheInitialPolicysRewards()
+    {
+        // β₁ → large: the mean; β₁ small: the max; no overflow at β₁ = 1e-3.
+        Assert.Equal(0.25, AStarPoAlgorithm.OptimalValue([1, 0, 0, 0], 0), 12);
+        Assert.Equal(0.5 * Math.Log((Math.Exp(2) + 3) / 4), AStarPoAlgorithm.OptimalValue([1, 0, 0, 0], 0.5), 12);
+        Assert.Equal(1 + 1e-3 * Math.Log(0.25), AStarPoAlgorithm.OptimalValue([1, 0, 0, 0], 1e-3), 12);
+        var algorithm = AlgorithmRegistry.Create("astar_po");
+        Assert.True(algorithm.NeedsReference);
+        var batch = new PolicyBatch(1, [1f], [[-1f]]) { RefLogProbs = [[-1f]] };
+        Assert.Contains("optimal_values", Assert.Throws<ArgumentException>(() => algorithm.Prepare(batch)).Message);
     }
 
     [Fact]

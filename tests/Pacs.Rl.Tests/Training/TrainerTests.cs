@@ -105,6 +105,22 @@ public sealed class TrainerTests : IDisposable
         Assert.False(Directory.Exists(dir));
     }
 
+    [Fact]
+    public void AStarPo_estimates_each_prompts_value_once_and_keeps_it_in_the_run()
+    {
+        string dir = _run.RunDir("astar");
+        var trainer = RlTrainer.Start(_run.Config("astar_po", "trainer.steps=2", "trainer.eval_every=0", "algorithm.value_samples=3"), dir);
+        trainer.Run();
+        var lines = File.ReadAllLines(Path.Combine(dir, OptimalValueStage.FileName));
+        Assert.Equal(2 * 4, lines.Length); // 4 new prompts per step, each estimated once
+        Assert.All(lines, line => Assert.InRange(System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("v_star").GetDouble(), 0, 1));
+        var metrics = MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName));
+        Assert.Contains(metrics, m => m.ContainsKey("astar/v_star_mean"));
+        File.AppendAllText(Path.Combine(dir, OptimalValueStage.FileName), "not json\n");
+        var error = Assert.Throws<InvalidDataException>(() => new OptimalValueStage(trainer.Policy, null!, null!, new(), dir, 0));
+        Assert.Contains("line 9", error.Message);
+    }
+
     [Theory]
     [InlineData("grpo", 3)]
     [InlineData("gspo", 3)]
