@@ -35,13 +35,27 @@ public class MethodComparisonTests
     }
 
     [Fact]
+    public void PairedDifferenceCancelsTheSpreadOverProblems()
+    {
+        // Problem rates 1, 0.5, 0 for the base and +0.25 on every problem for the method: no spread, SE 0.
+        var (difference, se) = MethodComparison.PairedDifference([Report(4, 4, 3, 1)], Report(4, 3, 2, 0));
+        Assert.Equal(0.25, difference, 12);
+        Assert.Equal(0, se, 12);
+        // Two seeds are averaged per problem first: (1 + 0.5)/2 − 0.5 = 0.25 and (0 + 0.5)/2 − 0 = 0.25.
+        (difference, se) = MethodComparison.PairedDifference([Report(2, 2, 0), Report(2, 1, 1)], Report(2, 1, 0));
+        Assert.Equal(0.25, difference, 12);
+        Assert.Equal(0, se, 12);
+        Assert.Throws<ArgumentException>(() => MethodComparison.PairedDifference([Report(2, 1)], Report(2, 1, 0)));
+    }
+
+    [Fact]
     public void TablesHaveOneRowPerMethodAndCompareWithPacs()
     {
         var evals = new Dictionary<string, List<EvalReport>> { ["pacs"] = [Report(2, 2, 1), Report(2, 2, 2)], ["grpo"] = [Report(2, 1, 1), Report(2, 0, 1)] };
         var table = MethodComparison.Table(new Dictionary<string, double> { ["pacs"] = 1e-4, ["grpo"] = 3e-5 }, evals, Report(2, 1, 0));
         var lines = table.Trim().Split('\n');
         Assert.Equal(5, lines.Length);
-        Assert.StartsWith("| grpo | 3e-5 | 2 | 0.375 +- 0.125 | +0.125 +- ", lines[4]);
+        Assert.StartsWith("| grpo | 3e-5 | 2 | 0.375 +- 0.125 | +0.125 +- 0.280 | +0.4 | 0.375 | +0.3 |", lines[4]);
         Assert.EndsWith("| -0.500 +- 0.177 |", lines[4]);
         Assert.Equal(1e-4, MethodComparison.CommonRate(new Dictionary<string, double> { ["a"] = 1e-4, ["b"] = 1e-4, ["c"] = 3e-5 }));
         Assert.Equal(3e-5, MethodComparison.CommonRate(new Dictionary<string, double> { ["a"] = 1e-4, ["c"] = 3e-5 }));

@@ -41,6 +41,28 @@ public static class MethodComparison
         return new Pass1Estimate(mean, std / Math.Sqrt(values.Length), values.Length);
     }
 
+    /// <summary>
+    /// The evaluation's standard error of a pass@1 difference on the same held-out problems (paired over problems):
+    /// d_i = (mean over <paramref name="seeds"/> of the fraction correct on problem i) − (the base's), SE = std(d)/√P.
+    /// It leaves out the training seeds' spread (see <see cref="Pass1"/>), and is much smaller than the unpaired SE
+    /// because most of the spread over problems (easy vs hard) cancels.
+    /// </summary>
+    public static (double Difference, double StdErr) PairedDifference(IReadOnlyList<EvalReport> seeds, EvalReport baseReport)
+    {
+        int problems = baseReport.Problems.Count;
+        foreach (var report in seeds)
+        {
+            if (report.Problems.Count != problems || !report.Problems.Select(p => p.Problem.Id).SequenceEqual(baseReport.Problems.Select(p => p.Problem.Id)))
+                throw new ArgumentException("paired difference: the evaluations are not on the same held-out problems");
+        }
+        var d = Enumerable.Range(0, problems)
+            .Select(i => seeds.Average(r => r.Problems[i].Correct / (double)r.Samples) - baseReport.Problems[i].Correct / (double)baseReport.Samples)
+            .ToArray();
+        double mean = d.Average();
+        double se = problems > 1 ? Math.Sqrt(d.Sum(x => (x - mean) * (x - mean)) / (problems - 1) / problems) : double.NaN;
+        return (mean, se);
+    }
+
     public static (double Difference, double StdErr) Difference(Pass1Estimate a, Pass1Estimate b) =>
         (a.Mean - b.Mean, Math.Sqrt(a.StdErr * a.StdErr + b.StdErr * b.StdErr));
 
@@ -49,8 +71,9 @@ public static class MethodComparison
         chosen.Values.GroupBy(lr => lr).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
 
     /// <summary>
-    /// A markdown table: method, learning rate, pass@1 ± SE, Δ vs base ± SE (and its ratio to the SE), Δ vs
-    /// <paramref name="reference"/> ± SE when that method is in the table.
+    /// A markdown table: method, learning rate, pass@1 ± SE, Δ vs base ± SE (seeds and evaluation) with its ratio to
+    /// the SE, the evaluation-only paired SE of the same Δ with its ratio, and Δ vs <paramref name="reference"/> ± SE
+    /// when that method is in the table.
     /// </summary>
     public static string Table(IReadOnlyDictionary<string, double> lrs, IReadOnlyDictionary<string, List<EvalReport>> evals, EvalReport baseReport, string reference = "pacs")
     {
@@ -59,14 +82,15 @@ public static class MethodComparison
         var basePass = Pass1([baseReport]);
         bool hasReference = evals.ContainsKey(reference);
         var md = new StringBuilder();
-        md.AppendLine($"| method | lr | seeds | pass@1 +- SE | vs base +- SE | vs base / SE |{(hasReference ? $" vs {reference} +- SE |" : "")}");
-        md.AppendLine($"|---|---|---|---|---|---|{(hasReference ? "---|" : "")}");
-        md.AppendLine($"| base | - | 1 | {F(basePass.Mean)} +- {F(basePass.StdErr)} | - | - |{(hasReference ? " - |" : "")}");
+        md.AppendLine($"| method | lr | seeds | pass@1 +- SE | vs base +- SE | vs base / SE | paired eval SE | vs base / paired SE |{(hasReference ? $" vs {reference} +- SE |" : "")}");
+        md.AppendLine($"|---|---|---|---|---|---|---|---|{(hasReference ? "---|" : "")}");
+        md.AppendLine($"| base | - | 1 | {F(basePass.Mean)} +- {F(basePass.StdErr)} | - | - | - | - |{(hasReference ? " - |" : "")}");
         foreach (var (label, reports) in evals)
         {
             var pass = Pass1(reports);
             var (vsBase, vsBaseSe) = Difference(pass, basePass);
-            md.Append($"| {label} | {lrs[label].ToString("0e0", inv)} | {pass.Seeds} | {F(pass.Mean)} +- {F(pass.StdErr)} | {vsBase.ToString("+0.000;-0.000", inv)} +- {F(vsBaseSe)} | {(vsBase / vsBaseSe).ToString("+0.0;-0.0", inv)} |");
+            var (_, pairedSe) = PairedDifference(reports, baseReport);
+            md.Append($"| {label} | {lrs[label].ToString("0e0", inv)} | {pass.Seeds} | {F(pass.Mean)} +- {F(pass.StdErr)} | {vsBase.ToString("+0.000;-0.000", inv)} +- {F(vsBaseSe)} | {(vsBase / vsBaseSe).ToString("+0.0;-0.0", inv)} | {F(pairedSe)} | {(vsBase / pairedSe).ToString("+0.0;-0.0", inv)} |");
             if (hasReference)
             {
                 if (label == reference) md.Append(" - |");

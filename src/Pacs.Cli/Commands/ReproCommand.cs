@@ -353,7 +353,7 @@ public sealed class ReproCommand : ICliCommand
         var md = new StringBuilder();
         md.AppendLine($"# Method comparison ({profile.Name})").AppendLine();
         md.AppendLine($"Same rollout budget for every method ({profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples), lr grid {string.Join(", ", profile.LearningRates.Select(l => l.ToString("0e0", inv)))}, {profile.Seeds} seeds; "
-            + $"held-out pass@1 on {profile.EvalProblems} problems x {profile.EvalSamples} samples. SE of a method: std over seeds / sqrt(seeds); of the base: the evaluation's SE over problems; SE of a difference: sqrt(SE_a^2 + SE_b^2).").AppendLine();
+            + $"held-out pass@1 on {profile.EvalProblems} problems x {profile.EvalSamples} samples. SE of a method: std over seeds / sqrt(seeds); of the base: the evaluation's SE over problems; SE of a difference: sqrt(SE_a^2 + SE_b^2); paired eval SE: the evaluation-only SE of the difference to the base, paired over the same problems (std over problems of the per-problem difference / sqrt(problems)).").AppendLine();
         md.AppendLine("## Each method at the rate its own search chose (second-half training reward of seed 0)").AppendLine();
         md.Append(MethodComparison.Table(chosenLr, own, baseReport)).AppendLine();
         md.AppendLine($"## Every method at the common rate {common.ToString("0e0", inv)}").AppendLine();
@@ -383,6 +383,7 @@ public sealed class ReproCommand : ICliCommand
                 w.WriteNumber("seeds", pass.Seeds);
                 w.WriteNumber("vs_base", diff);
                 w.WriteNumber("vs_base_se", se);
+                w.WriteNumber("vs_base_paired_eval_se", MethodComparison.PairedDifference(seeds, baseReport).StdErr);
                 w.WriteEndObject();
             }
             w.WriteEndObject();
