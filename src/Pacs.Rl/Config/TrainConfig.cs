@@ -123,6 +123,11 @@ public sealed class AlgorithmSection
         ["value_loss_coef"] = "PPO: weight of the value loss (scales the critic's gradient).",
         ["kl_in_reward_coef"] = "Coefficient of the per-token KL(pi_old || pi_initial) penalty folded into the rewards (0: none).",
         ["kl_in_reward_type"] = "KL estimator of the in-reward penalty: k1/kl, abs, k2/mse, k3/low_var_kl.",
+        ["eta"] = "REBEL: the regression target of a pair's log-ratio difference is eta * (r_a - r_b).",
+        ["baseline_shift"] = "AsymRE: delta_V added to the group-mean baseline (negative favours positive rewards).",
+        ["beta1"] = "A*-PO: V*(x) = beta1 * log mean exp(r / beta1) over the initial model's samples (0: their mean).",
+        ["beta2"] = "A*-PO: weight of log(pi / pi_initial) in the regression onto r - V*(x).",
+        ["value_samples"] = "A*-PO: samples of the initial model per prompt for V*(x), drawn once and cached in the run.",
     };
 }
 
