@@ -129,8 +129,8 @@ public static class RlDemoStages
         foreach (var kv in new[]
         {
             "algorithm.name=pacs", $"model.dir={ctx.BaseModelDir}", $"task.name={ctx.Task}", $"task.seed={ctx.Seed}",
-            "rollout.batch_prompts=16", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxNewTokens}",
-            "optim.lr=3e-5", "update.mini_batches=2", "trainer.steps=30", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
+            "rollout.batch_prompts=8", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxNewTokens}",
+            "optim.lr=3e-5", "update.mini_batches=2", "trainer.steps=100", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
         })
             ConfigBinder.Set(config, kv);
         string runDir = PacsRunDir(ctx);
