@@ -100,6 +100,34 @@ def apo_v_star(evals, beta1):
     return np.log(v_star) * beta1
 
 
+# ---------------------------------------------------------------- McGill-NLP/VinePPO, math_episode_generator_with_mc_advantages.py
+def vine_compute_step_advantages(step_rewards, values):
+    values = list(values) + [None]
+    values[-1] = 0.0
+    for i in range(len(values) - 2, -1, -1):
+        if values[i] is not None:
+            break
+        values[i] = step_rewards[i] + values[i + 1]
+    advantages = [None] * len(step_rewards)
+    for i in range(len(advantages)):
+        advantages[i] = step_rewards[i] + values[i + 1] - values[i]
+    return advantages
+
+
+def vine_fixtures(rng):
+    out = []
+    for steps in [1, 2, 3, 4]:
+        length = steps + int(rng.integers(0, 6))
+        starts = [0] + sorted(rng.choice(np.arange(1, length), size=steps - 1, replace=False).tolist())
+        values = [float(v) for v in rng.integers(0, 10, size=steps) / 9.0]
+        reward = float(rng.integers(0, 2))
+        step_rewards = [0.0] * (steps - 1) + [reward]
+        step_adv = vine_compute_step_advantages(step_rewards, values)
+        token_adv = [step_adv[max(i for i, s in enumerate(starts) if s <= t)] for t in range(length)]
+        out.append(dict(step_starts=starts, values=values, reward=reward, length=length, advantages=token_adv))
+    return out
+
+
 # ---------------------------------------------------------------- cases
 def batch(rng, groups, perturbation):
     rewards = [float(y) for g in groups for y in g]
@@ -206,7 +234,7 @@ def main():
     rng = np.random.default_rng(20251206)
     path = os.path.join(OUT, "algorithms.json")
     with open(path, "w") as f:
-        json.dump(dict(torch=torch.__version__, fixtures=fixtures(rng)), f)
+        json.dump(dict(torch=torch.__version__, fixtures=fixtures(rng), vineppo=vine_fixtures(rng)), f)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 

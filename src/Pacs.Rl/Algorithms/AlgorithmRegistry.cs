@@ -21,6 +21,7 @@ public static class AlgorithmRegistry
         ["rebel"] = (typeof(RebelOptions), o => new RebelAlgorithm((RebelOptions)o)),
         ["asymre"] = (typeof(AsymReOptions), o => new AsymReAlgorithm((AsymReOptions)o)),
         ["astar_po"] = (typeof(AStarPoOptions), o => new AStarPoAlgorithm((AStarPoOptions)o)),
+        ["vineppo"] = (typeof(VinePpoOptions), o => new VinePpoAlgorithm((VinePpoOptions)o)),
     };
 
     public static IReadOnlyList<string> Names { get; } = [.. s_algorithms.Keys];

@@ -51,6 +51,7 @@ public sealed class RlTrainer
     private readonly PromptEncoder _prompts;
     private readonly Split _promptSplit;
     private readonly OptimalValueStage? _optimalValues;
+    private readonly VineValueStage? _vineValues;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -90,6 +91,8 @@ public sealed class RlTrainer
         _generator = new Generator(_policy);
         // A*-PO (issue 15): V* of each prompt from the frozen initial model, drawn once and cached in the run.
         if (_algorithm is AStarPoAlgorithm astar) _optimalValues = new OptimalValueStage(_reference!, _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
+        // VinePPO (issue 15): Monte-Carlo values at reasoning-step boundaries from K extra rollouts of the policy.
+        if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_generator, _tokenizer, _task, vine.Options, config.Trainer.Seed);
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
         if (state is not null)
@@ -278,6 +281,11 @@ public sealed class RlTrainer
         double logProbTime = watch.Elapsed.TotalSeconds;
 
         var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = refLogProbs, OldValues = oldValues };
+        if (_vineValues is not null)
+        {
+            (batch.Advantages, int states) = _vineValues.Advantages(step, problems, rowPrompts, responses, rewards, group, sampling);
+            metrics["vine/states_per_response"] = states / (double)rows;
+        }
         batch.OptimalValues = _optimalValues?.ForRows([.. Enumerable.Range(0, prompts).Select(p => TrainIndex(_dataPosition - prompts + p))], problems, promptIds, group, sampling);
         foreach (var (k, v) in _algorithm.Prepare(batch)) metrics[k] = v;
 

@@ -9,7 +9,7 @@ public class AlgorithmRegistryTests
     [Fact]
     public void EveryNameCreatesItsAlgorithmWithDefaults()
     {
-        Assert.Equal(["pacs", "grpo", "dr_grpo", "rloo", "reinforce_plus_plus", "ppo", "gspo", "cispo", "dapo", "rebel", "asymre", "astar_po"], AlgorithmRegistry.Names);
+        Assert.Equal(["pacs", "grpo", "dr_grpo", "rloo", "reinforce_plus_plus", "ppo", "gspo", "cispo", "dapo", "rebel", "asymre", "astar_po", "vineppo"], AlgorithmRegistry.Names);
         foreach (var name in AlgorithmRegistry.Names)
         {
             var algorithm = AlgorithmRegistry.Create(name);

@@ -69,6 +69,7 @@ public class NewObjectiveTests
     [InlineData("rebel")]
     [InlineData("asymre")]
     [InlineData("astar_po")]
+    [InlineData("vineppo")]
     public void GradientMatchesFiniteDifferences(string name)
     {
         var rng = new Random(11);
@@ -88,6 +89,8 @@ public class NewObjectiveTests
             (clipped.ClipEpsLow, clipped.ClipEpsHigh) = (0.5, 0.5);
         }
         var algorithm = AlgorithmRegistry.Create(name, options);
+        // VinePPO's advantages come from the trainer's Monte-Carlo stage; any values exercise the loss.
+        if (name == "vineppo") batch.Advantages = AlgorithmFixtures.Perturb(rng, lengths.Select(n => new float[n]).ToArray(), 1.0);
         algorithm.Prepare(batch);
         var current = AlgorithmFixtures.Perturb(rng, old, 0.02);
         batch.LogProbs = current;
@@ -174,6 +177,25 @@ public class NewObjectiveTests
         Assert.True(algorithm.NeedsReference);
         var batch = new PolicyBatch(1, [1f], [[-1f]]) { RefLogProbs = [[-1f]] };
         Assert.Contains("optimal_values", Assert.Throws<ArgumentException>(() => algorithm.Prepare(batch)).Message);
+    }
+
+    [Fact]
+    public void VinePpoStepAdvantagesMatchTheReleasedCode()
+    {
+        int cases = 0;
+        foreach (var fixture in AlgorithmFixtures.Load("algorithms.json").GetProperty("vineppo").EnumerateArray())
+        {
+            var starts = fixture.GetProperty("step_starts").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            var values = fixture.GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            var got = VinePpoAlgorithm.StepAdvantages(starts, values, fixture.GetProperty("reward").GetDouble(), fixture.GetProperty("length").GetInt32());
+            AlgorithmFixtures.AssertAll(fixture.GetProperty("advantages").EnumerateArray().Select(v => v.GetDouble()).ToArray(), got.Select(v => (double)v), 6);
+            cases++;
+        }
+        Assert.Equal(4, cases);
+        // Two steps, values 0.5 then 1, reward 1: the first step earned +0.5, the last 0.
+        Assert.Equal([0.5f, 0.5f, 0f], VinePpoAlgorithm.StepAdvantages([0, 2], [0.5, 1.0], 1, 3));
+        Assert.Throws<ArgumentException>(() => VinePpoAlgorithm.StepAdvantages([1], [0.5], 1, 3));
+        Assert.Contains("advantages", Assert.Throws<ArgumentException>(() => AlgorithmRegistry.Create("vineppo").Prepare(new PolicyBatch(1, [1f], [[-1f]]))).Message);
     }
 
     [Fact]

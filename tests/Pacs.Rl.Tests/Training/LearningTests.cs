@@ -48,6 +48,7 @@ public sealed class LearningTests : IDisposable
     [InlineData("rebel", 2)]
     [InlineData("asymre", 2)]
     [InlineData("astar_po", 2)]
+    [InlineData("vineppo", 2)]
     [InlineData("pacs", 2, "rollout.pods_keep=4")]
     [InlineData("grpo", 2, "rollout.pods_keep=4")]
     public void Reward_rises_on_a_learnable_bandit(string algorithm, int position, string extra = "")

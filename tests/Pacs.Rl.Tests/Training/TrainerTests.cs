@@ -127,6 +127,7 @@ public sealed class TrainerTests : IDisposable
     [InlineData("cispo", 3)]
     [InlineData("dapo", 3)]
     [InlineData("asymre", 3)]
+    [InlineData("vineppo", 3)]
     [InlineData("rebel", 4)]
     [InlineData("pacs", 4)]
     public void Micro_batching_gives_the_same_update_as_one_pass(string algorithm, int microBatch)
