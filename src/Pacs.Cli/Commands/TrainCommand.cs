@@ -20,7 +20,7 @@ public sealed class TrainCommand : ICliCommand
         var seed = new Option<long?>("--seed") { Description = "Seed of sampling and data order; overrides trainer.seed" };
         var set = new Option<string[]>("--set") { Description = "Override any key: --set optim.lr=3e-4 (repeatable)", AllowMultipleArgumentsPerToken = true };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint" };
-        var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO, GSPO, CISPO, DAPO, REBEL, AsymRE or A*-PO");
+        var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO, GSPO, CISPO, DAPO, REBEL, AsymRE, A*-PO or VinePPO");
         foreach (var option in new Option[] { config, model, output, steps, seed, set, resume }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {

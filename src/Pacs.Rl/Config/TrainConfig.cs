@@ -127,6 +127,7 @@ public sealed class AlgorithmSection
         ["baseline_shift"] = "AsymRE: delta_V added to the group-mean baseline (negative favours positive rewards).",
         ["beta1"] = "A*-PO: V*(x) = beta1 * log mean exp(r / beta1) over the initial model's samples (0: their mean).",
         ["beta2"] = "A*-PO: weight of log(pi / pi_initial) in the regression onto r - V*(x).",
+        ["mc_rollouts"] = "VinePPO: K, the policy's continuations from each reasoning-step start that estimate its value.",
         ["value_samples"] = "A*-PO: samples of the initial model per prompt for V*(x), drawn once and cached in the run.",
     };
 }
