@@ -18,10 +18,15 @@ public sealed record ReproProfile(
     string Name, SftOptions Sft, int Steps, int BatchPrompts, int GroupSize, int MaxResponseTokens,
     double[] LearningRates, int Seeds, int EvalProblems, int EvalSamples, bool Ablations)
 {
-    /// <summary>Minutes on 2 cores: a shorter SFT of the default model and short RL runs; a check of the pipeline and a first look.</summary>
+    /// <summary>
+    /// Minutes on 2 cores: the default 1000-step SFT base (pass@1 about 0.3: a weaker 400-step base, about 0.09, left
+    /// most groups all wrong and no method moved it), 100 RL steps of 8 prompts x 8 at the rate the full profile's
+    /// search picks for PACS (3e-5, a grid of one to save the search), 3 seeds, and 500 held-out problems so that the
+    /// evaluation's standard error of a change (about 0.007) is below the gains it is meant to show.
+    /// </summary>
     public static ReproProfile Quick { get; } = new("quick",
-        new SftOptions { Task = "arith", Level = 1, Steps = 400 },
-        Steps: 40, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [3e-5, 1e-4], Seeds: 3, EvalProblems: 64, EvalSamples: 16, Ablations: false);
+        new SftOptions { Task = "arith", Level = 1 },
+        Steps: 100, BatchPrompts: 8, GroupSize: 8, MaxResponseTokens: 40, LearningRates: [3e-5], Seeds: 3, EvalProblems: 500, EvalSamples: 16, Ablations: false);
 
     /// <summary>
     /// About an hour on 2 cores: the default SFT base (`pacs sft`: 128x4, 1000 steps of 64), 100 RL steps of 16 prompts x 8
@@ -44,14 +49,16 @@ public sealed class ReproCommand : ICliCommand
     public Command Build()
     {
         var output = new Option<string>("--out") { Description = "Output directory (base/, runs/, eval/, results.json, results.md, passk.svg)", DefaultValueFactory = _ => Path.Combine("runs", "repro") };
-        var quick = new Option<bool>("--quick") { Description = "The small version: minutes on 2 cores, checks the pipeline (not the result)" };
+        var quick = new Option<bool>("--quick") { Description = "The small version: minutes on 2 cores (1000-step base, 100 steps x 8 x 8 at lr 3e-5, 3 seeds, 500 held-out problems x 16)" };
         var seeds = new Option<int?>("--seeds") { Description = "Seeds per method (default 3)" };
         var steps = new Option<int?>("--steps") { Description = "RL steps per run (default: the profile's)" };
         var baseModel = new Option<string?>("--base") { Description = "Use this SFT base model directory instead of training one (it must match the profile's task and level)" };
         var lrs = new Option<string?>("--lrs") { Description = "Learning-rate grid, comma-separated (default: the profile's)" };
+        var methodList = new Option<string?>("--methods") { Description = "Methods to compare, comma-separated: algorithm names (pacs, grpo, gspo, ...), NAME+pods, PACS ablations, or all (default: pacs,grpo,ppo and, in the full profile, the ablations)" };
+        var commonLr = new Option<double?>("--common-lr") { Description = "The common learning rate of the second table (default: the grid rate most methods' own searches chose)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds an earlier reproduction" };
         var command = new Command("repro", "Reproduce the comparison: SFT base, then PACS vs GRPO vs PPO (same budget, same lr search), pass@k over seeds");
-        foreach (var option in new Option[] { output, quick, seeds, steps, baseModel, lrs, overwrite }) command.Options.Add(option);
+        foreach (var option in new Option[] { output, quick, seeds, steps, baseModel, lrs, methodList, commonLr, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             var profile = parse.GetValue(quick) ? ReproProfile.Quick : ReproProfile.Full;
@@ -60,11 +67,13 @@ public sealed class ReproCommand : ICliCommand
             if (parse.GetValue(lrs) is { } grid)
                 profile = profile with { LearningRates = grid.Split(',').Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var lr) && lr > 0 ? lr : throw new ArgumentException($"--lrs: '{v}' is not a positive number")).ToArray() };
             if (profile.Seeds < 1) throw new ArgumentException($"--seeds must be >= 1, got {profile.Seeds}");
+            var methods = parse.GetValue(methodList) is { } list ? MethodComparison.Parse(list, profile.GroupSize) : null;
+            if (parse.GetValue(commonLr) is { } common && !(common > 0)) throw new ArgumentException($"--common-lr must be > 0, got {common}");
             string outDir = parse.GetValue(output)!;
             string? baseDir = parse.GetValue(baseModel);
             if (baseDir is not null && !Directory.Exists(baseDir)) throw new DirectoryNotFoundException($"--base: model directory not found: {baseDir}");
             OutputFolder.Prepare(outDir, parse.GetValue(overwrite), baseDir is null ? [] : [baseDir]);
-            Run(profile, outDir, baseDir);
+            Run(profile, outDir, baseDir, methods, parse.GetValue(commonLr));
             return 0;
         }));
         return command;
@@ -104,8 +113,9 @@ public sealed class ReproCommand : ICliCommand
         return config;
     }
 
-    public static void Run(ReproProfile profile, string outDir, string? existingBase = null)
+    public static void Run(ReproProfile profile, string outDir, string? existingBase = null, IReadOnlyList<Method>? methods = null, double? commonLr = null)
     {
+        methods ??= Methods(profile.Ablations);
         var total = Stopwatch.StartNew();
         Directory.CreateDirectory(outDir);
         string baseDir = existingBase ?? Path.Combine(outDir, "base");
@@ -118,7 +128,7 @@ public sealed class ReproCommand : ICliCommand
             log.WriteLine(stamped);
         }
 
-        Say($"repro ({profile.Name}): SFT base, then {string.Join(", ", Methods(profile.Ablations).Select(m => m.Label))}; {profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples, {profile.Seeds} seeds, lr grid {string.Join(", ", profile.LearningRates)}");
+        Say($"repro ({profile.Name}): SFT base, then {string.Join(", ", methods.Select(m => m.Label))}; {profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples, {profile.Seeds} seeds, lr grid {string.Join(", ", profile.LearningRates)}");
         if (existingBase is null)
         {
             var sft = new SftTrainer(profile.Sft, ManagedBackend.Instance);
@@ -146,7 +156,8 @@ public sealed class ReproCommand : ICliCommand
         var chosenLr = new Dictionary<string, double>();
         var search = new Dictionary<string, Dictionary<string, double>>();
         var stepTimes = new Dictionary<string, Dictionary<string, double>>();
-        foreach (var method in Methods(profile.Ablations))
+        var runsAt = new Dictionary<(string Label, double Lr), List<string>>();
+        foreach (var method in methods)
         {
             // Learning-rate search: seed 0 at every grid value, scored by the training reward of the second half.
             var candidates = new Dictionary<double, (string RunDir, double Score)>();
@@ -169,10 +180,34 @@ public sealed class ReproCommand : ICliCommand
             }
             evals[method.Label] = runs.Select((run, i) => Evaluate($"{method.Label}-seed{i}", Path.Combine(Checkpointer.Latest(run), "model"))).ToList();
             stepTimes[method.Label] = MeanTimes(runs);
+            foreach (var (lr, candidate) in candidates) runsAt[(method.Label, lr)] = [candidate.RunDir];
+            runsAt[(method.Label, best.Key)] = runs;
+        }
+
+        // The second table: every method at one common rate (seed 0 of it exists from the search; the other seeds are
+        // trained here unless the method's own search chose that rate), so the objective, not the step size, differs.
+        double common = commonLr ?? MethodComparison.CommonRate(chosenLr);
+        var commonEvals = new Dictionary<string, List<EvalReport>>();
+        foreach (var method in methods)
+        {
+            if (chosenLr[method.Label] == common)
+            {
+                commonEvals[method.Label] = evals[method.Label];
+                continue;
+            }
+            var runs = runsAt.GetValueOrDefault((method.Label, common)) ?? [];
+            for (int seed = runs.Count; seed < profile.Seeds; seed++)
+            {
+                string runDir = Path.Combine(outDir, "runs", $"{method.Label}-lr{common.ToString("0e0", CultureInfo.InvariantCulture)}-seed{seed}");
+                TrainRun(ConfigFor(profile, method, baseDir, common, seed), runDir, Say);
+                runs.Add(runDir);
+            }
+            commonEvals[method.Label] = runs.Select((run, i) => Evaluate($"{method.Label}-common-seed{i}", Path.Combine(Checkpointer.Latest(run), "model"))).ToList();
         }
 
         var summary = Summarise(evals);
         WriteResults(outDir, profile, summary, chosenLr, search, stepTimes, evals, total.Elapsed, existingBase);
+        WriteComparison(outDir, profile, chosenLr, common, evals, commonEvals);
         Say($"repro finished in {total.Elapsed:hh\\:mm\\:ss}: {Path.Combine(outDir, "results.md")}");
     }
 
@@ -312,5 +347,56 @@ public sealed class ReproCommand : ICliCommand
         var series = summary.Select(s => new Series(s.Key, ks.Select(k => ((double)int.Parse(k[5..], inv), s.Value[k].Mean)).ToList())).ToList();
         var bands = summary.Select(s => ks.Select(k => (s.Value[k].Mean - s.Value[k].Std, s.Value[k].Mean + s.Value[k].Std)).ToArray()).ToList();
         File.WriteAllText(Path.Combine(outDir, "passk.svg"), SvgPlot.Line("held-out pass@k (mean +- std over seeds)", series, xLabel: "k", logX: true, width: 640, height: 400, bands: bands));
+    }
+
+    /// <summary>
+    /// comparison.md and comparison.json: pass@1 of every method at its own rate and at the common rate, with the
+    /// standard errors of the differences to the base and to PACS (see <see cref="MethodComparison"/>).
+    /// </summary>
+    private static void WriteComparison(string outDir, ReproProfile profile, Dictionary<string, double> chosenLr, double common,
+        Dictionary<string, List<EvalReport>> evals, Dictionary<string, List<EvalReport>> commonEvals)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var baseReport = evals["base"][0];
+        var own = evals.Where(e => e.Key != "base").ToDictionary(e => e.Key, e => e.Value);
+        var md = new StringBuilder();
+        md.AppendLine($"# Method comparison ({profile.Name})").AppendLine();
+        md.AppendLine($"Same rollout budget for every method ({profile.Steps} steps x {profile.BatchPrompts} prompts x {profile.GroupSize} samples), lr grid {string.Join(", ", profile.LearningRates.Select(l => l.ToString("0e0", inv)))}, {profile.Seeds} seeds; "
+            + $"held-out pass@1 on {profile.EvalProblems} problems x {profile.EvalSamples} samples. SE of a method: std over seeds / sqrt(seeds); of the base: the evaluation's SE over problems; SE of a difference: sqrt(SE_a^2 + SE_b^2); paired eval SE: the evaluation-only SE of the difference to the base, paired over the same problems (std over problems of the per-problem difference / sqrt(problems)).").AppendLine();
+        md.AppendLine("## Each method at the rate its own search chose (second-half training reward of seed 0)").AppendLine();
+        md.Append(MethodComparison.Table(chosenLr, own, baseReport)).AppendLine();
+        md.AppendLine($"## Every method at the common rate {common.ToString("0e0", inv)}").AppendLine();
+        md.Append(MethodComparison.Table(commonEvals.ToDictionary(e => e.Key, _ => common), commonEvals, baseReport));
+        File.WriteAllText(Path.Combine(outDir, "comparison.md"), md.ToString());
+
+        using var stream = File.Create(Path.Combine(outDir, "comparison.json"));
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        var basePass = MethodComparison.Pass1([baseReport]);
+        w.WriteStartObject("base");
+        w.WriteNumber("pass1", basePass.Mean);
+        w.WriteNumber("se", basePass.StdErr);
+        w.WriteEndObject();
+        w.WriteNumber("common_lr", common);
+        foreach (var (table, reports, lrs) in new[] { ("own_rate", own, chosenLr), ("common_rate", commonEvals, commonEvals.ToDictionary(e => e.Key, _ => common)) })
+        {
+            w.WriteStartObject(table);
+            foreach (var (label, seeds) in reports)
+            {
+                var pass = MethodComparison.Pass1(seeds);
+                var (diff, se) = MethodComparison.Difference(pass, basePass);
+                w.WriteStartObject(label);
+                w.WriteNumber("lr", lrs[label]);
+                w.WriteNumber("pass1", pass.Mean);
+                w.WriteNumber("se", pass.StdErr);
+                w.WriteNumber("seeds", pass.Seeds);
+                w.WriteNumber("vs_base", diff);
+                w.WriteNumber("vs_base_se", se);
+                w.WriteNumber("vs_base_paired_eval_se", MethodComparison.PairedDifference(seeds, baseReport).StdErr);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
     }
 }

@@ -21,7 +21,7 @@ public sealed class TrainCommand : ICliCommand
         var set = new Option<string[]>("--set") { Description = "Override any key: --set optim.lr=3e-4 (repeatable)", AllowMultipleArgumentsPerToken = true };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its newest checkpoint (from step 0 with its saved config when it has none)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Start over in --out even if it holds files (an earlier run, a model): its contents are removed first" };
-        var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++ or PPO");
+        var command = new Command("train", "RL post-training of a model with PACS, GRPO, Dr.GRPO, RLOO, REINFORCE++, PPO, GSPO, CISPO, DAPO, REBEL, AsymRE, A*-PO or VinePPO");
         foreach (var option in new Option[] { config, model, output, steps, seed, set, resume, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
@@ -156,8 +156,8 @@ public static class RlDemoStages
         foreach (var kv in new[]
         {
             "algorithm.name=pacs", $"model.dir={ctx.BaseModelDir}", $"task.name={ctx.Task}", $"task.seed={ctx.Seed}",
-            "rollout.batch_prompts=16", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxTokens}",
-            "optim.lr=3e-5", "update.mini_batches=2", "trainer.steps=30", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
+            "rollout.batch_prompts=8", "rollout.group_size=8", $"rollout.max_response_tokens={ctx.Sampling.MaxTokens}",
+            "optim.lr=3e-5", "update.mini_batches=2", "trainer.steps=100", "trainer.eval_every=0", "trainer.save_every=0", $"trainer.seed={ctx.Seed}",
         })
             ConfigBinder.Set(config, kv);
         string runDir = PacsRunDir(ctx);

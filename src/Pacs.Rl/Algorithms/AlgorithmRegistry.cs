@@ -15,6 +15,13 @@ public static class AlgorithmRegistry
         ["rloo"] = (typeof(RlooOptions), o => new RlooAlgorithm((RlooOptions)o)),
         ["reinforce_plus_plus"] = (typeof(ReinforcePlusPlusOptions), o => new ReinforcePlusPlusAlgorithm((ReinforcePlusPlusOptions)o)),
         ["ppo"] = (typeof(PpoOptions), o => new PpoAlgorithm((PpoOptions)o)),
+        ["gspo"] = (typeof(GspoOptions), o => new GspoAlgorithm((GspoOptions)o)),
+        ["cispo"] = (typeof(CispoOptions), o => new CispoAlgorithm((CispoOptions)o)),
+        ["dapo"] = (typeof(DapoOptions), o => new DapoAlgorithm((DapoOptions)o)),
+        ["rebel"] = (typeof(RebelOptions), o => new RebelAlgorithm((RebelOptions)o)),
+        ["asymre"] = (typeof(AsymReOptions), o => new AsymReAlgorithm((AsymReOptions)o)),
+        ["astar_po"] = (typeof(AStarPoOptions), o => new AStarPoAlgorithm((AStarPoOptions)o)),
+        ["vineppo"] = (typeof(VinePpoOptions), o => new VinePpoAlgorithm((VinePpoOptions)o)),
     };
 
     public static IReadOnlyList<string> Names { get; } = [.. s_algorithms.Keys];

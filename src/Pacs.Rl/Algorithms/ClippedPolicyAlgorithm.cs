@@ -28,15 +28,21 @@ public class ClippedPolicyOptions
 
     internal virtual void Validate(string algorithm)
     {
-        PolicyLoss.ValidateClip(ClipEpsLow, ClipEpsHigh, DualClipC, $"algorithm {algorithm}");
+        ValidateClipRange(algorithm);
         if (!(LossNormalizer >= 0)) throw new ArgumentException($"algorithm {algorithm}: loss_normalizer must be >= 0, got {LossNormalizer}");
         if (!(KlLossCoef >= 0)) throw new ArgumentException($"algorithm {algorithm}: kl_loss_coef must be >= 0, got {KlLossCoef}");
     }
+
+    /// <summary>Checks clip_eps_low/high and dual_clip_c (an objective that clips something else may widen the ranges).</summary>
+    internal virtual void ValidateClipRange(string algorithm) =>
+        PolicyLoss.ValidateClip(ClipEpsLow, ClipEpsHigh, DualClipC, $"algorithm {algorithm}");
 }
 
 /// <summary>
 /// Base of the clipped-surrogate algorithms: subclasses compute <see cref="PolicyBatch.Advantages"/> in
-/// <see cref="Prepare"/>; the loss is agg(PPO clip) + kl_loss_coef × agg(KL estimator) (+ the value loss for PPO).
+/// <see cref="Prepare"/>; the loss is agg(per-token policy loss) + kl_loss_coef × agg(KL estimator) (+ the value loss
+/// for PPO). The per-token policy loss is the PPO clip unless a subclass overrides <see cref="TokenLosses"/> (GSPO's
+/// sequence ratio, CISPO's clipped weight, REINFORCE's −A log π).
 /// </summary>
 public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
 {
@@ -79,6 +85,7 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
         var refLogProbs = _options.KlLossCoef > 0 ? batch.Require(batch.RefLogProbs, "ref_log_probs", Name) : null;
         var weights = LossAggregation.RowWeights(_options.LossAggMode, batch.Lengths, _options.LossNormalizer, batch.Totals);
 
+        var tokenLosses = TokenLosses(batch, logProbs, advantages);
         var grad = new float[batch.Count][];
         double pgLoss = 0, klLoss = 0, ratioSum = 0, approxKl = 0;
         double ratioMin = double.PositiveInfinity, ratioMax = double.NegativeInfinity;
@@ -88,7 +95,7 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
             grad[r] = new float[logProbs[r].Length];
             for (int t = 0; t < logProbs[r].Length; t++)
             {
-                var token = PolicyLoss.Token(logProbs[r][t], batch.OldLogProbs[r][t], advantages[r][t], _options.ClipEpsLow, _options.ClipEpsHigh, _options.DualClipC);
+                var token = tokenLosses[r][t];
                 double g = weights[r] * token.Grad;
                 pgLoss += weights[r] * token.Loss;
                 if (refLogProbs is not null)
@@ -120,6 +127,22 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
         };
         if (refLogProbs is not null) metrics["actor/kl_loss"] = klLoss;
         return (loss, grad, metrics);
+    }
+
+    /// <summary>
+    /// The per-token policy loss l[r][t] with d l / d log π[r][t] (before aggregation). Default: the PPO clipped
+    /// surrogate of each token's own ratio.
+    /// </summary>
+    protected virtual ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
+    {
+        var losses = new ClippedTokenLoss[batch.Count][];
+        for (int r = 0; r < batch.Count; r++)
+        {
+            losses[r] = new ClippedTokenLoss[logProbs[r].Length];
+            for (int t = 0; t < logProbs[r].Length; t++)
+                losses[r][t] = PolicyLoss.Token(logProbs[r][t], batch.OldLogProbs[r][t], advantages[r][t], _options.ClipEpsLow, _options.ClipEpsHigh, _options.DualClipC);
+        }
+        return losses;
     }
 
     /// <summary>Metrics every group-based Prepare reports.</summary>

@@ -21,6 +21,9 @@ public interface IRlAlgorithm
     /// <summary>The smallest `group_size` it works with (2 where a response is scored against the rest of its group).</summary>
     int MinGroupSize { get; }
 
+    /// <summary>`group_size` must be a multiple of this (2 for objectives that pair the responses of a group).</summary>
+    int GroupSizeMultiple => 1;
+
     /// <summary>
     /// <see cref="PolicyBatch.OldLogProbs"/> must be the rollout policy's log-probs exactly as the trainer computes
     /// them (importance ratios, a proxy against the rollout policy): with a rollout engine whose log-probs differ

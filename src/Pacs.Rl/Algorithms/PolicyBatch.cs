@@ -50,6 +50,9 @@ public sealed class PolicyBatch
     /// <summary>[R][T_r] value targets, set by <see cref="IRlAlgorithm.Prepare"/> (GAE).</summary>
     public float[][]? Returns { get; set; }
 
+    /// <summary>[R] V*(x) of each response's prompt, estimated from the initial policy (A*-PO's stage 1); set by the trainer.</summary>
+    public float[]? OptimalValues { get; set; }
+
     /// <summary>[R][T_r] per-token advantages, set by <see cref="IRlAlgorithm.Prepare"/>.</summary>
     public float[][]? Advantages { get; set; }
 
@@ -112,6 +115,7 @@ public sealed class PolicyBatch
             OldValues = Pick(OldValues, rows),
             Returns = Pick(Returns, rows),
             Advantages = Pick(Advantages, rows),
+            OptimalValues = OptimalValues is null ? null : [.. rows.Select(r => OptimalValues[r])],
         };
     }
 

@@ -16,11 +16,22 @@ public static class PolicyLoss
     {
         double logRatio = logProb - oldLogProb;
         bool logRatioClamped = logRatio < -20 || logRatio > 20;
-        double ratio = Math.Exp(Math.Clamp(logRatio, -20, 20));
+        return Surrogate(Math.Clamp(logRatio, -20, 20), !logRatioClamped, advantage, epsLow, epsHigh, dualClipC);
+    }
+
+    /// <summary>
+    /// The clipped surrogate of a (possibly clamped) log-ratio, with d loss / d log-ratio; <paramref name="ratioGradient"/>
+    /// false means the log-ratio was clamped, so no gradient flows through the ratio. Token-level PPO passes
+    /// log π − log π_old; GSPO passes the sequence's mean log-ratio, whose straight-through derivative with respect to
+    /// each token's log π is 1.
+    /// </summary>
+    public static ClippedTokenLoss Surrogate(double logRatio, bool ratioGradient, double advantage, double epsLow, double epsHigh, double dualClipC)
+    {
+        double ratio = Math.Exp(logRatio);
         double unclipped = -advantage * ratio;
         double clippedRatio = Math.Clamp(ratio, 1 - epsLow, 1 + epsHigh);
         double clipped = -advantage * clippedRatio;
-        double gradUnclipped = logRatioClamped ? 0 : -advantage * ratio;
+        double gradUnclipped = ratioGradient ? -advantage * ratio : 0;
         // Inside [1 - eps_low, 1 + eps_high] both branches are the same function, so ties need no tie-break.
         double loss, grad;
         bool isClipped = clipped > unclipped;

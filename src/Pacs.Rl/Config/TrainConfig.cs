@@ -129,6 +129,12 @@ public sealed class RolloutSection
 
     [Knob("With filter_groups: most rollout batches drawn in one step; a step that reaches it without a full batch of mixed groups makes no update and says so.")]
     public int MaxDrawBatches { get; set; } = 10;
+
+    [Knob("PODS down-sampling: train on this many of each group's group_size rollouts, those with maximal reward variance (0 = all).")]
+    public int PodsKeep { get; set; } = 0;
+
+    /// <summary>Responses per prompt that reach the update: pods_keep when PODS is on, else group_size.</summary>
+    public int TrainGroupSize => PodsKeep > 0 ? PodsKeep : GroupSize;
 }
 
 public sealed class UpdateSection

@@ -52,13 +52,18 @@ public static class TrainConfigValidator
         }
         Positive(c.Rollout.BatchPrompts, "rollout.batch_prompts");
         Positive(c.Rollout.GroupSize, "rollout.group_size");
-        if (c.Rollout.GroupSize < algorithm.MinGroupSize)
-            throw new ArgumentException($"rollout.group_size={c.Rollout.GroupSize}: algorithm {c.Algorithm.Name} compares responses within a group and needs group_size >= {algorithm.MinGroupSize}");
+        if (c.Rollout.PodsKeep < 0 || c.Rollout.PodsKeep > c.Rollout.GroupSize)
+            throw new ArgumentException($"rollout.pods_keep={c.Rollout.PodsKeep} must be 0 (off) or at most rollout.group_size={c.Rollout.GroupSize}");
+        int trainGroup = c.Rollout.TrainGroupSize;
+        if (trainGroup < algorithm.MinGroupSize)
+            throw new ArgumentException($"rollout.group_size={c.Rollout.GroupSize}, pods_keep={c.Rollout.PodsKeep}: algorithm {c.Algorithm.Name} compares responses within a group and needs >= {algorithm.MinGroupSize} of them per group");
+        if (trainGroup % algorithm.GroupSizeMultiple != 0)
+            throw new ArgumentException($"rollout.group_size={c.Rollout.GroupSize}, pods_keep={c.Rollout.PodsKeep}: algorithm {c.Algorithm.Name} needs a multiple of {algorithm.GroupSizeMultiple} responses per group");
         if (!(c.Rollout.Temperature > 0)) throw new ArgumentException($"rollout.temperature must be > 0, got {c.Rollout.Temperature}");
         if (!(c.Rollout.TopP > 0 && c.Rollout.TopP <= 1)) throw new ArgumentException($"rollout.top_p must be in (0, 1], got {c.Rollout.TopP}");
         Positive(c.Rollout.MaxResponseTokens, "rollout.max_response_tokens");
         Positive(c.Update.Epochs, "update.epochs");
-        BatchPlanner.Validate(c.Rollout.BatchPrompts, c.Rollout.GroupSize, c.Update.MiniBatches, c.Update.MicroBatchSize, algorithm.NeedsWholeGroups, c.Algorithm.Name);
+        BatchPlanner.Validate(c.Rollout.BatchPrompts, trainGroup, c.Update.MiniBatches, c.Update.MicroBatchSize, algorithm.NeedsWholeGroups, c.Algorithm.Name);
         if (!(c.Optim.Lr > 0)) throw new ArgumentException($"optim.lr must be > 0, got {c.Optim.Lr}");
         if (!(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1)) throw new ArgumentException($"optim.beta1 must be in [0, 1), got {c.Optim.Beta1}");
         if (!(c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1)) throw new ArgumentException($"optim.beta2 must be in [0, 1), got {c.Optim.Beta2}");

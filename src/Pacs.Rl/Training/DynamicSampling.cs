@@ -3,7 +3,7 @@ using Pacs.Rewards;
 namespace Pacs.Rl.Training;
 
 /// <summary>One rollout batch: prompts, their groups of responses, the verifier's rewards and the shaped ones the loss sees.</summary>
-internal sealed record SampledBatch(Problem[] Problems, int[][] PromptIds, RolloutResult[] Results, float[] Rewards, int Group)
+internal sealed record SampledBatch(long[] Indices, Problem[] Problems, int[][] PromptIds, RolloutResult[] Results, float[] Rewards, int Group)
 {
     /// <summary>Groups whose rewards are not all equal (the only ones with a learning signal for group-relative objectives).</summary>
     public List<int> MixedGroups()
@@ -25,12 +25,12 @@ internal sealed record SampledBatch(Problem[] Problems, int[][] PromptIds, Rollo
     public SampledBatch SelectGroups(IReadOnlyList<int> groups)
     {
         var rows = groups.SelectMany(g => Enumerable.Range(g * Group, Group)).ToArray();
-        return new SampledBatch([.. groups.Select(g => Problems[g])], [.. groups.Select(g => PromptIds[g])],
+        return new SampledBatch([.. groups.Select(g => Indices[g])], [.. groups.Select(g => Problems[g])], [.. groups.Select(g => PromptIds[g])],
             [.. rows.Select(r => Results[r])], [.. rows.Select(r => Rewards[r])], Group);
     }
 
     public static SampledBatch Concat(IReadOnlyList<SampledBatch> parts, int group) => new(
-        [.. parts.SelectMany(p => p.Problems)], [.. parts.SelectMany(p => p.PromptIds)],
+        [.. parts.SelectMany(p => p.Indices)], [.. parts.SelectMany(p => p.Problems)], [.. parts.SelectMany(p => p.PromptIds)],
         [.. parts.SelectMany(p => p.Results)], [.. parts.SelectMany(p => p.Rewards)], group);
 }
 

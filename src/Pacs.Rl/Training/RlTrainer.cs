@@ -51,6 +51,8 @@ public sealed class RlTrainer
     private readonly Split _promptSplit;
     private readonly string _dataReport;
     private bool _dataReported;
+    private readonly OptimalValueStage? _optimalValues;
+    private readonly VineValueStage? _vineValues;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -95,7 +97,12 @@ public sealed class RlTrainer
         _rollout.SyncWeights(_policy, _policy.StepCount);
         if (!config.Trainer.RecomputeLogprobs && _algorithm.NeedsExactOldLogProbs && !_rollout.Traits.LogProbsMatchTrainer)
             throw new ArgumentException($"trainer.recompute_logprobs=false: algorithm {config.Algorithm.Name} needs the rollout policy's exact log-probs, and this rollout engine's are not computed as the trainer's; set it to true");
-        _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.GroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
+        // A*-PO: V* of each prompt from the frozen initial model, drawn once and cached in the run.
+        if (_algorithm is AStarPoAlgorithm astar)
+            _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir), _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
+        // VinePPO: Monte-Carlo values at reasoning-step boundaries from K extra rollouts of the policy.
+        if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_rollout, _tokenizer, _task, vine.Options, config.Trainer.Seed);
+        _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
         if (checkpoint is not null)
         {
@@ -243,6 +250,18 @@ public sealed class RlTrainer
             rowPrompts[r] = sampled.PromptIds[r / group];
             responses[r] = results[r].ResponseIds;
         }
+        metrics["reward/mean_all_rollouts"] = rewards.Average(r => (double)r);
+
+        // PODS: keep the pods_keep rollouts of each group with maximal reward variance; the rest is dropped here.
+        if (cfg.Rollout.PodsKeep > 0)
+        {
+            var kept = PodsSelection.MaxVariance(rewards, group, cfg.Rollout.PodsKeep);
+            rewards = [.. kept.Select(r => rewards[r])];
+            rowPrompts = [.. kept.Select(r => rowPrompts[r])];
+            responses = [.. kept.Select(r => responses[r])];
+            results = [.. kept.Select(r => results[r])];
+            (group, rows) = (cfg.Rollout.PodsKeep, kept.Length);
+        }
         // reward.mask_truncated: rows cut at the budget or the context get no gradient.
         bool[]? masked = cfg.Reward.MaskTruncated ? [.. results.Select(r => r.Clipped)] : null;
         if (masked is not null) metrics["response/masked_fraction"] = masked.Count(m => m) / (double)rows;
@@ -256,6 +275,12 @@ public sealed class RlTrainer
         double logProbTime = watch.Elapsed.TotalSeconds;
 
         var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = scores.RefLogProbs, OldValues = scores.OldValues };
+        if (_vineValues is not null)
+        {
+            (batch.Advantages, int states) = _vineValues.Advantages(step, sampled.Problems, rowPrompts, responses, rewards, group, sampling);
+            metrics["vine/states_per_response"] = states / (double)rows;
+        }
+        batch.OptimalValues = _optimalValues?.ForRows(sampled.Indices, sampled.Problems, sampled.PromptIds, group, sampling);
         foreach (var (k, v) in _algorithm.Prepare(batch)) metrics[k] = v;
 
         // 4. Update.
@@ -302,10 +327,11 @@ public sealed class RlTrainer
         var watch = Stopwatch.StartNew();
         var problems = new Problem[prompts];
         var promptIds = new int[prompts][];
+        var indices = new long[prompts];
         var requests = new List<RolloutRequest>(prompts * group);
         for (int p = 0; p < prompts; p++)
         {
-            long index = TrainIndex(_dataPosition + p);
+            long index = indices[p] = TrainIndex(_dataPosition + p);
             problems[p] = _task.Get(_promptSplit, index);
             promptIds[p] = _prompts.Encode(problems[p].Prompt, problems[p].System);
             for (int g = 0; g < group; g++)
@@ -326,7 +352,7 @@ public sealed class RlTrainer
             rewards[r] = OverlongShaping.Apply(reward, results[r].ResponseIds.Length, cfg.Rollout.MaxResponseTokens, cfg.Reward.OverlongBuffer, cfg.Reward.OverlongPenalty);
         }
         scoreSeconds = watch.Elapsed.TotalSeconds;
-        return new SampledBatch(problems, promptIds, results, rewards, group);
+        return new SampledBatch(indices, problems, promptIds, results, rewards, group);
     }
 
     /// <summary>A step whose dynamic sampling hit rollout.max_draw_batches before the batch was full: no update, a clear message.</summary>
@@ -377,7 +403,7 @@ public sealed class RlTrainer
     private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked)
     {
         var cfg = _config;
-        int group = cfg.Rollout.GroupSize;
+        int group = cfg.Rollout.TrainGroupSize;
         float temperature = (float)cfg.Rollout.Temperature;
         bool criticOnly = _critic is not null && step <= cfg.Critic.WarmupSteps;
         var stats = new UpdateStats();

@@ -7,14 +7,14 @@ public class AlgorithmRegistryTests
     [Fact]
     public void EveryNameCreatesItsAlgorithmWithDefaults()
     {
-        Assert.Equal(["pacs", "grpo", "dr_grpo", "rloo", "reinforce_plus_plus", "ppo"], AlgorithmRegistry.Names);
+        Assert.Equal(["pacs", "grpo", "dr_grpo", "rloo", "reinforce_plus_plus", "ppo", "gspo", "cispo", "dapo", "rebel", "asymre", "astar_po", "vineppo"], AlgorithmRegistry.Names);
         foreach (var name in AlgorithmRegistry.Names)
         {
             var algorithm = AlgorithmRegistry.Create(name);
             Assert.Equal(name, algorithm.Name);
             Assert.IsType(AlgorithmRegistry.OptionsType(name), AlgorithmRegistry.DefaultOptions(name));
         }
-        Assert.Equal(["pacs"], AlgorithmRegistry.Names.Where(n => AlgorithmRegistry.Create(n).NeedsWholeGroups));
+        Assert.Equal(["pacs", "rebel"], AlgorithmRegistry.Names.Where(n => AlgorithmRegistry.Create(n).NeedsWholeGroups));
         Assert.Equal(["ppo"], AlgorithmRegistry.Names.Where(n => AlgorithmRegistry.Create(n).NeedsCritic));
     }
 

@@ -38,6 +38,10 @@ public class MicroBatchInvarianceTests
             RefLogProbs = Rows(2, -3),
             OldValues = Rows(1, -0.5),
             Values = Rows(1, -0.5),
+            // What trainer stages provide to the algorithms that need them (VinePPO's step advantages, A*-PO's V*);
+            // the others compute their own advantages in Prepare.
+            Advantages = Rows(2, -1),
+            OptimalValues = [.. Enumerable.Range(0, rows).Select(_ => (float)random.NextDouble())],
         };
     }
 

@@ -14,6 +14,7 @@ public sealed class DapoOptionsTests : IDisposable
 
     /// <summary>A batch of groups of two whose rewards are given per group: true = mixed (1, 0), false = uniform (1, 1).</summary>
     private static SampledBatch Groups(params bool[] mixed) => new(
+        [.. mixed.Select((_, i) => (long)i)],
         [.. mixed.Select((_, i) => new Problem($"p{i}", "x", "1"))],
         [.. mixed.Select(_ => new[] { 1 })],
         [.. mixed.SelectMany(_ => new[] { new RolloutResult([1], [0f], FinishReason.Stop, 0), new RolloutResult([2], [0f], FinishReason.Stop, 0) })],

@@ -135,12 +135,36 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
-    public void Micro_batching_gives_the_same_update_as_one_pass()
+    public void AStarPo_estimates_each_prompts_value_once_and_keeps_it_in_the_run()
+    {
+        string dir = _run.RunDir("astar");
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config("astar_po", "trainer.steps=2", "trainer.eval_every=0", "algorithm.value_samples=3"), dir);
+        trainer.Run();
+        var lines = File.ReadAllLines(Path.Combine(dir, OptimalValueStage.FileName));
+        Assert.Equal(2 * 4, lines.Length); // 4 new prompts per step, each estimated once
+        Assert.All(lines, line => Assert.InRange(System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("v_star").GetDouble(), 0, 1));
+        var metrics = MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName));
+        Assert.Contains(metrics, m => m.ContainsKey("astar/v_star_mean"));
+        File.AppendAllText(Path.Combine(dir, OptimalValueStage.FileName), "not json\n");
+        var error = Assert.Throws<InvalidDataException>(() => new OptimalValueStage(trainer.Rollout, null!, null!, new(), dir, 0));
+        Assert.Contains("line 9", error.Message);
+    }
+
+    [Theory]
+    [InlineData("grpo", 3)]
+    [InlineData("gspo", 3)]
+    [InlineData("cispo", 3)]
+    [InlineData("dapo", 3)]
+    [InlineData("asymre", 3)]
+    [InlineData("vineppo", 3)]
+    [InlineData("rebel", 4)]
+    [InlineData("pacs", 4)]
+    public void Micro_batching_gives_the_same_update_as_one_pass(string algorithm, int microBatch)
     {
         // Gradient accumulation over micro-batches must equal the whole mini-batch at once (up to float rounding).
-        string a = _run.RunDir("micro-a"), b = _run.RunDir("micro-b");
-        var one = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
-        var many = RlTrainer.Start(ManagedBackend.Instance, _run.Config("grpo", "trainer.steps=1", "update.micro_batch_size=3", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
+        string a = _run.RunDir($"micro-a-{algorithm}"), b = _run.RunDir($"micro-b-{algorithm}");
+        var one = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, "trainer.steps=1", "update.micro_batch_size=0", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), a);
+        var many = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, "trainer.steps=1", $"update.micro_batch_size={microBatch}", "update.epochs=1", "update.mini_batches=1", "trainer.eval_every=0"), b);
         one.Run();
         many.Run();
         var ma = MetricsLog.Read(Path.Combine(a, MetricsLog.FileName))[0];
