@@ -306,6 +306,11 @@ public sealed class CliTests : IDisposable
         (code, stdout, err) = Run("data", "inspect", Path.Combine(RepoRoot(), "tests", "Pacs.Rewards.Tests", "Data", "verl_rows.jsonl"), "--model", model);
         Assert.True(code == 0, err);
         Assert.Contains("verl_rows.jsonl: 3 rows", stdout);
+        // A second init into the same folder is refused without --overwrite, and replaces it with it.
+        var (again, _, againErr) = Run("init", "--arch", "qwen3", "--preset", "tiny", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", model, "--seed", "3");
+        AssertUserError(again, againErr, "--overwrite");
+        (again, _, againErr) = Run("init", "--arch", "qwen3", "--preset", "tiny", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", model, "--seed", "3", "--overwrite");
+        Assert.True(again == 0, againErr);
         (code, _, err) = Run("init", "--arch", "gpt2", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", Path.Combine(_temp, "x"));
         AssertUserError(code, err, "--arch", "gpt2");
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Pacs.Cli.Init;
 using Pacs.Models;
+using Pacs.Rl.Training;
 using Pacs.Text;
 
 namespace Pacs.Cli.Commands;
@@ -17,13 +18,27 @@ public sealed class InitCommand : ICliCommand
         var arch = new Option<string>("--arch") { Description = "Architecture: qwen2, qwen3 or llama", Required = true };
         var preset = new Option<string>("--preset") { Description = "Size: tiny (tests), 0.5b or 1.5b (Qwen2.5; Qwen3's 0.6B/1.7B), 1b (Llama 3.2)", DefaultValueFactory = _ => "tiny" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "Folder with tokenizer.json and tokenizer_config.json (its chat template), e.g. models/tokenizers/qwen3", Required = true };
-        var output = new Option<string>("--out") { Description = "Folder to write (must not hold a model yet)", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder to write (refused if it holds files, unless --overwrite)", Required = true };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds files" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 0 };
         var command = new Command("init", "Write a randomly initialised Hugging Face model folder of a real shape with a real tokenizer and chat template");
-        foreach (var option in new Option[] { arch, preset, tokenizer, output, seed }) command.Options.Add(option);
+        foreach (var option in new Option[] { arch, preset, tokenizer, output, seed, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
-            var (dir, parameters) = Write(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(tokenizer)!, parse.GetValue(output)!, parse.GetValue(seed));
+            string outDir = parse.GetValue(output)!;
+            // The shape and tokenizer are checked by Write before anything is written; an existing folder is refused first.
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), parse.GetValue(tokenizer)!);
+            (string dir, long parameters) written;
+            try
+            {
+                written = Write(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(tokenizer)!, outDir, parse.GetValue(seed));
+            }
+            catch
+            {
+                if (!OutputFolder.IsNonEmpty(outDir)) Directory.Delete(outDir); // nothing written: leave nothing but the error
+                throw;
+            }
+            var (dir, parameters) = written;
             Console.WriteLine($"wrote {dir}: {parse.GetValue(arch)} {parse.GetValue(preset)}, {parameters:N0} parameters (random, seed {parse.GetValue(seed)}), tokenizer and chat template of {parse.GetValue(tokenizer)}");
             return 0;
         }));
