@@ -145,7 +145,7 @@ public sealed class BenchCommand : ICliCommand
             Console.WriteLine($"  {algorithm} (medians): step {s.Step:F3} s, rollout {s.Rollout:F3}, score {s.Score:F4}, log-probs {s.LogProb:F3}, update {s.Update:F3}; "
                 + $"rollout {s.RolloutTokensPerSecond:F0} tokens/s = {s.RolloutTokensPerSecond / rl.RawGenerateTokensPerSecond.Median:P0} of raw generation ({rl.RawGenerateTokensPerSecond.Median:F0}), "
                 + $"update {s.UpdateTokensPerSecond:F0} tokens/s = {s.UpdateTokensPerSecond / rl.RawTrainTokensPerSecond.Median:P0} of raw training ({rl.RawTrainTokensPerSecond.Median:F0})");
-        Console.WriteLine($"  PACS / GRPO update time on the same batch: {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
+        Console.WriteLine($"  PACS / GRPO update time on batches of the same shape (step 2): {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
     }
 
     private static void PrintProfile(ProfileFigures profile)
