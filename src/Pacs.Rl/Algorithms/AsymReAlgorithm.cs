@@ -55,18 +55,10 @@ public sealed class AsymReAlgorithm(AsymReOptions options) : ClippedPolicyAlgori
         return metrics;
     }
 
-    protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
-    {
-        var losses = new ClippedTokenLoss[batch.Count][];
-        for (int r = 0; r < batch.Count; r++)
+    protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages) =>
+        EachToken(logProbs, (r, t) =>
         {
-            losses[r] = new ClippedTokenLoss[logProbs[r].Length];
-            for (int t = 0; t < logProbs[r].Length; t++)
-            {
-                double ratio = Math.Exp(Math.Clamp((double)logProbs[r][t] - batch.OldLogProbs[r][t], -20, 20));
-                losses[r][t] = new ClippedTokenLoss(-advantages[r][t] * logProbs[r][t], -advantages[r][t], ratio, false, false);
-            }
-        }
-        return losses;
-    }
+            double ratio = Math.Exp(Math.Clamp((double)logProbs[r][t] - batch.OldLogProbs[r][t], -20, 20));
+            return new ClippedTokenLoss(-advantages[r][t] * logProbs[r][t], -advantages[r][t], ratio, false, false);
+        });
 }

@@ -40,20 +40,12 @@ public sealed class CispoOptions : GrpoOptions
 /// </summary>
 public sealed class CispoAlgorithm(CispoOptions options) : GrpoAlgorithm(options, "cispo")
 {
-    protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
-    {
-        var losses = new ClippedTokenLoss[batch.Count][];
-        for (int r = 0; r < batch.Count; r++)
+    protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages) =>
+        EachToken(logProbs, (r, t) =>
         {
-            losses[r] = new ClippedTokenLoss[logProbs[r].Length];
-            for (int t = 0; t < logProbs[r].Length; t++)
-            {
-                double ratio = Math.Exp(Math.Clamp((double)logProbs[r][t] - batch.OldLogProbs[r][t], -20, 20));
-                double weight = Math.Clamp(ratio, 1 - Options.ClipEpsLow, 1 + Options.ClipEpsHigh);
-                double a = advantages[r][t];
-                losses[r][t] = new ClippedTokenLoss(-weight * a * logProbs[r][t], -weight * a, ratio, weight != ratio, false);
-            }
-        }
-        return losses;
-    }
+            double ratio = Math.Exp(Math.Clamp((double)logProbs[r][t] - batch.OldLogProbs[r][t], -20, 20));
+            double weight = Math.Clamp(ratio, 1 - Options.ClipEpsLow, 1 + Options.ClipEpsHigh);
+            double a = advantages[r][t];
+            return new ClippedTokenLoss(-weight * a * logProbs[r][t], -weight * a, ratio, weight != ratio, false);
+        });
 }

@@ -133,14 +133,17 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
     /// The per-token policy loss l[r][t] with d l / d log π[r][t] (before aggregation). Default: the PPO clipped
     /// surrogate of each token's own ratio.
     /// </summary>
-    protected virtual ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
+    protected virtual ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages) =>
+        EachToken(logProbs, (r, t) => PolicyLoss.Token(logProbs[r][t], batch.OldLogProbs[r][t], advantages[r][t], _options.ClipEpsLow, _options.ClipEpsHigh, _options.DualClipC));
+
+    /// <summary>A [R][T_r] table of per-token losses, each computed from its own token by <paramref name="token"/>(r, t).</summary>
+    protected static ClippedTokenLoss[][] EachToken(float[][] logProbs, Func<int, int, ClippedTokenLoss> token)
     {
-        var losses = new ClippedTokenLoss[batch.Count][];
-        for (int r = 0; r < batch.Count; r++)
+        var losses = new ClippedTokenLoss[logProbs.Length][];
+        for (int r = 0; r < logProbs.Length; r++)
         {
             losses[r] = new ClippedTokenLoss[logProbs[r].Length];
-            for (int t = 0; t < logProbs[r].Length; t++)
-                losses[r][t] = PolicyLoss.Token(logProbs[r][t], batch.OldLogProbs[r][t], advantages[r][t], _options.ClipEpsLow, _options.ClipEpsHigh, _options.DualClipC);
+            for (int t = 0; t < logProbs[r].Length; t++) losses[r][t] = token(r, t);
         }
         return losses;
     }
