@@ -15,11 +15,12 @@ public sealed class ManagedBackend : IEngineBackend
 
     public ModelInfo Describe(string modelDir)
     {
-        var config = ModelConfig.Load(Path.Combine(RequireDir(modelDir), ModelConfig.FileName));
-        return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings, new Transformer(config, seed: null).ParameterCount);
+        if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"{modelDir}: model directory not found");
+        var config = ModelConfig.Load(Path.Combine(modelDir, ModelConfig.FileName));
+        return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings);
     }
 
-    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(Transformer.Load(RequireDir(modelDir)), settings);
+    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(Transformer.Load(modelDir), settings);
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings)
     {
@@ -40,7 +41,7 @@ public sealed class ManagedBackend : IEngineBackend
 
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
     {
-        var model = Transformer.Load(RequireDir(modelDir));
+        var model = Transformer.Load(modelDir);
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
@@ -52,7 +53,7 @@ public sealed class ManagedBackend : IEngineBackend
 
     public IScorer LoadFrozen(string modelDir)
     {
-        var model = Transformer.Load(RequireDir(modelDir));
+        var model = Transformer.Load(modelDir);
         foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
         return new ManagedScorer(model);
     }
@@ -61,13 +62,10 @@ public sealed class ManagedBackend : IEngineBackend
         ? new ManagedRollout(managed.Model)
         : throw new ArgumentException($"the managed rollout engine samples from a managed policy, got {policy.GetType().Name}");
 
-    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(Transformer.Load(RequireDir(modelDir)));
+    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(Transformer.Load(modelDir));
 
     internal static PackedSequences Unwrap(IPackedRows rows) => rows as PackedSequences
         ?? throw new ArgumentException($"the managed engine reads rows packed by its own backend, got {rows.GetType().Name}");
-
-    private static string RequireDir(string dir) =>
-        Directory.Exists(dir) ? dir : throw new DirectoryNotFoundException($"{dir}: model directory not found");
 
     private static ModelConfig ToConfig(ModelSpec spec) => new()
     {

@@ -85,8 +85,7 @@ public sealed class ManagedModel : ITrainableModel
 
     public void LoadState(string dir)
     {
-        var saved = Transformer.Load(Path.Combine(dir, CheckpointLayout.ModelFolder));
-        Model.CopyWeightsFrom(saved);
+        Model.ReadWeights(Path.Combine(dir, CheckpointLayout.ModelFolder));
         _optimizer.ImportState(StateFile.Read(Path.Combine(dir, OptimizerFile)));
     }
 

@@ -35,8 +35,7 @@ public sealed record ModelSpec
 /// <summary>What a model folder holds, as far as the trainer needs to know.</summary>
 /// <param name="VocabSize">Rows of the output layer.</param>
 /// <param name="MaxPositions">The context length.</param>
-/// <param name="ParameterCount">All parameters of the model.</param>
-public sealed record ModelInfo(int VocabSize, int MaxPositions, long ParameterCount);
+public sealed record ModelInfo(int VocabSize, int MaxPositions);
 
 /// <summary>
 /// Creates the models and engines of a run. A new backend (a GPU engine, a remote training service) implements

@@ -130,9 +130,21 @@ public sealed partial class Transformer
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model directory not found");
         var config = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName));
         var model = new Transformer(config, seed: null) { GenerationConfig = GenerationConfig.TryLoad(dir) };
+        model.ReadWeights(dir);
+        return model;
+    }
+
+    /// <summary>
+    /// Reads the weights of the Hugging Face folder <paramref name="dir"/> into this model's parameters in place (a
+    /// resumed run restores a checkpoint without a second copy of the model); every tensor must be present with this
+    /// model's shape.
+    /// </summary>
+    public void ReadWeights(string dir)
+    {
+        var config = Config;
         using var checkpoint = SafetensorsCheckpoint.Open(dir);
         var expected = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, tensor) in model.Parameters)
+        foreach (var (name, tensor) in Parameters)
         {
             expected.Add(name);
             if (!checkpoint.Contains(name))
@@ -149,7 +161,6 @@ public sealed partial class Transformer
             if (name == "lm_head.weight" && config.TieWordEmbeddings) continue;
             throw new InvalidDataException($"{checkpoint.FileOf(name)}: unexpected tensor '{name}' for model_type {config.ModelType} (config.json)");
         }
-        return model;
     }
 
     /// <summary>Writes `config.json` and the weights (float32, sharded above <paramref name="maxShardBytes"/>).</summary>

@@ -25,7 +25,7 @@ internal sealed class TableBackend(int positions = 8) : IEngineBackend
     public ModelInfo Describe(string modelDir)
     {
         int vocab = TokenizerFiles.Load(modelDir).VocabSize;
-        return new ModelInfo(vocab, 4096, (long)Positions * vocab);
+        return new ModelInfo(vocab, 4096);
     }
 
     public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new TableModel(Positions, Describe(modelDir).VocabSize, valueHead: false, settings.Optimizer);
