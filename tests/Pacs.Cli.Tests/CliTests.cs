@@ -314,4 +314,31 @@ public sealed class CliTests : IDisposable
         (code, _, err) = Run("init", "--arch", "gpt2", "--tokenizer", Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3"), "--out", Path.Combine(_temp, "x"));
         AssertUserError(code, err, "--arch", "gpt2");
     }
+
+    [Fact]
+    public void A_tokenizer_larger_than_the_models_vocabulary_is_one_error_line_for_eval_and_train()
+    {
+        string model = Path.Combine(_temp, "small-vocab");
+        var tokenizer = new Pacs.Text.CharTokenizer();
+        new Pacs.Models.Transformer(new Pacs.Models.ModelConfig
+        {
+            ModelType = "llama",
+            VocabSize = 8,
+            HiddenSize = 16,
+            NumHiddenLayers = 1,
+            NumAttentionHeads = 2,
+            NumKeyValueHeads = 1,
+            HeadDim = 8,
+            IntermediateSize = 32,
+            MaxPositionEmbeddings = 512,
+        }, seed: 1).Save(model);
+        tokenizer.Save(model);
+        var (code, _, err) = Run("eval", "--model", model, "--task", "arith", "--out", Path.Combine(_temp, "eval"));
+        AssertUserError(code, err, model, "vocab_size");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "eval")));
+        var config = Path.Combine(RepoRoot(), "configs", "arith-pacs.yaml");
+        (code, _, err) = Run("train", "--config", config, "--model", model, "--out", Path.Combine(_temp, "run"));
+        AssertUserError(code, err, model, "vocab_size");
+        Assert.False(Directory.Exists(Path.Combine(_temp, "run")));
+    }
 }
