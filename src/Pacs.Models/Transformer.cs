@@ -222,6 +222,18 @@ public sealed partial class Transformer
         GenerationConfig?.Save(dir);
     }
 
+    /// <summary>
+    /// This model with float32, trainable weights: itself when they are float32 already, else a new model holding the
+    /// widened values (exact) and the same generation config.
+    /// </summary>
+    public Transformer ToFloat32()
+    {
+        if (WeightDtype == TensorDtype.Float32) return this;
+        var copy = new Transformer(Config, seed: null) { GenerationConfig = GenerationConfig, GradientCheckpointing = GradientCheckpointing };
+        copy.CopyWeightsFrom(this);
+        return copy;
+    }
+
     /// <summary>Copies every parameter's values from another model with the same config (e.g. a reference policy).</summary>
     public void CopyWeightsFrom(Transformer other)
     {
