@@ -6,7 +6,7 @@ namespace Pacs.Cli.Bench;
 
 /// <summary>Decode tokens/s with float32 and with bfloat16 weights holding the same values, and the per-pair ratio.</summary>
 public sealed record DtypeDecodeFigures(int Batch, int PromptTokens, int DecodeTokens, Measured Float32TokensPerSecond,
-    Measured BFloat16TokensPerSecond, Measured Speedup);
+    Measured Bf16TokensPerSecond, Measured Speedup);
 
 /// <summary>One model folder loaded in one precision: load time, resident memory, decode tokens/s at batch 1.</summary>
 public sealed record LoadFigures(string Dir, string Dtype, long WeightBytes, double LoadSeconds, double WorkingSetAfterLoadMiB,
@@ -41,7 +41,7 @@ public static class DtypeBench
                 Measured.Of(speedup, "x"));
             figures.Add(row);
             log($"decode batch {batch}: float32 {row.Float32TokensPerSecond.Median:F1} tokens/s (range {rates[0].Min():F1}-{rates[0].Max():F1}), "
-                + $"bfloat16 {row.BFloat16TokensPerSecond.Median:F1} (range {rates[1].Min():F1}-{rates[1].Max():F1}); bf16/f32 per pair median "
+                + $"bfloat16 {row.Bf16TokensPerSecond.Median:F1} (range {rates[1].Min():F1}-{rates[1].Max():F1}); bf16/f32 per pair median "
                 + $"{row.Speedup.Median:F2}x (range {speedup.Min():F2}-{speedup.Max():F2})");
         }
         return figures;

@@ -46,7 +46,7 @@ public sealed class InitCommand : ICliCommand
                 throw;
             }
             var (dir, parameters) = written;
-            Console.WriteLine($"wrote {dir}: {parse.GetValue(arch)} {parse.GetValue(preset)}, {parameters:N0} parameters ({parse.GetValue(dtype)}, random, seed {parse.GetValue(seed)}), tokenizer and chat template of {parse.GetValue(tokenizer)}");
+            Console.WriteLine($"wrote {dir}: {parse.GetValue(arch)} {parse.GetValue(preset)}, {parameters:N0} parameters (random, seed {parse.GetValue(seed)}), {parse.GetValue(dtype)} weights, tokenizer and chat template of {parse.GetValue(tokenizer)}");
             return 0;
         }));
         return command;
