@@ -1,10 +1,12 @@
 using Pacs.Engine;
 using Pacs.Models;
+using Pacs.Tensors;
 
 namespace Pacs.Engine.Managed;
 
 /// <summary>
-/// The managed CPU engine behind the seam: our tensors, SGEMM and decode kernels, float32 weights in this process.
+/// The managed CPU engine behind the seam: our tensors, SGEMM and decode kernels, weights in this process: float32
+/// for training, and frozen models in the checkpoint's precision or the one asked (<see cref="WeightDtype"/>).
 /// </summary>
 public sealed class ManagedBackend : IEngineBackend
 {
@@ -20,7 +22,24 @@ public sealed class ManagedBackend : IEngineBackend
         return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings);
     }
 
-    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(Transformer.Load(modelDir), settings);
+    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(LoadTrainable(modelDir, settings.Dtype), settings);
+
+    /// <summary>
+    /// The weights of <paramref name="modelDir"/> as float32 masters (full fine-tuning trains every weight): a BF16
+    /// checkpoint is widened exactly; with bfloat16 asked of a float32 checkpoint, its values are rounded first, so the
+    /// policy starts where a frozen bfloat16 reference is.
+    /// </summary>
+    public static Transformer LoadTrainable(string modelDir, WeightDtype dtype) => dtype == WeightDtype.Bfloat16
+        ? Transformer.Load(modelDir, TensorDtype.BFloat16).ToFloat32()
+        : Transformer.Load(modelDir, TensorDtype.Float32);
+
+    /// <summary>A model loaded to stay frozen, in <paramref name="dtype"/> (Auto: the checkpoint's).</summary>
+    public static Transformer LoadFrozenModel(string modelDir, WeightDtype dtype) => Transformer.Load(modelDir, dtype switch
+    {
+        WeightDtype.Bfloat16 => TensorDtype.BFloat16,
+        WeightDtype.Float32 => TensorDtype.Float32,
+        _ => null,
+    });
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings)
     {
@@ -41,7 +60,7 @@ public sealed class ManagedBackend : IEngineBackend
 
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
     {
-        var model = Transformer.Load(modelDir);
+        var model = LoadTrainable(modelDir, settings.Dtype);
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
@@ -51,9 +70,9 @@ public sealed class ManagedBackend : IEngineBackend
         return new ManagedModel(model, settings, headRow);
     }
 
-    public IScorer LoadFrozen(string modelDir)
+    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto)
     {
-        var model = Transformer.Load(modelDir);
+        var model = LoadFrozenModel(modelDir, dtype);
         foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
         return new ManagedScorer(model);
     }
@@ -62,7 +81,7 @@ public sealed class ManagedBackend : IEngineBackend
         ? new ManagedRollout(managed.Model)
         : throw new ArgumentException($"the managed rollout engine samples from a managed policy, got {policy.GetType().Name}");
 
-    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(Transformer.Load(modelDir));
+    public IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new ManagedRollout(LoadFrozenModel(modelDir, dtype));
 
     internal static PackedSequences Unwrap(IPackedRows rows) => rows as PackedSequences
         ?? throw new ArgumentException($"the managed engine reads rows packed by its own backend, got {rows.GetType().Name}");

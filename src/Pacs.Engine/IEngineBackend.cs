@@ -3,10 +3,28 @@ namespace Pacs.Engine;
 /// <summary>AdamW's settings (the learning rate is given at each <see cref="ITrainableModel.Step"/>).</summary>
 public sealed record OptimizerSettings(double Beta1 = 0.9, double Beta2 = 0.999, double Epsilon = 1e-8, double WeightDecay = 0.0);
 
+/// <summary>
+/// The precision of a model's large weights (embedding, projections, LM head): `model.dtype`. Frozen copies (a
+/// reference model, an evaluated model, a frozen base) are held in it; trainable weights are float32 masters of its
+/// values (a bf16 checkpoint is widened exactly; a float32 one asked as bfloat16 is rounded first). Norm weights and
+/// biases are float32 in every case.
+/// </summary>
+public enum WeightDtype
+{
+    /// <summary>The checkpoint's: bfloat16 when it stores its weights as BF16, else float32.</summary>
+    Auto,
+
+    /// <summary>bfloat16: half the memory, and half the bytes a memory-bound decode step reads.</summary>
+    Bfloat16,
+
+    Float32,
+}
+
 /// <summary>How a trainable model is held in memory while it trains.</summary>
 /// <param name="Optimizer">AdamW settings.</param>
 /// <param name="GradientCheckpointing">Recompute activations in backward instead of keeping them.</param>
-public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false);
+/// <param name="Dtype">`model.dtype`: the precision of the loaded weights' values (see <see cref="WeightDtype"/>).</param>
+public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false, WeightDtype Dtype = WeightDtype.Auto);
 
 /// <summary>
 /// The shape of a decoder to create from scratch (`pacs sft`): the fields of a Hugging Face config.json that a
@@ -61,12 +79,12 @@ public interface IEngineBackend
     /// <summary>PPO's critic: the model in <paramref name="modelDir"/> with a value head whose initial values are all 0.</summary>
     ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings);
 
-    /// <summary>A frozen copy of the model in <paramref name="modelDir"/> (e.g. the initial reference).</summary>
-    IScorer LoadFrozen(string modelDir);
+    /// <summary>A frozen copy of the model in <paramref name="modelDir"/> (e.g. the initial reference), held in <paramref name="dtype"/>.</summary>
+    IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto);
 
     /// <summary>An in-process rollout engine sampling from <paramref name="policy"/> (a model this backend made).</summary>
     IRolloutEngine CreateRollout(ITrainableModel policy);
 
-    /// <summary>A rollout engine over frozen weights from a model folder (evaluation).</summary>
-    IRolloutEngine LoadRollout(string modelDir);
+    /// <summary>A rollout engine over frozen weights from a model folder (evaluation), held in <paramref name="dtype"/>.</summary>
+    IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto);
 }

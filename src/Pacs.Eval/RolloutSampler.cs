@@ -23,12 +23,12 @@ public sealed class RolloutSampler(IRolloutEngine engine, ITokenizer tokenizer, 
     /// A sampler over the model folder <paramref name="modelDir"/>: the backend's rollout engine on its weights, its
     /// tokenizer and chat template (<see cref="PromptEncoder.ForModel"/>).
     /// </summary>
-    public static RolloutSampler ForModel(IEngineBackend backend, string modelDir, SamplingParams sampling)
+    public static RolloutSampler ForModel(IEngineBackend backend, string modelDir, SamplingParams sampling, WeightDtype dtype = WeightDtype.Auto)
     {
         var tokenizer = TokenizerFiles.Load(modelDir);
         var info = backend.Describe(modelDir);
         if (tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{modelDir}: the tokenizer has {tokenizer.VocabSize} ids but config.json 'vocab_size' is {info.VocabSize}");
-        return new RolloutSampler(backend.LoadRollout(modelDir), tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
+        return new RolloutSampler(backend.LoadRollout(modelDir, dtype), tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
     }
 }

@@ -21,11 +21,13 @@ internal static unsafe class DecodeKernels
 
     /// <summary>
     /// One output of <see cref="Project"/>: y [n, m] = x . w^T + bias, or y += that when accumulating. With panels
-    /// (w repacked, see <see cref="PanelMatrix"/>) the panel kernels compute it; else the dot products read w.
+    /// (w repacked, see <see cref="PanelMatrix"/>) the panel kernels compute it; else the dot products read w, or its
+    /// bfloat16 bits w16 when w is null (widened as they are loaded: the float32 results on the widened values).
     /// </summary>
-    public readonly struct Projection(float* w, int m, float* bias, float* y, bool accumulate = false, PanelMatrix? panels = null)
+    public readonly struct Projection(float* w, int m, float* bias, float* y, bool accumulate = false, PanelMatrix? panels = null, ushort* w16 = null)
     {
         public float* W { get; } = w;
+        public ushort* W16 { get; } = w16;
         public PanelMatrix? Panels { get; } = panels;
         public int M { get; } = m;
         public float* Bias { get; } = bias;
@@ -79,7 +81,8 @@ internal static unsafe class DecodeKernels
             for (int r0 = 0; r0 < n; r0 += RowTile)
             {
                 int rows = Math.Min(RowTile, n - r0);
-                Tile(x + (long)r0 * k, rows, k, o.W + (long)j0 * k, cols, tile, ItemCols);
+                if (o.W16 != null) Tile(x + (long)r0 * k, rows, k, o.W16 + (long)j0 * k, cols, tile, ItemCols);
+                else Tile(x + (long)r0 * k, rows, k, o.W + (long)j0 * k, cols, tile, ItemCols);
                 StoreTile(tile, ItemCols, rows, cols, o.Bias == null ? null : o.Bias + j0, o.Y + (long)r0 * o.M + j0, o.M, o.Accumulate);
             }
         });
@@ -116,7 +119,14 @@ internal static unsafe class DecodeKernels
     /// SwiGLU runs on 16-column blocks starting at multiples of 16, so every element takes the same SIMD or scalar
     /// path as in a whole-row <see cref="Activations.SwiGluForward"/>.
     /// </summary>
-    public static void GateUpSwiGlu(float* x, int n, int k, float* wGate, float* wUp, int m, float* y, bool parallel = true)
+    public static void GateUpSwiGlu(float* x, int n, int k, float* wGate, float* wUp, int m, float* y, bool parallel = true) =>
+        GateUpSwiGlu<float>(x, n, k, wGate, wUp, m, y, parallel);
+
+    /// <summary><see cref="GateUpSwiGlu(float*, int, int, float*, float*, int, float*, bool)"/> with bfloat16 weights, widened as they are read.</summary>
+    public static void GateUpSwiGlu(float* x, int n, int k, ushort* wGate, ushort* wUp, int m, float* y, bool parallel = true) =>
+        GateUpSwiGlu<ushort>(x, n, k, wGate, wUp, m, y, parallel);
+
+    private static void GateUpSwiGlu<T>(float* x, int n, int k, T* wGate, T* wUp, int m, float* y, bool parallel) where T : unmanaged
     {
         int items = (m + ItemCols - 1) / ItemCols;
         For(items, 2L * n * k * ItemCols, parallel, item =>
@@ -141,13 +151,27 @@ internal static unsafe class DecodeKernels
     public static void GateUpSwiGlu(float* x, int n, PanelMatrix gate, PanelMatrix up, float* y, bool parallel = true) =>
         For(gate.Panels, 2L * n * gate.K * PanelMatrix.Width, parallel, p => PanelKernels.GateUpPanel(x, n, gate, up, p, y));
 
+    // Weight loads for float32 (T = float) or bfloat16 bits (T = ushort, widened exactly); the JIT compiles each
+    // kernel once per T with the other branch removed.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load512<T>(T* w) where T : unmanaged =>
+        typeof(T) == typeof(ushort) ? BFloat16.Load512((ushort*)w) : Vector512.Load((float*)w);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load256<T>(T* w) where T : unmanaged =>
+        typeof(T) == typeof(ushort) ? BFloat16.Load256((ushort*)w) : Vector256.Load((float*)w);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Load<T>(T* w) where T : unmanaged =>
+        typeof(T) == typeof(ushort) ? BFloat16.ToSingle(*(ushort*)w) : *(float*)w;
+
     /// <summary>t[r * ldt + j] = x_r . w_j for rows x [rows, k] and cols weight rows w [cols, k].</summary>
-    private static void Tile(float* x, int rows, int k, float* w, int cols, float* t, int ldt)
+    private static void Tile<T>(float* x, int rows, int k, T* w, int cols, float* t, int ldt) where T : unmanaged
     {
         int j = 0;
         for (; j + 4 <= cols; j += 4)
         {
-            float* wj = w + (long)j * k;
+            T* wj = w + (long)j * k;
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
@@ -168,7 +192,7 @@ internal static unsafe class DecodeKernels
     /// adds of 16 separate sums.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4x4(float* x0, float* x1, float* x2, float* x3, float* w, int k, float* y, int ldy)
+    private static void Dot4x4<T>(float* x0, float* x1, float* x2, float* x3, T* w, int k, float* y, int ldy) where T : unmanaged
     {
         if (!Vector512.IsHardwareAccelerated || !Avx512F.IsSupported)
         {
@@ -178,7 +202,7 @@ internal static unsafe class DecodeKernels
             Dot1x4(x3, w, k, y + 3L * ldy);
             return;
         }
-        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        T* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
         // aCR: column (w row) C, x row R.
         var a00 = Vector512<float>.Zero; var a01 = a00; var a02 = a00; var a03 = a00;
         var a10 = a00; var a11 = a00; var a12 = a00; var a13 = a00;
@@ -191,16 +215,16 @@ internal static unsafe class DecodeKernels
             var u1 = Vector512.Load(x1 + i);
             var u2 = Vector512.Load(x2 + i);
             var u3 = Vector512.Load(x3 + i);
-            var v = Vector512.Load(w + i);
+            var v = Load512(w + i);
             a00 = Vector512.FusedMultiplyAdd(u0, v, a00); a01 = Vector512.FusedMultiplyAdd(u1, v, a01);
             a02 = Vector512.FusedMultiplyAdd(u2, v, a02); a03 = Vector512.FusedMultiplyAdd(u3, v, a03);
-            v = Vector512.Load(w1 + i);
+            v = Load512(w1 + i);
             a10 = Vector512.FusedMultiplyAdd(u0, v, a10); a11 = Vector512.FusedMultiplyAdd(u1, v, a11);
             a12 = Vector512.FusedMultiplyAdd(u2, v, a12); a13 = Vector512.FusedMultiplyAdd(u3, v, a13);
-            v = Vector512.Load(w2 + i);
+            v = Load512(w2 + i);
             a20 = Vector512.FusedMultiplyAdd(u0, v, a20); a21 = Vector512.FusedMultiplyAdd(u1, v, a21);
             a22 = Vector512.FusedMultiplyAdd(u2, v, a22); a23 = Vector512.FusedMultiplyAdd(u3, v, a23);
-            v = Vector512.Load(w3 + i);
+            v = Load512(w3 + i);
             a30 = Vector512.FusedMultiplyAdd(u0, v, a30); a31 = Vector512.FusedMultiplyAdd(u1, v, a31);
             a32 = Vector512.FusedMultiplyAdd(u2, v, a32); a33 = Vector512.FusedMultiplyAdd(u3, v, a33);
         }
@@ -259,25 +283,25 @@ internal static unsafe class DecodeKernels
 
     /// <summary>Scalar tail from element i on, then stores the four sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Finish(float* x, float* w, int k, int i, float* y, float s0, float s1, float s2, float s3)
+    private static void Finish<T>(float* x, T* w, int k, int i, float* y, float s0, float s1, float s2, float s3) where T : unmanaged
     {
-        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        T* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
         for (; i < k; i++)
         {
             float xv = x[i];
-            s0 = MathF.FusedMultiplyAdd(xv, w[i], s0);
-            s1 = MathF.FusedMultiplyAdd(xv, w1[i], s1);
-            s2 = MathF.FusedMultiplyAdd(xv, w2[i], s2);
-            s3 = MathF.FusedMultiplyAdd(xv, w3[i], s3);
+            s0 = MathF.FusedMultiplyAdd(xv, Load(w + i), s0);
+            s1 = MathF.FusedMultiplyAdd(xv, Load(w1 + i), s1);
+            s2 = MathF.FusedMultiplyAdd(xv, Load(w2 + i), s2);
+            s3 = MathF.FusedMultiplyAdd(xv, Load(w3 + i), s3);
         }
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
     }
 
     /// <summary>out[c] = x . w[c*k .. c*k+k) for four consecutive rows of w, each reduced exactly like <see cref="Dot"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot1x4(float* x, float* w, int k, float* result)
+    private static void Dot1x4<T>(float* x, T* w, int k, float* result) where T : unmanaged
     {
-        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
+        T* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k;
         int i = 0;
         float s0, s1, s2, s3;
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
@@ -286,10 +310,10 @@ internal static unsafe class DecodeKernels
             for (; i <= k - 16; i += 16)
             {
                 var xv = Vector512.Load(x + i);
-                a0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w + i), a0);
-                a1 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w1 + i), a1);
-                a2 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w2 + i), a2);
-                a3 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w3 + i), a3);
+                a0 = Vector512.FusedMultiplyAdd(xv, Load512(w + i), a0);
+                a1 = Vector512.FusedMultiplyAdd(xv, Load512(w1 + i), a1);
+                a2 = Vector512.FusedMultiplyAdd(xv, Load512(w2 + i), a2);
+                a3 = Vector512.FusedMultiplyAdd(xv, Load512(w3 + i), a3);
             }
             s0 = Tree(a0); s1 = Tree(a1); s2 = Tree(a2); s3 = Tree(a3);
         }
@@ -299,10 +323,10 @@ internal static unsafe class DecodeKernels
             for (; i <= k - 8; i += 8)
             {
                 var xv = Vector256.Load(x + i);
-                a0 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w + i), a0);
-                a1 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w1 + i), a1);
-                a2 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w2 + i), a2);
-                a3 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w3 + i), a3);
+                a0 = Vector256.FusedMultiplyAdd(xv, Load256(w + i), a0);
+                a1 = Vector256.FusedMultiplyAdd(xv, Load256(w1 + i), a1);
+                a2 = Vector256.FusedMultiplyAdd(xv, Load256(w2 + i), a2);
+                a3 = Vector256.FusedMultiplyAdd(xv, Load256(w3 + i), a3);
             }
             s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
         }
@@ -315,27 +339,27 @@ internal static unsafe class DecodeKernels
 
     /// <summary>x . w with the same reduction order as one lane of <see cref="Dot1x4"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot(float* x, float* w, int k)
+    public static float Dot<T>(float* x, T* w, int k) where T : unmanaged
     {
         int i = 0;
         float s;
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a = Vector512<float>.Zero;
-            for (; i <= k - 16; i += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(w + i), a);
+            for (; i <= k - 16; i += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Load512(w + i), a);
             s = Tree(a);
         }
         else if (Vector256.IsHardwareAccelerated)
         {
             var a = Vector256<float>.Zero;
-            for (; i <= k - 8; i += 8) a = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(w + i), a);
+            for (; i <= k - 8; i += 8) a = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Load256(w + i), a);
             s = Vector256.Sum(a);
         }
         else
         {
             s = 0;
         }
-        for (; i < k; i++) s = MathF.FusedMultiplyAdd(x[i], w[i], s);
+        for (; i < k; i++) s = MathF.FusedMultiplyAdd(x[i], Load(w + i), s);
         return s;
     }
 

@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using Pacs.Tensors;
+using Tensor = Pacs.Tensors.Tensor;
 using Pacs.Tensors.Kernels;
 using RopeTable = Pacs.Tensors.Kernels.RopeTable;
 
@@ -77,9 +79,14 @@ public sealed unsafe partial class Generator
         float* x = _x.Ptr;
         var rowArr = rows.ToArray();
 
-        fixed (float* embed = _model.Embed.Data)
+        var embedTable = _model.Embed;
+        if (embedTable.Dtype == TensorDtype.BFloat16)
             for (int i = 0; i < n; i++)
-                new ReadOnlySpan<float>(embed + (long)rowArr[i].Token * d, d).CopyTo(new Span<float>(x + (long)i * d, d));
+                BFloat16.Widen(embedTable.BFloat16Data.AsSpan(rowArr[i].Token * d, d), new Span<float>(x + (long)i * d, d));
+        else
+            fixed (float* embed = embedTable.Data)
+                for (int i = 0; i < n; i++)
+                    new ReadOnlySpan<float>(embed + (long)rowArr[i].Token * d, d).CopyTo(new Span<float>(x + (long)i * d, d));
 
         // A decode step has one row per sequence, and a row needs no other row's results in any layer. With several
         // threads and weights that fit in a core's cache, each thread takes a block of rows through the whole stack: one
@@ -125,10 +132,11 @@ public sealed unsafe partial class Generator
             Normalization.RmsNormForward(new ReadOnlySpan<float>(x + (long)i * d, d), _model.FinalNorm.Data, eps, new Span<float>(hs + (long)m * d, d));
             sampleRows[m++] = i;
         }
-        if (_prefill) Linear(hs, samples, d, _model.LmHead.Data, vocab, null, logits);
+        if (_prefill) Linear(hs, samples, d, _model.LmHead, vocab, null, logits);
         else
-            fixed (float* w = _model.LmHead.Data)
-                DecodeKernels.Project(hs, samples, d, [new(w, vocab, null, logits, panels: UsePanels ? _lmHeadPanels : null)], parallel);
+            fixed (float* w = F32(_model.LmHead))
+            fixed (ushort* w16 = Bf16(_model.LmHead))
+                DecodeKernels.Project(hs, samples, d, [new(w, vocab, null, logits, panels: UsePanels ? _lmHeadPanels : null, w16: w16)], parallel);
         var picked = new (int Token, float LogProb)[samples];
         DecodeKernels.For(samples, vocab * 8L, parallel, j =>
         {
@@ -183,16 +191,17 @@ public sealed unsafe partial class Generator
                 RmsNorm(x, n, layer.InputNorm.Data, eps, h, parallel);
                 if (_prefill)
                 {
-                    Linear(h, n, d, layer.QProj.Data, qDim, layer.QBias?.Data, q);
-                    Linear(h, n, d, layer.KProj.Data, kvDim, layer.KBias?.Data, k);
-                    Linear(h, n, d, layer.VProj.Data, kvDim, layer.VBias?.Data, v);
+                    Linear(h, n, d, layer.QProj, qDim, layer.QBias?.Data, q);
+                    Linear(h, n, d, layer.KProj, kvDim, layer.KBias?.Data, k);
+                    Linear(h, n, d, layer.VProj, kvDim, layer.VBias?.Data, v);
                 }
                 else
                 {
-                    fixed (float* wq = layer.QProj.Data, wk = layer.KProj.Data, wv = layer.VProj.Data)
+                    fixed (float* wq = F32(layer.QProj), wk = F32(layer.KProj), wv = F32(layer.VProj))
+                    fixed (ushort* q16 = Bf16(layer.QProj), k16 = Bf16(layer.KProj), v16 = Bf16(layer.VProj))
                     fixed (float* bq = layer.QBias?.Data, bk = layer.KBias?.Data, bv = layer.VBias?.Data)
-                        DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q, panels: panels?.Q), new(wk, kvDim, bk, k, panels: panels?.K),
-                            new(wv, kvDim, bv, v, panels: panels?.V)], parallel);
+                        DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q, panels: panels?.Q, w16: q16), new(wk, kvDim, bk, k, panels: panels?.K, w16: k16),
+                            new(wv, kvDim, bv, v, panels: panels?.V, w16: v16)], parallel);
                 }
                 // Rotary embedding (after the optional q/k norms) of row i's query heads that share KV head kvHead and
                 // of that KV head's key, then the key and value into the sequence's cache.
@@ -269,35 +278,38 @@ public sealed unsafe partial class Generator
                 // x += o_proj(att); x += down(silu(gate(h)) * up(h)) with h = RMSNorm(x)
                 if (_prefill)
                 {
-                    Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
+                    Linear(att, n, qDim, layer.OProj, d, layer.OBias?.Data, h);
                     AddInPlace(x, h, n * d);
                 }
                 else
                 {
-                    fixed (float* wo = layer.OProj.Data, bo = layer.OBias?.Data)
-                        DecodeKernels.Project(att, n, qDim, [new(wo, d, bo, x, accumulate: true, panels?.O)], parallel);
+                    fixed (float* wo = F32(layer.OProj), bo = layer.OBias?.Data)
+                    fixed (ushort* o16 = Bf16(layer.OProj))
+                        DecodeKernels.Project(att, n, qDim, [new(wo, d, bo, x, accumulate: true, panels?.O, o16)], parallel);
                 }
                 RmsNorm(x, n, layer.PostAttentionNorm.Data, eps, h, parallel);
                 if (_prefill)
                 {
-                    Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
-                    Linear(h, n, d, layer.UpProj.Data, inter, null, up);
+                    Linear(h, n, d, layer.GateProj, inter, null, gate);
+                    Linear(h, n, d, layer.UpProj, inter, null, up);
                     // Row by row, so an element's SIMD lane never depends on the number of rows.
                     for (int i = 0; i < n; i++)
                     {
                         var g = new Span<float>(gate + (long)i * inter, inter);
                         Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
                     }
-                    Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
+                    Linear(gate, n, inter, layer.DownProj, d, null, h);
                     AddInPlace(x, h, n * d);
                 }
                 else
                 {
-                    fixed (float* wg = layer.GateProj.Data, wu = layer.UpProj.Data, wd = layer.DownProj.Data)
+                    fixed (float* wg = F32(layer.GateProj), wu = F32(layer.UpProj), wd = F32(layer.DownProj))
+                    fixed (ushort* gate16 = Bf16(layer.GateProj), up16 = Bf16(layer.UpProj), down16 = Bf16(layer.DownProj))
                     {
                         if (panels is not null) DecodeKernels.GateUpSwiGlu(h, n, panels.Gate, panels.Up, gate, parallel);
+                        else if (gate16 != null) DecodeKernels.GateUpSwiGlu(h, n, d, gate16, up16, inter, gate, parallel);
                         else DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate, parallel);
-                        DecodeKernels.Project(gate, n, inter, [new(wd, d, null, x, accumulate: true, panels?.Down)], parallel);
+                        DecodeKernels.Project(gate, n, inter, [new(wd, d, null, x, accumulate: true, panels?.Down, down16)], parallel);
                     }
                 }
             }
@@ -322,13 +334,22 @@ public sealed unsafe partial class Generator
     /// a row from that row alone, and whether a row is a prompt row does not depend on its batch mates, so a
     /// request's tokens still depend only on its prompt and seed.
     /// </summary>
-    private static void Linear(float* input, int n, int inDim, float[] weight, int outDim, float[]? bias, float* output)
+    private static void Linear(float* input, int n, int inDim, Tensor weight, int outDim, float[]? bias, float* output)
     {
-        Gemm.Sgemm(false, true, n, outDim, inDim, 1f, new ReadOnlySpan<float>(input, n * inDim), inDim, weight, inDim, 0f, new Span<float>(output, n * outDim), outDim);
+        var a = new ReadOnlySpan<float>(input, n * inDim);
+        var c = new Span<float>(output, n * outDim);
+        if (weight.Dtype == TensorDtype.BFloat16) Gemm.SgemmBf16(false, true, n, outDim, inDim, 1f, a, inDim, weight.BFloat16Data, inDim, 0f, c, outDim);
+        else Gemm.Sgemm(false, true, n, outDim, inDim, 1f, a, inDim, weight.Data, inDim, 0f, c, outDim);
         if (bias is not null)
             for (int r = 0; r < n; r++)
                 TensorPrimitives.Add(new ReadOnlySpan<float>(output + (long)r * outDim, outDim), bias, new Span<float>(output + (long)r * outDim, outDim));
     }
+
+    /// <summary>A weight's float32 array, or null when it is bfloat16 (`fixed` then gives a null pointer).</summary>
+    private static float[]? F32(Tensor weight) => weight.Dtype == TensorDtype.Float32 ? weight.Data : null;
+
+    /// <summary>A weight's bfloat16 bits, or null when it is float32.</summary>
+    private static ushort[]? Bf16(Tensor weight) => weight.Dtype == TensorDtype.BFloat16 ? weight.BFloat16Data : null;
 
     private static void AddInPlace(float* y, float* x, int count)
     {

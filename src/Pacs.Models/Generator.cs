@@ -44,7 +44,7 @@ public sealed unsafe partial class Generator
     private readonly int _maxRowsPerStep;
     private readonly int _maxPromptRowsPerStep;
 
-    /// <summary>Bytes of float32 parameters: what a decode step reads.</summary>
+    /// <summary>Bytes of parameters as stored (bfloat16 weights: 2 per element): what a decode step reads.</summary>
     private readonly long _weightBytes;
 
     /// <summary>True while prompt rows are processed: their projections go through the SGEMM (see Linear).</summary>
@@ -59,12 +59,12 @@ public sealed unsafe partial class Generator
 
     /// <summary>
     /// Decode steps read repacked weights (see <see cref="PanelWeightBytes"/>); internal so tests can try both paths.
-    /// Stays false where the panel kernels cannot run (no AVX-512).
+    /// Stays false where the panel kernels cannot run (no AVX-512) and for bfloat16 weights (panels are float32 copies).
     /// </summary>
     internal bool UsePanels
     {
         get => _usePanels;
-        set => _usePanels = value && PanelKernels.Supported;
+        set => _usePanels = value && PanelKernels.Supported && _model.WeightDtype == Pacs.Tensors.TensorDtype.Float32;
     }
 
     private bool _usePanels;
@@ -90,7 +90,8 @@ public sealed unsafe partial class Generator
         _c = model.Config;
         _maxRowsPerStep = maxRowsPerStep;
         _maxPromptRowsPerStep = maxPromptRowsPerStep;
-        _weightBytes = 4L * model.ParameterCount;
+        _weightBytes = model.ParameterBytes;
+        // Panels are float32 copies: bfloat16 weights are read in place (widened by the dot-product kernels) instead.
         UsePanels = PanelKernels.Supported && _weightBytes <= PanelWeightBytes;
     }
 

@@ -229,8 +229,8 @@ public sealed record ModelConfig
         return v.GetString();
     }
 
-    /// <summary>Writes `config.json` in the Hugging Face layout (atomically).</summary>
-    public void Save(string path)
+    /// <summary>Writes `config.json` in the Hugging Face layout (atomically); torch_dtype names the weights' dtype.</summary>
+    public void Save(string path, string torchDtype = "float32")
     {
         if (Directory.Exists(path)) path = Path.Combine(path, FileName);
         Validate(path);
@@ -281,7 +281,7 @@ public sealed record ModelConfig
             }
             if (PadTokenId is { } pad) w.WriteNumber("pad_token_id", pad);
             w.WriteNumber("initializer_range", InitializerRange);
-            w.WriteString("torch_dtype", "float32");
+            w.WriteString("torch_dtype", torchDtype);
             w.WriteEndObject();
         }
         AtomicFile.WriteAllBytes(path, stream.ToArray());

@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Pacs.Tensors.Kernels;
 
 namespace Pacs.Models;
 
-/// <summary>Element types we read (all converted to float32 once) and write.</summary>
+/// <summary>Element types we read (into float32, or BF16 kept as bfloat16 bits) and write.</summary>
 public enum SafetensorsDtype { F32, BF16, F16 }
 
 /// <summary>One tensor's header entry: dtype, shape and byte range inside the data section.</summary>
@@ -14,8 +15,25 @@ public sealed record SafetensorsEntry(string Name, SafetensorsDtype Dtype, int[]
     public long Numel => Pacs.Tensors.Shapes.Numel(Shape);
 }
 
-/// <summary>A named float32 tensor to write.</summary>
-public sealed record NamedArray(string Name, int[] Shape, float[] Data);
+/// <summary>A named tensor to write: float32 <see cref="Data"/>, or bfloat16 bits (<see cref="BFloat16Data"/>, Data empty).</summary>
+public sealed record NamedArray(string Name, int[] Shape, float[] Data)
+{
+    public NamedArray(string name, int[] shape, ushort[] bfloat16Data)
+        : this(name, shape, Array.Empty<float>())
+    {
+        BFloat16Data = bfloat16Data;
+    }
+
+    public ushort[]? BFloat16Data { get; }
+
+    /// <summary>Elements held.</summary>
+    public int Length => BFloat16Data?.Length ?? Data.Length;
+
+    /// <summary>The float32 or bfloat16 storage of <paramref name="tensor"/>, not copied.</summary>
+    public static NamedArray Of(string name, Pacs.Tensors.Tensor tensor) => tensor.Dtype == Pacs.Tensors.TensorDtype.BFloat16
+        ? new NamedArray(name, tensor.Shape, tensor.BFloat16Data)
+        : new NamedArray(name, tensor.Shape, tensor.Data);
+}
 
 /// <summary>
 /// A memory-mapped `.safetensors` file: an 8-byte little-endian header length, a JSON header mapping names to
@@ -184,6 +202,33 @@ public sealed unsafe class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// One tensor as bfloat16 bits into <paramref name="destination"/>: BF16 data is copied as it is; F32 and F16 are
+    /// rounded to nearest even.
+    /// </summary>
+    public void ReadInto(string name, Span<ushort> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var e = Entry(name);
+        if (destination.Length != e.Numel)
+            throw new InvalidDataException($"{Path}: tensor '{name}' has {e.Numel} elements, destination holds {destination.Length}");
+        byte* src = _base + _dataStart + e.Begin;
+        if (e.Dtype == SafetensorsDtype.BF16)
+        {
+            new ReadOnlySpan<ushort>(src, destination.Length).CopyTo(destination);
+            return;
+        }
+        const int Chunk = 1 << 20;
+        var buffer = new float[Math.Min(Chunk, destination.Length)];
+        for (int start = 0; start < destination.Length; start += Chunk)
+        {
+            int count = Math.Min(Chunk, destination.Length - start);
+            if (e.Dtype == SafetensorsDtype.F32) new ReadOnlySpan<float>(src + (long)start * 4, count).CopyTo(buffer);
+            else for (int i = 0; i < count; i++) buffer[i] = (float)((Half*)src)[start + i];
+            BFloat16.Round(buffer.AsSpan(0, count), destination.Slice(start, count));
+        }
+    }
+
     public float[] ReadFloat32(string name)
     {
         var e = Entry(name);
@@ -222,8 +267,8 @@ public sealed unsafe class SafetensorsFile : IDisposable
             foreach (var t in tensors)
             {
                 if (!seen.Add(t.Name)) throw new ArgumentException($"{path}: tensor '{t.Name}' is written twice");
-                if (Pacs.Tensors.Shapes.Numel(t.Shape) != t.Data.Length)
-                    throw new ArgumentException($"{path}: tensor '{t.Name}' has shape {Pacs.Tensors.Shapes.Format(t.Shape)} but {t.Data.Length} elements");
+                if (Pacs.Tensors.Shapes.Numel(t.Shape) != t.Length)
+                    throw new ArgumentException($"{path}: tensor '{t.Name}' has shape {Pacs.Tensors.Shapes.Format(t.Shape)} but {t.Length} elements");
                 w.WriteStartObject(t.Name);
                 w.WriteString("dtype", dtypeName);
                 w.WriteStartArray("shape");
@@ -231,7 +276,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 w.WriteEndArray();
                 w.WriteStartArray("data_offsets");
                 w.WriteNumberValue(offset);
-                offset += (long)t.Data.Length * size;
+                offset += (long)t.Length * size;
                 w.WriteNumberValue(offset);
                 w.WriteEndArray();
                 w.WriteEndObject();
@@ -248,7 +293,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
             s.Write(len);
             s.Write(headerBytes);
             var buffer = new byte[1 << 20];
-            foreach (var t in tensors) WriteData(s, t.Data, dtype, buffer);
+            foreach (var t in tensors)
+            {
+                if (t.BFloat16Data is { } bits) WriteBFloat16(s, bits, dtype, buffer);
+                else WriteData(s, t.Data, dtype, buffer);
+            }
         });
     }
 
@@ -265,18 +314,26 @@ public sealed unsafe class SafetensorsFile : IDisposable
             int count = Math.Min(perChunk, data.Length - start);
             var dst = MemoryMarshal.Cast<byte, ushort>(buffer.AsSpan(0, count * 2));
             for (int i = 0; i < count; i++)
-                dst[i] = dtype == SafetensorsDtype.BF16 ? ToBFloat16(data[start + i]) : BitConverter.HalfToUInt16Bits((Half)data[start + i]);
+                dst[i] = dtype == SafetensorsDtype.BF16 ? BFloat16.FromSingle(data[start + i]) : BitConverter.HalfToUInt16Bits((Half)data[start + i]);
             s.Write(buffer, 0, count * 2);
         }
     }
 
-    /// <summary>Round-to-nearest-even truncation of a float32 to bfloat16 bits (NaN stays NaN).</summary>
-    public static ushort ToBFloat16(float value)
+    /// <summary>bfloat16 bits: as they are for BF16, widened for F32, widened then rounded to half for F16.</summary>
+    private static void WriteBFloat16(Stream s, ushort[] bits, SafetensorsDtype dtype, byte[] buffer)
     {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x40);
-        uint rounding = 0x7FFF + ((bits >> 16) & 1);
-        return (ushort)((bits + rounding) >> 16);
+        if (dtype == SafetensorsDtype.BF16)
+        {
+            s.Write(MemoryMarshal.AsBytes(bits.AsSpan()));
+            return;
+        }
+        var widened = new float[Math.Min(bits.Length, 1 << 18)];
+        for (int start = 0; start < bits.Length; start += widened.Length)
+        {
+            int count = Math.Min(widened.Length, bits.Length - start);
+            BFloat16.Widen(bits.AsSpan(start, count), widened);
+            WriteData(s, widened[..count], dtype, buffer);
+        }
     }
 }
 
@@ -314,6 +371,8 @@ public sealed class SafetensorsCheckpoint : IDisposable
     private string Describe() => _files.Count == 1 ? _files[0].Path : System.IO.Path.Combine(Directory, IndexFileName);
 
     public void ReadInto(string name, Span<float> destination) => File(name).ReadInto(name, destination);
+
+    public void ReadInto(string name, Span<ushort> destination) => File(name).ReadInto(name, destination);
 
     public static SafetensorsCheckpoint Open(string dir)
     {
@@ -406,7 +465,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
         long current = 0, total = 0;
         foreach (var t in tensors)
         {
-            long bytes = (long)t.Data.Length * size;
+            long bytes = (long)t.Length * size;
             if (current > 0 && current + bytes > maxShardBytes)
             {
                 shards.Add([]);

@@ -46,7 +46,11 @@ public sealed partial class Transformer
 
     /// <summary>Builds the model; with a seed, weights ~ N(0, initializer_range), norms 1, biases 0 (as HF);
     /// without one, all zeros (to be filled by <see cref="Load"/>).</summary>
-    public Transformer(ModelConfig config, ulong? seed = 0)
+    /// <param name="weights">
+    /// Storage of the embedding, the projections and the LM head: float32 (trainable), or bfloat16 (frozen, half the
+    /// memory; random values rounded to nearest even). Norm weights and biases are float32 either way (they are tiny).
+    /// </param>
+    public Transformer(ModelConfig config, ulong? seed = 0, TensorDtype weights = TensorDtype.Float32)
     {
         config.Validate();
         Config = config;
@@ -55,8 +59,18 @@ public sealed partial class Transformer
         var rng = seed is { } s ? new SplitMix64(s) : null;
         var parameters = new List<KeyValuePair<string, Tensor>>();
 
-        Tensor Weight(string name, params int[] shape) => Add(name, shape, rng is null ? 0 : config.InitializerRange, 0);
+        Tensor Weight(string name, params int[] shape) => weights == TensorDtype.BFloat16
+            ? AddBFloat16(name, shape, rng is null ? 0 : config.InitializerRange)
+            : Add(name, shape, rng is null ? 0 : config.InitializerRange, 0);
         Tensor Ones(string name, int n) => Add(name, [n], 0, rng is null ? 0 : 1);
+        Tensor AddBFloat16(string name, int[] shape, double std)
+        {
+            var bits = new ushort[Shapes.Numel(shape)];
+            if (std > 0) for (int k = 0; k < bits.Length; k++) bits[k] = BFloat16.FromSingle((float)(std * rng!.NextGaussian()));
+            var t = Tensor.FromBFloat16(bits, shape, name);
+            parameters.Add(new(name, t));
+            return t;
+        }
         Tensor Add(string name, int[] shape, double std, float fill)
         {
             var data = new float[Shapes.Numel(shape)];
@@ -119,19 +133,39 @@ public sealed partial class Transformer
 
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Numel);
 
+    /// <summary>Bytes of all parameters as stored (2 per bfloat16 element, 4 per float32 one).</summary>
+    public long ParameterBytes => Parameters.Sum(p => p.Value.ByteSize);
+
+    /// <summary>Storage of the embedding, projections and LM head (norms and biases are always float32).</summary>
+    public TensorDtype WeightDtype => Embed.Dtype;
+
     public void ZeroGrad()
     {
         foreach (var (_, t) in Parameters) t.ZeroGrad();
     }
 
     /// <summary>Loads `config.json`, `model.safetensors` (or its sharded index) and `generation_config.json`.</summary>
-    public static Transformer Load(string dir)
+    /// <param name="dir">The Hugging Face model folder.</param>
+    /// <param name="weights">
+    /// Storage of the large weights (see the constructor); null: the checkpoint's (bfloat16 when its embedding is
+    /// stored as BF16, else float32). A BF16 checkpoint loaded as bfloat16 is copied bit for bit, with no float32 copy;
+    /// loaded as float32 (to train every weight) it is widened exactly.
+    /// </param>
+    public static Transformer Load(string dir, TensorDtype? weights = null)
     {
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model directory not found");
         var config = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName));
-        var model = new Transformer(config, seed: null) { GenerationConfig = GenerationConfig.TryLoad(dir) };
-        model.ReadWeights(dir);
+        using var checkpoint = SafetensorsCheckpoint.Open(dir);
+        var model = new Transformer(config, seed: null, weights ?? CheckpointDtype(checkpoint)) { GenerationConfig = GenerationConfig.TryLoad(dir) };
+        model.ReadWeights(checkpoint);
         return model;
+    }
+
+    /// <summary>bfloat16 when the checkpoint stores its embedding as BF16, else float32.</summary>
+    public static TensorDtype CheckpointDtype(SafetensorsCheckpoint checkpoint)
+    {
+        const string embed = "model.embed_tokens.weight";
+        return checkpoint.Contains(embed) && checkpoint.Entry(embed).Dtype == SafetensorsDtype.BF16 ? TensorDtype.BFloat16 : TensorDtype.Float32;
     }
 
     /// <summary>
@@ -141,8 +175,14 @@ public sealed partial class Transformer
     /// </summary>
     public void ReadWeights(string dir)
     {
-        var config = Config;
         using var checkpoint = SafetensorsCheckpoint.Open(dir);
+        ReadWeights(checkpoint);
+    }
+
+    private void ReadWeights(SafetensorsCheckpoint checkpoint)
+    {
+        var config = Config;
+        string dir = checkpoint.Directory;
         var expected = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, tensor) in Parameters)
         {
@@ -152,7 +192,8 @@ public sealed partial class Transformer
             var entry = checkpoint.Entry(name);
             if (!entry.Shape.AsSpan().SequenceEqual(tensor.Shape))
                 throw new InvalidDataException($"{checkpoint.FileOf(name)}: tensor '{name}' has shape {Shapes.Format(entry.Shape)}, config.json implies {Shapes.Format(tensor.Shape)}");
-            checkpoint.ReadInto(name, tensor.Data);
+            if (tensor.Dtype == TensorDtype.BFloat16) checkpoint.ReadInto(name, tensor.BFloat16Data);
+            else checkpoint.ReadInto(name, tensor.Data);
         }
         foreach (var name in checkpoint.Names)
         {
@@ -163,13 +204,34 @@ public sealed partial class Transformer
         }
     }
 
-    /// <summary>Writes `config.json` and the weights (float32, sharded above <paramref name="maxShardBytes"/>).</summary>
-    public void Save(string dir, long maxShardBytes = 2L << 30)
+    /// <summary>
+    /// Writes `config.json` and the weights, sharded above <paramref name="maxShardBytes"/>, as
+    /// <paramref name="dtype"/> (default: BF16 for a bfloat16 model, every tensor, as Hugging Face writes them; else F32).
+    /// </summary>
+    public void Save(string dir, long maxShardBytes = 2L << 30, SafetensorsDtype? dtype = null)
     {
+        var fileDtype = dtype ?? (WeightDtype == TensorDtype.BFloat16 ? SafetensorsDtype.BF16 : SafetensorsDtype.F32);
         Directory.CreateDirectory(dir);
-        Config.Save(Path.Combine(dir, ModelConfig.FileName));
-        SafetensorsCheckpoint.Save(dir, Parameters.Select(p => new NamedArray(p.Key, p.Value.Shape, p.Value.Data)).ToList(), maxShardBytes);
+        Config.Save(Path.Combine(dir, ModelConfig.FileName), fileDtype switch
+        {
+            SafetensorsDtype.BF16 => "bfloat16",
+            SafetensorsDtype.F16 => "float16",
+            _ => "float32",
+        });
+        SafetensorsCheckpoint.Save(dir, Parameters.Select(p => NamedArray.Of(p.Key, p.Value)).ToList(), maxShardBytes, fileDtype);
         GenerationConfig?.Save(dir);
+    }
+
+    /// <summary>
+    /// This model with float32, trainable weights: itself when they are float32 already, else a new model holding the
+    /// widened values (exact) and the same generation config.
+    /// </summary>
+    public Transformer ToFloat32()
+    {
+        if (WeightDtype == TensorDtype.Float32) return this;
+        var copy = new Transformer(Config, seed: null) { GenerationConfig = GenerationConfig, GradientCheckpointing = GradientCheckpointing };
+        copy.CopyWeightsFrom(this);
+        return copy;
     }
 
     /// <summary>Copies every parameter's values from another model with the same config (e.g. a reference policy).</summary>
@@ -183,7 +245,19 @@ public sealed partial class Transformer
             var src = other.Parameters[i].Value;
             if (other.Parameters[i].Key != name || src.Numel != dst.Numel)
                 throw new ArgumentException($"CopyWeightsFrom: parameter {i} is '{other.Parameters[i].Key}' {Shapes.Format(src.Shape)} vs '{name}' {Shapes.Format(dst.Shape)}");
-            src.Data.CopyTo(dst.Data, 0);
+            CopyValues(src, dst);
+        }
+    }
+
+    /// <summary>dst's values = src's, widened or rounded (to nearest even) when their storage differs.</summary>
+    private static void CopyValues(Tensor src, Tensor dst)
+    {
+        switch (src.Dtype, dst.Dtype)
+        {
+            case (TensorDtype.Float32, TensorDtype.Float32): src.Data.CopyTo(dst.Data, 0); break;
+            case (TensorDtype.BFloat16, TensorDtype.BFloat16): src.BFloat16Data.CopyTo(dst.BFloat16Data, 0); break;
+            case (TensorDtype.BFloat16, TensorDtype.Float32): BFloat16.Widen(src.BFloat16Data, dst.Data); break;
+            default: BFloat16.Round(src.Data, dst.BFloat16Data); break;
         }
     }
 }

@@ -1,10 +1,26 @@
+using Pacs.Tensors.Kernels;
+
 namespace Pacs.Tensors;
+
+/// <summary>How a tensor stores its elements.</summary>
+public enum TensorDtype
+{
+    Float32,
+
+    /// <summary>bfloat16 bits (<see cref="Kernels.BFloat16"/>): frozen weights only, read by the kernels in float32.</summary>
+    BFloat16,
+}
 
 /// <summary>
 /// A dense float32 tensor, contiguous and row-major, with an optional gradient and a node in the autograd graph.
 /// Ops (see <see cref="Ops"/>) create new tensors; when any input requires a gradient and
 /// <see cref="Autograd.IsEnabled"/> is true, the result remembers its parents and a closure that adds the
 /// result's gradient into theirs. <see cref="Backward()"/> runs those closures in reverse topological order.
+/// A frozen weight may instead hold bfloat16 bits (<see cref="FromBFloat16"/>): half the memory, and half the bytes
+/// memory-bound kernels read. Such a tensor has no float32 copy: <see cref="Data"/> throws and
+/// <see cref="BFloat16Data"/> holds the bits; the ops that take weights (<see cref="Ops.Linear"/>,
+/// <see cref="Ops.Embedding"/>) widen them to float32 as they read them and compute in float32, and it never
+/// requires a gradient (gradients still flow through it to the other inputs). <see cref="ToFloat32"/> converts.
 /// </summary>
 public sealed class Tensor
 {
@@ -22,31 +38,60 @@ public sealed class Tensor
     /// <summary>A tensor owned by <paramref name="scope"/> (null: by none), for views and kept values.</summary>
     internal Tensor(float[] data, int[] shape, TensorScope? scope, string? name)
     {
-        long numel = Shapes.Numel(shape);
-        if (numel != data.Length)
-            throw new ArgumentException($"tensor {name ?? "<unnamed>"}: shape [{string.Join(", ", shape)}] holds {numel} elements but the data has {data.Length}");
+        CheckLength(shape, data.Length, name);
         _data = data;
         Shape = shape;
         Name = name;
         _scope = scope;
     }
 
+    private Tensor(ushort[] bits, int[] shape, string? name)
+    {
+        CheckLength(shape, bits.Length, name);
+        _data = [];
+        _bf16 = bits;
+        Shape = shape;
+        Name = name;
+    }
+
+    private static void CheckLength(int[] shape, int length, string? name)
+    {
+        long numel = Shapes.Numel(shape);
+        if (numel != length)
+            throw new ArgumentException($"tensor {name ?? "<unnamed>"}: shape [{string.Join(", ", shape)}] holds {numel} elements but the data has {length}");
+    }
+
     private readonly float[] _data;
+    private readonly ushort[]? _bf16;
     private float[]? _grad;
     private readonly TensorScope? _scope;
+    private bool _requiresGrad;
 
     /// <summary>
     /// The elements, row-major. Ops never alias another tensor's array except <see cref="Ops.Reshape"/> and
-    /// <see cref="Detach"/>. Throws once the <see cref="TensorScope"/> that owns the tensor has ended.
+    /// <see cref="Detach"/>. Throws once the <see cref="TensorScope"/> that owns the tensor has ended, and for a
+    /// bfloat16 tensor (no float32 copy exists: read <see cref="BFloat16Data"/> or convert with <see cref="ToFloat32"/>).
     /// </summary>
     public float[] Data
     {
         get
         {
+            if (_bf16 is not null)
+                throw new InvalidOperationException($"tensor {(Name is null ? "" : Name + " ")}{Shapes.Format(Shape)} holds bfloat16 weights and has no float32 data: read BFloat16Data, or ToFloat32() for a float32 copy");
             if (_scope is { HasEnded: true }) throw Escaped();
             return _data;
         }
     }
+
+    /// <summary>How the elements are stored.</summary>
+    public TensorDtype Dtype => _bf16 is null ? TensorDtype.Float32 : TensorDtype.BFloat16;
+
+    /// <summary>The bfloat16 bits of a <see cref="TensorDtype.BFloat16"/> tensor, row-major; throws for a float32 one.</summary>
+    public ushort[] BFloat16Data => _bf16
+        ?? throw new InvalidOperationException($"tensor {(Name is null ? "" : Name + " ")}{Shapes.Format(Shape)} is float32, not bfloat16");
+
+    /// <summary>Bytes its elements take: 4 per element for float32, 2 for bfloat16.</summary>
+    public long ByteSize => (long)Numel * (_bf16 is null ? 4 : 2);
 
     public int[] Shape { get; }
 
@@ -68,7 +113,17 @@ public sealed class Tensor
         }
     }
 
-    public bool RequiresGrad { get; set; }
+    /// <summary>Whether gradients flow into this tensor; never true for a bfloat16 (frozen) tensor.</summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (value && _bf16 is not null)
+                throw new InvalidOperationException($"tensor {(Name is null ? "" : Name + " ")}{Shapes.Format(Shape)} holds frozen bfloat16 weights: train a float32 copy (ToFloat32) instead");
+            _requiresGrad = value;
+        }
+    }
 
     public string? Name { get; set; }
 
@@ -78,7 +133,7 @@ public sealed class Tensor
     /// <summary>False once the owning <see cref="TensorScope"/> has ended (its data may have been reused).</summary>
     public bool IsValid => _scope is not { HasEnded: true };
 
-    public int Numel => _data.Length;
+    public int Numel => _bf16?.Length ?? _data.Length;
 
     public int Rank => Shape.Length;
 
@@ -101,6 +156,22 @@ public sealed class Tensor
 
     public static Tensor Scalar(float value) => new([value], []);
 
+    /// <summary>
+    /// A frozen weight stored as bfloat16 bits (not copied, owned by no scope, never requiring a gradient): the ops
+    /// that take weights widen it as they read it, so no float32 copy is made.
+    /// </summary>
+    public static Tensor FromBFloat16(ushort[] bits, int[] shape, string? name = null) => new(bits, shape, name);
+
+    /// <summary>
+    /// A float32 tensor with the same values: this one for a float32 tensor, else a new unscoped copy (exact: every
+    /// bfloat16 value is a float32) with the given gradient flag.
+    /// </summary>
+    public Tensor ToFloat32(bool requiresGrad = false) =>
+        _bf16 is null ? this : new Tensor(BFloat16.ToSingleArray(_bf16), Shape, scope: null, Name) { RequiresGrad = requiresGrad };
+
+    /// <summary>A bfloat16 tensor with these values rounded to nearest even (this one if already bfloat16).</summary>
+    public Tensor ToBFloat16() => _bf16 is null ? FromBFloat16(BFloat16.RoundArray(Data), Shape, Name) : this;
+
     public float Item()
     {
         if (Numel != 1) throw new InvalidOperationException($"Item() needs a one-element tensor, got shape {Shapes.Format(Shape)}");
@@ -111,7 +182,7 @@ public sealed class Tensor
     public float[] EnsureGrad()
     {
         if (_scope is { HasEnded: true }) throw Escaped();
-        return _grad ??= _scope is null ? new float[_data.Length] : _scope.Rent(_data.Length, clear: true);
+        return _grad ??= _scope is null ? new float[Numel] : _scope.Rent(Numel, clear: true);
     }
 
     public void ZeroGrad()

@@ -316,6 +316,28 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Init_writes_bf16_weights_and_generate_reads_them_in_either_precision()
+    {
+        string model = Path.Combine(_temp, "qwen2-tiny-bf16");
+        string tokenizer = Path.Combine(RepoRoot(), "models", "tokenizers", "qwen3");
+        var (code, stdout, err) = Run("init", "--arch", "qwen2", "--preset", "tiny", "--tokenizer", tokenizer, "--out", model, "--seed", "4", "--dtype", "bfloat16");
+        Assert.True(code == 0, err);
+        Assert.Contains("bfloat16 weights", stdout);
+        using (var file = Pacs.Models.SafetensorsFile.Open(Path.Combine(model, "model.safetensors")))
+            Assert.All(file.Entries.Values, e => Assert.Equal(Pacs.Models.SafetensorsDtype.BF16, e.Dtype));
+        Assert.Equal(Pacs.Tensors.TensorDtype.BFloat16, Pacs.Models.Transformer.Load(model).WeightDtype);
+        var (bf16Code, bf16Out, bf16Err) = Run("generate", "--model", model, "--prompt", "Hello", "--max-tokens", "4", "--greedy", "--json");
+        Assert.True(bf16Code == 0, bf16Err);
+        var (f32Code, f32Out, f32Err) = Run("generate", "--model", model, "--prompt", "Hello", "--max-tokens", "4", "--greedy", "--json", "--dtype", "float32");
+        Assert.True(f32Code == 0, f32Err);
+        Assert.Equal(f32Out, bf16Out);
+        (code, _, err) = Run("generate", "--model", model, "--prompt", "Hello", "--dtype", "fp8");
+        AssertUserError(code, err, "--dtype", "fp8");
+        (code, _, err) = Run("init", "--arch", "qwen2", "--tokenizer", tokenizer, "--out", Path.Combine(_temp, "y"), "--dtype", "auto");
+        AssertUserError(code, err, "--dtype");
+    }
+
+    [Fact]
     public void A_tokenizer_larger_than_the_models_vocabulary_is_one_error_line_for_eval_and_train()
     {
         string model = Path.Combine(_temp, "small-vocab");

@@ -12,14 +12,17 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl"];
+    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl", "decode", "load"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var modelDir = new Option<string?>("--model") { Description = "Model folder for the load part (e.g. written by `pacs init --dtype bfloat16`)" };
+        var dtype = DtypeOption.Create();
+        dtype.Description = "Precision the load part holds --model's weights in: " + dtype.Description;
         var memory = new Option<string>("--train-memory")
         {
             Description = $"Activation memory of the train part: {TrainMemory.Plain} (fresh arrays per op), {TrainMemory.Scope} (a TensorScope per step: "
@@ -27,7 +30,7 @@ public sealed class BenchCommand : ICliCommand
             DefaultValueFactory = _ => TrainMemory.ScopeCheckpoint,
         };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -40,7 +43,14 @@ public sealed class BenchCommand : ICliCommand
             string trainMemory = parse.GetValue(memory)!;
             if (!TrainMemory.Names.Contains(trainMemory))
                 throw new ArgumentException($"--train-memory: unknown mode '{trainMemory}' (expected {string.Join(", ", TrainMemory.Names)})");
-            var report = Run(shapeName, config, n, parts, trainMemory);
+            string? loadDir = parse.GetValue(modelDir);
+            if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
+            var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
+            var report = Run(shapeName, config, n, parts, trainMemory) with
+            {
+                DtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, n, Console.WriteLine) : null,
+                Load = parts.Contains("load") ? DtypeBench.Load(loadDir!, weightDtype, decodeTokens: 16, n, Console.WriteLine) : null,
+            };
             if (parse.GetValue(json) is { } path)
             {
                 File.WriteAllText(path, report.ToJson());

@@ -32,11 +32,13 @@ public sealed class EvalCommand : ICliCommand
         var output = new Option<string?>("--out") { Description = "Where to write eval_metrics.json and rollouts.jsonl (default: runs/eval/MODEL-TASK)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of the output folder if it holds files" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
-        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output, overwrite }) command.Options.Add(option);
+        var dtype = DtypeOption.Create();
+        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output, overwrite, dtype }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
             var policy = Pacs.Rewards.Math.EquivalenceOptions.ParsePolicy(parse.GetValue(verifierPolicy)!);
+            var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
             var evalTask = parse.GetValue(dataset) is { } datasetName
                 ? TaskRegistry.Create(datasetName, level: parse.GetValue(level), verifierPolicy: policy)
                 : TaskRegistry.Create(parse.GetValue(task)!, parse.GetValue(seed), parse.GetValue(level));
@@ -51,7 +53,7 @@ public sealed class EvalCommand : ICliCommand
                 // Prompts that do not fit the model's context with the response budget are dropped up front, and counted.
                 var fitted = DataCommand.FitToModel(evalTask, modelDir, parse.GetValue(maxNew));
                 Console.WriteLine(fitted.Report);
-                report = Run(modelDir, fitted, sampling, options, outDir, verifierPolicy: policyName);
+                report = Run(modelDir, fitted, sampling, options, outDir, verifierPolicy: policyName, dtype: weightDtype);
             }
             catch
             {
@@ -69,9 +71,9 @@ public sealed class EvalCommand : ICliCommand
     /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table. A math
     /// dataset's <paramref name="verifierPolicy"/>, when given, is recorded with the metrics.</summary>
     public static EvalReport Run(string modelDir, ITask task, SamplingParams sampling, EvalOptions options, string outDir, string? title = null,
-        string? verifierPolicy = null)
+        string? verifierPolicy = null, WeightDtype dtype = WeightDtype.Auto)
     {
-        var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling);
+        var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling, dtype);
         EvalReport report = null!;
         if (AnsiConsole.Profile.Capabilities.Interactive)
         {

@@ -22,7 +22,8 @@ public sealed class GenerateCommand : ICliCommand
         var topKOption = new Option<int?>("--top-k") { Description = "Sample among the k most likely tokens (default: generation_config.json, else all)" };
         var seedOption = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
         var jsonOption = new Option<bool>("--json") { Description = "Print {\"prompt_ids\": [...], \"ids\": [...], \"text\": \"...\"}" };
-        foreach (var option in new Option[] { modelOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption })
+        var dtypeOption = DtypeOption.Create();
+        foreach (var option in new Option[] { modelOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption, dtypeOption })
             command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
@@ -36,7 +37,8 @@ public sealed class GenerateCommand : ICliCommand
             int maxTokens = parse.GetValue(maxTokensOption);
             if (maxTokens < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {maxTokens}");
 
-            var model = Transformer.Load(dir);
+            var dtype = DtypeOption.Parse(parse.GetValue(dtypeOption)!);
+            var model = ManagedBackend.LoadFrozenModel(dir, dtype);
             var tokenizer = HfTokenizer.Load(dir);
             int[] promptIds = Encode(tokenizer, dir, prompt, parse.GetValue(chatOption));
             if (promptIds.Length == 0)

@@ -21,17 +21,24 @@ public sealed class InitCommand : ICliCommand
         var output = new Option<string>("--out") { Description = "Folder to write (refused if it holds files, unless --overwrite)", Required = true };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds files" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 0 };
+        var dtype = new Option<string>("--dtype") { Description = "Precision of the written weights: float32, or bfloat16 (BF16 safetensors, as Qwen and Llama are published; half the size)", DefaultValueFactory = _ => "float32" };
         var command = new Command("init", "Write a randomly initialised Hugging Face model folder of a real shape with a real tokenizer and chat template");
-        foreach (var option in new Option[] { arch, preset, tokenizer, output, seed, overwrite }) command.Options.Add(option);
+        foreach (var option in new Option[] { arch, preset, tokenizer, output, seed, overwrite, dtype }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string outDir = parse.GetValue(output)!;
+            var weights = DtypeOption.Parse(parse.GetValue(dtype)!) switch
+            {
+                WeightDtype.Bfloat16 => Pacs.Tensors.TensorDtype.BFloat16,
+                WeightDtype.Float32 => Pacs.Tensors.TensorDtype.Float32,
+                _ => throw new ArgumentException("--dtype: init writes float32 or bfloat16 weights, not auto"),
+            };
             // The shape and tokenizer are checked by Write before anything is written; an existing folder is refused first.
             OutputFolder.Prepare(outDir, parse.GetValue(overwrite), parse.GetValue(tokenizer)!);
             (string dir, long parameters) written;
             try
             {
-                written = Write(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(tokenizer)!, outDir, parse.GetValue(seed));
+                written = Write(parse.GetValue(arch)!, parse.GetValue(preset)!, parse.GetValue(tokenizer)!, outDir, parse.GetValue(seed), weights);
             }
             catch
             {
@@ -39,14 +46,18 @@ public sealed class InitCommand : ICliCommand
                 throw;
             }
             var (dir, parameters) = written;
-            Console.WriteLine($"wrote {dir}: {parse.GetValue(arch)} {parse.GetValue(preset)}, {parameters:N0} parameters (random, seed {parse.GetValue(seed)}), tokenizer and chat template of {parse.GetValue(tokenizer)}");
+            Console.WriteLine($"wrote {dir}: {parse.GetValue(arch)} {parse.GetValue(preset)}, {parameters:N0} parameters (random, seed {parse.GetValue(seed)}), {parse.GetValue(dtype)} weights, tokenizer and chat template of {parse.GetValue(tokenizer)}");
             return 0;
         }));
         return command;
     }
 
-    /// <summary>Writes the folder; returns it and the parameter count.</summary>
-    public static (string Dir, long Parameters) Write(string arch, string preset, string tokenizerDir, string outDir, ulong seed)
+    /// <summary>
+    /// Writes the folder; returns it and the parameter count. bfloat16 weights are drawn in float32 and rounded one by
+    /// one (no float32 copy of the model is made) and written as BF16.
+    /// </summary>
+    public static (string Dir, long Parameters) Write(string arch, string preset, string tokenizerDir, string outDir, ulong seed,
+        Pacs.Tensors.TensorDtype weights = Pacs.Tensors.TensorDtype.Float32)
     {
         var shape = ModelPresets.Shape(arch.Trim().ToLowerInvariant(), preset.Trim().ToLowerInvariant());
         if (File.Exists(Path.Combine(outDir, ModelConfig.FileName)))
@@ -61,7 +72,7 @@ public sealed class InitCommand : ICliCommand
         int vocab = Math.Max(shape.VocabSize, (tokenizer.VocabSize + 63) / 64 * 64);
         int? bos = tokenizer.BosId ?? tokenizer.TokenToId("<|endoftext|>");
         var config = shape with { VocabSize = vocab, BosTokenId = bos, EosTokenIds = endIds, PadTokenId = tokenizer.PadId };
-        var model = new Transformer(config, seed)
+        var model = new Transformer(config, seed, weights)
         {
             GenerationConfig = new GenerationConfig { DoSample = true, BosTokenId = bos, EosTokenIds = endIds, PadTokenId = tokenizer.PadId },
         };

@@ -19,7 +19,7 @@ public static class ModelPresets
     {
         (_, "tiny") when Architectures.Contains(arch) => Tiny(arch),
         ("qwen2", "0.5b") => BenchShapes.Qwen25HalfB() with { MaxPositionEmbeddings = 32768 },
-        ("qwen2", "1.5b") => Qwen(arch, hidden: 1536, layers: 28, heads: 12, kvHeads: 2, headDim: 128, mlp: 8960, positions: 32768),
+        ("qwen2", "1.5b") => BenchShapes.Qwen25OneAndHalfB() with { MaxPositionEmbeddings = 32768 },
         ("qwen3", "0.5b") => Qwen(arch, hidden: 1024, layers: 28, heads: 16, kvHeads: 8, headDim: 128, mlp: 3072, positions: 40960),
         ("qwen3", "1.5b") => Qwen(arch, hidden: 2048, layers: 28, heads: 16, kvHeads: 8, headDim: 128, mlp: 6144, positions: 40960),
         ("llama", "1b") => new ModelConfig

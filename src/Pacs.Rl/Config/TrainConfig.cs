@@ -71,6 +71,9 @@ public sealed class ModelSection
 {
     [Knob("Directory of the starting model (an SFT base); `--model` overrides it.")]
     public string Dir { get; set; } = "";
+
+    [Knob("Precision of the large weights (embedding, projections, LM head): auto (the checkpoint's: bfloat16 for a BF16 checkpoint), bfloat16 or float32. Frozen copies (the reference model) stay in it, at half the memory in bfloat16; trained weights are float32 masters of its values. Norms and biases are float32.")]
+    public Pacs.Engine.WeightDtype Dtype { get; set; } = Pacs.Engine.WeightDtype.Auto;
 }
 
 /// <summary>

@@ -81,10 +81,10 @@ public sealed class RlTrainer
         if (_tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
 
-        var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay));
+        var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay), Dtype: config.Model.Dtype);
         _policy = backend.LoadPolicy(_startModelDir, settings);
         // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the first update.
-        _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? backend.LoadFrozen(_startModelDir) : null;
+        _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? backend.LoadFrozen(_startModelDir, config.Model.Dtype) : null;
         if (_algorithm.NeedsCritic) _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, settings);
         if (checkpoint is not null) LoadCheckpoint(checkpoint);
 
@@ -99,7 +99,7 @@ public sealed class RlTrainer
             throw new ArgumentException($"trainer.recompute_logprobs=false: algorithm {config.Algorithm.Name} needs the rollout policy's exact log-probs, and this rollout engine's are not computed as the trainer's; set it to true");
         // A*-PO: V* of each prompt from the frozen initial model, drawn once and cached in the run.
         if (_algorithm is AStarPoAlgorithm astar)
-            _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir), _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
+            _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir, config.Model.Dtype), _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
         // VinePPO: Monte-Carlo values at reasoning-step boundaries from K extra rollouts of the policy.
         if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_rollout, _tokenizer, _task, vine.Options, config.Trainer.Seed);
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);

@@ -57,6 +57,34 @@ public static class Gemm
         Interlocked.Exchange(ref s_ticks, 0);
     }
 
+    /// <summary>
+    /// <see cref="Sgemm"/> with B stored as bfloat16 bits (a frozen weight): the managed kernels widen B exactly while
+    /// packing it and compute in float32, so C is the float32 product with B's float32 values, to the bit (OpenBLAS
+    /// has no bfloat16 input, so PACS_BLAS does not apply).
+    /// </summary>
+    public static unsafe void SgemmBf16(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<ushort> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        long start = Profiling ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        fixed (float* pa = a)
+        fixed (ushort* pb = b)
+        fixed (float* pc = c)
+            GemmManaged.SgemmBf16(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        if (start != 0)
+        {
+            Interlocked.Increment(ref s_calls);
+            Interlocked.Add(ref s_multiplyAdds, (long)m * n * k);
+            Interlocked.Add(ref s_ticks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
+    }
+
     /// <summary>The blocked, packed SIMD implementation, whatever the backend setting.</summary>
     public static unsafe void Managed(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
@@ -72,7 +100,7 @@ public static class Gemm
         bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == 0)
         {
@@ -89,7 +117,7 @@ public static class Gemm
     public static void Reference(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
@@ -117,12 +145,12 @@ public static class Gemm
     }
 
     private static void Validate(bool transA, bool transB, int m, int n, int k,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+        int aLength, int lda, int bLength, int ldb, int cLength, int ldc)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"sgemm: negative size m={m} n={n} k={k}");
-        CheckOperand("A", transA ? k : m, transA ? m : k, a.Length, lda);
-        CheckOperand("B", transB ? n : k, transB ? k : n, b.Length, ldb);
-        CheckOperand("C", m, n, c.Length, ldc);
+        CheckOperand("A", transA ? k : m, transA ? m : k, aLength, lda);
+        CheckOperand("B", transB ? n : k, transB ? k : n, bLength, ldb);
+        CheckOperand("C", m, n, cLength, ldc);
     }
 
     private static void CheckOperand(string name, int rows, int cols, int length, int ld)

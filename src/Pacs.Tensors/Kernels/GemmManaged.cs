@@ -110,10 +110,23 @@ internal static unsafe class GemmManaged
     public static void Sgemm(GemmIsa isa, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
-        var job = new Job(isa, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        var job = new Job(isa, transA, transB, m, n, k, alpha, a, lda, b, null, ldb, beta, c, ldc);
         if (!transB && m <= DirectMaxM) job.RunDirect();
         else job.RunPacked();
     }
+
+    public static void SgemmBf16(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, ushort* b, int ldb, float beta, float* c, int ldc) =>
+        SgemmBf16(GemmIsa.Best, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// <see cref="Sgemm(GemmIsa, bool, bool, int, int, int, float, float*, int, float*, int, float, float*, int)"/>
+    /// with B stored as bfloat16: B is widened to float32 while its micro-panels are packed (always packed, even for
+    /// small m), and the kernels are the float32 ones, so C equals the float32 product with the widened B to the bit.
+    /// </summary>
+    public static void SgemmBf16(GemmIsa isa, bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, ushort* b, int ldb, float beta, float* c, int ldc) =>
+        new Job(isa, transA, transB, m, n, k, alpha, a, lda, null, b, ldb, beta, c, ldc).RunPacked();
 
     /// <summary>The number of k blocks: equal parts no longer than isa.MaxKC, a function of k alone.</summary>
     internal static int KBlockCount(GemmIsa isa, int k) => (k + isa.MaxKC - 1) / isa.MaxKC;
@@ -124,8 +137,9 @@ internal static unsafe class GemmManaged
         return slot.Ptr;
     }
 
+    /// <summary>One product; B is float32 (b) or bfloat16 (b16, widened while packing), the other pointer null.</summary>
     private sealed class Job(GemmIsa isa, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        float* a, int lda, float* b, ushort* b16, int ldb, float beta, float* c, int ldc)
     {
         private readonly int _nr = isa.NR;
         private readonly int _kBlocks = KBlockCount(isa, k);
@@ -245,6 +259,11 @@ internal static unsafe class GemmManaged
         /// <summary>op(B) rows [pc, pc + kc), columns [j0, j0 + cols) as one [kc][NR] micro-panel, zero-padded.</summary>
         private void PackB(int pc, int kc, int j0, int cols, float* dst)
         {
+            if (b16 != null)
+            {
+                PackBf16(pc, kc, j0, cols, dst);
+                return;
+            }
             if (!transB)
             {
                 for (int p = 0; p < kc; p++)
@@ -284,6 +303,54 @@ internal static unsafe class GemmManaged
                 }
                 float* src = b + (long)(j0 + q) * ldb + pc;
                 for (int p = 0; p < kc; p++) d[p * _nr] = src[p];
+            }
+        }
+
+        /// <summary><see cref="PackB"/> from bfloat16 B: the same panel layout, every value widened exactly.</summary>
+        private void PackBf16(int pc, int kc, int j0, int cols, float* dst)
+        {
+            if (!transB)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    ushort* src = b16 + (long)(pc + p) * ldb + j0;
+                    float* d = dst + p * _nr;
+                    int q = 0;
+                    if (cols == _nr && Vector256.IsHardwareAccelerated)
+                        for (; q + 8 <= cols; q += 8) BFloat16.Load256(src + q).Store(d + q);
+                    for (; q < cols; q++) d[q] = BFloat16.ToSingle(src[q]);
+                    for (; q < _nr; q++) d[q] = 0;
+                }
+                return;
+            }
+            // op(B)[p, j] = B[j, p]: 8 stored rows x 8 k widened into a scratch block, then transposed into the panel.
+            int q0 = 0;
+            if (Avx.IsSupported && _nr % 8 == 0)
+            {
+                float* block = stackalloc float[64];
+                for (; q0 + 8 <= cols; q0 += 8)
+                {
+                    ushort* src = b16 + (long)(j0 + q0) * ldb + pc;
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8)
+                    {
+                        for (int r = 0; r < 8; r++) BFloat16.Load256(src + (long)r * ldb + p).Store(block + r * 8);
+                        Transpose8x8(block, 8, dst + (long)p * _nr + q0, _nr);
+                    }
+                    for (; p < kc; p++)
+                        for (int q = 0; q < 8; q++) dst[(long)p * _nr + q0 + q] = BFloat16.ToSingle(src[(long)q * ldb + p]);
+                }
+            }
+            for (int q = q0; q < _nr; q++)
+            {
+                float* d = dst + q;
+                if (q >= cols)
+                {
+                    for (int p = 0; p < kc; p++) d[p * _nr] = 0;
+                    continue;
+                }
+                ushort* src = b16 + (long)(j0 + q) * ldb + pc;
+                for (int p = 0; p < kc; p++) d[p * _nr] = BFloat16.ToSingle(src[p]);
             }
         }
 

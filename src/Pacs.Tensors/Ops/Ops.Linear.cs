@@ -73,7 +73,10 @@ public static partial class Ops
         return result;
     }
 
-    /// <summary>x @ weight^T + bias. x [..., in], weight [out, in] (Hugging Face layout), bias [out] -> [..., out].</summary>
+    /// <summary>
+    /// x @ weight^T + bias. x [..., in], weight [out, in] (Hugging Face layout), bias [out] -> [..., out]. A bfloat16
+    /// weight (frozen) is widened while the GEMM packs it: the result and x's gradient equal those of its float32 values.
+    /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
         if (weight.Rank != 2 || x.Rank < 1 || x.Shape[^1] != weight.Shape[1])
@@ -82,22 +85,33 @@ public static partial class Ops
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF)) throw ShapeError("Linear", "bias must be [out]", weight, bias);
         var shape = (int[])x.Shape.Clone();
         shape[^1] = outF;
-        float[] xd = x.Data, wd = weight.Data, y = TensorScope.Allocate((long)rows * outF, clear: false);
+        float[] xd = x.Data, y = TensorScope.Allocate((long)rows * outF, clear: false);
         if (bias is not null)
         {
             float[] bd = bias.Data;
             for (int r = 0; r < rows; r++) bd.CopyTo(y, r * outF);
         }
-        Gemm.Sgemm(false, true, rows, outF, inF, 1f, xd, inF, wd, inF, bias is null ? 0f : 1f, y, outF);
+        // y = x W^T (+ y when a bias was copied in).
+        MultiplyByWeight(weight, transposed: true, rows, outF, inF, xd, bias is null ? 0f : 1f, y);
         var result = new Tensor(y, shape);
         if (Autograd.Needs(x, weight, bias))
             result.SetGraph(bias is null ? [x, weight] : [x, weight, bias], () =>
             {
                 float[] g = result.Grad!; // [rows, out]
-                if (x.RequiresGrad) Gemm.Sgemm(false, false, rows, inF, outF, 1f, g, outF, wd, inF, 1f, x.EnsureGrad(), inF);
+                if (x.RequiresGrad) MultiplyByWeight(weight, transposed: false, rows, inF, outF, g, 1f, x.EnsureGrad()); // dx += g W
                 if (weight.RequiresGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, g, outF, xd, inF, 1f, weight.EnsureGrad(), inF);
                 if (bias is { RequiresGrad: true }) Simd.AddColumnSums(g, rows, outF, bias.EnsureGrad());
             });
         return result;
+    }
+
+    /// <summary>c [m, n] = a [m, k] . op(W) + beta * c, op(W) = W^T (W [n, k]) or W (W [k, n]), W float32 or bfloat16.</summary>
+    private static void MultiplyByWeight(Tensor weight, bool transposed, int m, int n, int k, float[] a, float beta, float[] c)
+    {
+        int ldw = weight.Shape[1];
+        if (weight.Dtype == TensorDtype.BFloat16)
+            Gemm.SgemmBf16(false, transposed, m, n, k, 1f, a, k, weight.BFloat16Data, ldw, beta, c, n);
+        else
+            Gemm.Sgemm(false, transposed, m, n, k, 1f, a, k, weight.Data, ldw, beta, c, n);
     }
 }

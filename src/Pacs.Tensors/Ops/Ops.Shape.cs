@@ -34,8 +34,17 @@ public static partial class Ops
         if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight must be [V, D], got {Describe(weight)}");
         int vocab = weight.Shape[0], dim = weight.Shape[1];
         CheckIds("Embedding", ids, vocab, "ids");
-        float[] wd = weight.Data, y = TensorScope.Allocate((long)ids.Length * dim, clear: false);
-        RowParallel.For(ids.Length, dim, n => Array.Copy(wd, (long)ids[n] * dim, y, (long)n * dim, dim));
+        float[] y = TensorScope.Allocate((long)ids.Length * dim, clear: false);
+        if (weight.Dtype == TensorDtype.BFloat16)
+        {
+            ushort[] bits = weight.BFloat16Data;
+            RowParallel.For(ids.Length, dim, n => BFloat16.Widen(bits.AsSpan(ids[n] * dim, dim), y.AsSpan(n * dim, dim)));
+        }
+        else
+        {
+            float[] wd = weight.Data;
+            RowParallel.For(ids.Length, dim, n => Array.Copy(wd, (long)ids[n] * dim, y, (long)n * dim, dim));
+        }
         var result = new Tensor(y, [ids.Length, dim]);
         if (Autograd.Needs(weight))
         {

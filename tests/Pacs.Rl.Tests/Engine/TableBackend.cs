@@ -34,11 +34,11 @@ internal sealed class TableBackend(int positions = 8) : IEngineBackend
 
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => new TableModel(Positions, Describe(modelDir).VocabSize, valueHead: true, settings.Optimizer);
 
-    public IScorer LoadFrozen(string modelDir) => LoadPolicy(modelDir, new TrainingSettings(new OptimizerSettings()));
+    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => LoadPolicy(modelDir, new TrainingSettings(new OptimizerSettings()));
 
     public IRolloutEngine CreateRollout(ITrainableModel policy) => new TableRollout((TableModel)policy);
 
-    public IRolloutEngine LoadRollout(string modelDir) => new TableRollout((TableModel)LoadPolicy(modelDir, new TrainingSettings(new OptimizerSettings())));
+    public IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new TableRollout((TableModel)LoadPolicy(modelDir, new TrainingSettings(new OptimizerSettings())));
 }
 
 internal sealed record TableRows(IReadOnlyList<int[]> Prompts, IReadOnlyList<int[]> Responses) : IPackedRows

@@ -29,6 +29,7 @@ public class ConfigBinderTests
     [Theory]
     [InlineData("algorithm:\n  name: pacs\n  psi: foo\n", "line 3", "algorithm.psi", "rloo, grpo, none")]
     [InlineData("algorithm:\n  name: grpo\n  loss_agg_mode: tokens\n", "line 3", "algorithm.loss_agg_mode", "token-mean, seq-mean-token-sum")]
+    [InlineData("model:\n  dir: m\n  dtype: fp8\n", "line 3", "model.dtype", "auto, bfloat16, float32")]
     public void Enum_values_are_checked_while_binding_naming_file_line_and_choices(string yaml, string line, string key, string choices)
     {
         var e = Assert.Throws<FormatException>(() => ConfigBinder.ApplyYaml(new TrainConfig(), yaml, "bad.yaml"));
@@ -55,6 +56,16 @@ public class ConfigBinderTests
         ConfigBinder.Set(set, "optim.schedule=cosin");
         set.Model.Dir = Path.GetTempPath();
         Assert.StartsWith("--set: optim.schedule", Assert.ThrowsAny<ArgumentException>(() => TrainConfigValidator.Validate(set)).Message);
+    }
+
+    [Fact]
+    public void Model_dtype_defaults_to_the_checkpoints_and_binds_bfloat16()
+    {
+        Assert.Equal(Pacs.Engine.WeightDtype.Auto, new TrainConfig().Model.Dtype);
+        var config = new TrainConfig();
+        ConfigBinder.ApplyYaml(config, "model:\n  dtype: bfloat16\n", "a.yaml");
+        Assert.Equal(Pacs.Engine.WeightDtype.Bfloat16, config.Model.Dtype);
+        Assert.Contains("dtype: \"bfloat16\"", ConfigBinder.ToYaml(config));
     }
 
     [Fact]
