@@ -73,6 +73,7 @@ public sealed unsafe partial class Generator
         int n = rows.Count, samples = 0;
         foreach (var r in rows) if (r.Sample) samples++;
         EnsureRows(n, Math.Max(samples, 1));
+        BeginAdapter(n);
         int d = _c.HiddenSize;
         float* x = _x.Ptr;
         var rowArr = rows.ToArray();
@@ -194,6 +195,9 @@ public sealed unsafe partial class Generator
                         DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q, panels: panels?.Q), new(wk, kvDim, bk, k, panels: panels?.K),
                             new(wv, kvDim, bv, v, panels: panels?.V)], parallel);
                 }
+                AddAdapter(l, LoraTarget.QProj, r0, h, n, d, q, qDim, parallel);
+                AddAdapter(l, LoraTarget.KProj, r0, h, n, d, k, kvDim, parallel);
+                AddAdapter(l, LoraTarget.VProj, r0, h, n, d, v, kvDim, parallel);
                 // Rotary embedding (after the optional q/k norms) of row i's query heads that share KV head kvHead and
                 // of that KV head's key, then the key and value into the sequence's cache.
                 void Prepare(int i, int kvHead)
@@ -270,18 +274,22 @@ public sealed unsafe partial class Generator
                 if (_prefill)
                 {
                     Linear(att, n, qDim, layer.OProj.Data, d, layer.OBias?.Data, h);
+                    AddAdapter(l, LoraTarget.OProj, r0, att, n, qDim, h, d, parallel);
                     AddInPlace(x, h, n * d);
                 }
                 else
                 {
                     fixed (float* wo = layer.OProj.Data, bo = layer.OBias?.Data)
                         DecodeKernels.Project(att, n, qDim, [new(wo, d, bo, x, accumulate: true, panels?.O)], parallel);
+                    AddAdapter(l, LoraTarget.OProj, r0, att, n, qDim, x, d, parallel);
                 }
                 RmsNorm(x, n, layer.PostAttentionNorm.Data, eps, h, parallel);
                 if (_prefill)
                 {
                     Linear(h, n, d, layer.GateProj.Data, inter, null, gate);
                     Linear(h, n, d, layer.UpProj.Data, inter, null, up);
+                    AddAdapter(l, LoraTarget.GateProj, r0, h, n, d, gate, inter, parallel);
+                    AddAdapter(l, LoraTarget.UpProj, r0, h, n, d, up, inter, parallel);
                     // Row by row, so an element's SIMD lane never depends on the number of rows.
                     for (int i = 0; i < n; i++)
                     {
@@ -289,15 +297,18 @@ public sealed unsafe partial class Generator
                         Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
                     }
                     Linear(gate, n, inter, layer.DownProj.Data, d, null, h);
+                    AddAdapter(l, LoraTarget.DownProj, r0, gate, n, inter, h, d, parallel);
                     AddInPlace(x, h, n * d);
                 }
                 else
                 {
                     fixed (float* wg = layer.GateProj.Data, wu = layer.UpProj.Data, wd = layer.DownProj.Data)
                     {
-                        if (panels is not null) DecodeKernels.GateUpSwiGlu(h, n, panels.Gate, panels.Up, gate, parallel);
+                        if (Adapted(l, LoraTarget.GateProj) || Adapted(l, LoraTarget.UpProj)) AdaptedGateUp(l, r0, h, n, wg, wu, panels, gate, up, parallel);
+                        else if (panels is not null) DecodeKernels.GateUpSwiGlu(h, n, panels.Gate, panels.Up, gate, parallel);
                         else DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate, parallel);
                         DecodeKernels.Project(gate, n, inter, [new(wd, d, null, x, accumulate: true, panels?.Down)], parallel);
+                        AddAdapter(l, LoraTarget.DownProj, r0, gate, n, inter, x, d, parallel);
                     }
                 }
             }
