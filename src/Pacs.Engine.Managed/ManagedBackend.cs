@@ -16,11 +16,13 @@ public sealed class ManagedBackend : IEngineBackend
     public ModelInfo Describe(string modelDir)
     {
         if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"{modelDir}: model directory not found");
+        if (PeftAdapter.IsAdapterFolder(modelDir)) modelDir = AdapterBase(modelDir);
         var config = ModelConfig.Load(Path.Combine(modelDir, ModelConfig.FileName));
         return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings);
     }
 
-    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(Transformer.Load(modelDir), settings);
+    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) =>
+        new ManagedModel(Transformer.Load(modelDir), settings, baseDir: modelDir);
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings)
     {
@@ -42,6 +44,8 @@ public sealed class ManagedBackend : IEngineBackend
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
     {
         var model = Transformer.Load(modelDir);
+        // The critic is always a full model: its value head is a row of the output layer, which LoRA would freeze.
+        settings = settings with { Lora = null };
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
@@ -51,18 +55,36 @@ public sealed class ManagedBackend : IEngineBackend
         return new ManagedModel(model, settings, headRow);
     }
 
-    public IScorer LoadFrozen(string modelDir)
-    {
-        var model = Transformer.Load(modelDir);
-        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
-        return new ManagedScorer(model);
-    }
+    public IScorer LoadFrozen(string modelDir) => new ManagedScorer(LoadFrozenModel(modelDir));
 
     public IRolloutEngine CreateRollout(ITrainableModel policy) => policy is ManagedModel { ValueHeadRow: null } managed
         ? new ManagedRollout(managed.Model)
         : throw new ArgumentException($"the managed rollout engine samples from a managed policy, got {policy.GetType().Name}");
 
-    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(Transformer.Load(modelDir));
+    public IRolloutEngine LoadRollout(string modelDir) => new ManagedRollout(LoadFrozenModel(modelDir));
+
+    /// <summary>
+    /// A model folder with frozen weights; a PEFT adapter folder (adapter_config.json) loads its base
+    /// (`base_model_name_or_path`) with the adapter attached, unmerged.
+    /// </summary>
+    public static Transformer LoadFrozenModel(string modelDir, string? adapterDir = null)
+    {
+        if (adapterDir is null && Directory.Exists(modelDir) && PeftAdapter.IsAdapterFolder(modelDir))
+            (modelDir, adapterDir) = (AdapterBase(modelDir), modelDir);
+        var model = Transformer.Load(modelDir);
+        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
+        if (adapterDir is not null) model.Adapter = PeftAdapter.Load(adapterDir, model);
+        return model;
+    }
+
+    /// <summary>The base model folder an adapter names (`base_model_name_or_path`, absolute or relative to the working directory).</summary>
+    public static string AdapterBase(string adapterDir)
+    {
+        var (_, baseModel) = PeftAdapter.ReadConfig(adapterDir);
+        if (string.IsNullOrEmpty(baseModel) || !Directory.Exists(baseModel))
+            throw new DirectoryNotFoundException($"{Path.Combine(adapterDir, PeftAdapter.ConfigFileName)}: base_model_name_or_path '{baseModel}' is not a model folder here; pass the base with --model");
+        return baseModel;
+    }
 
     internal static PackedSequences Unwrap(IPackedRows rows) => rows as PackedSequences
         ?? throw new ArgumentException($"the managed engine reads rows packed by its own backend, got {rows.GetType().Name}");

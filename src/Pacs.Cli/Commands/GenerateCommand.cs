@@ -13,6 +13,7 @@ public sealed class GenerateCommand : ICliCommand
     {
         var command = new Command("generate", "Sample a continuation of a prompt from a model folder (KV-cache decoding)");
         var modelOption = new Option<string>("--model") { Description = "Model folder: config.json, model.safetensors (or sharded), tokenizer.json", Required = true };
+        var adapterOption = new Option<string?>("--adapter") { Description = "A LoRA adapter folder (PEFT format) applied unmerged on top of --model" };
         var promptOption = new Option<string>("--prompt") { Description = "Prompt text", Required = true };
         var chatOption = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn with the chat template from tokenizer_config.json" };
         var maxTokensOption = new Option<int>("--max-tokens") { Description = "Most new tokens", DefaultValueFactory = _ => 128 };
@@ -22,7 +23,7 @@ public sealed class GenerateCommand : ICliCommand
         var topKOption = new Option<int?>("--top-k") { Description = "Sample among the k most likely tokens (default: generation_config.json, else all)" };
         var seedOption = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
         var jsonOption = new Option<bool>("--json") { Description = "Print {\"prompt_ids\": [...], \"ids\": [...], \"text\": \"...\"}" };
-        foreach (var option in new Option[] { modelOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption })
+        foreach (var option in new Option[] { modelOption, adapterOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption })
             command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
@@ -36,7 +37,7 @@ public sealed class GenerateCommand : ICliCommand
             int maxTokens = parse.GetValue(maxTokensOption);
             if (maxTokens < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {maxTokens}");
 
-            var model = Transformer.Load(dir);
+            var model = ManagedBackend.LoadFrozenModel(dir, parse.GetValue(adapterOption));
             var tokenizer = HfTokenizer.Load(dir);
             int[] promptIds = Encode(tokenizer, dir, prompt, parse.GetValue(chatOption));
             if (promptIds.Length == 0)

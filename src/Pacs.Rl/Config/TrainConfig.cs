@@ -71,6 +71,9 @@ public sealed class ModelSection
 {
     [Knob("Directory of the starting model (an SFT base); `--model` overrides it.")]
     public string Dir { get; set; } = "";
+
+    [Knob("LoRA: train a low-rank adapter on the frozen model instead of every weight (rank 0: full fine-tuning).")]
+    public LoraSection Lora { get; set; } = new();
 }
 
 /// <summary>

@@ -38,6 +38,7 @@ public static class TrainConfigValidator
     {
         if (string.IsNullOrWhiteSpace(c.Model.Dir)) throw new ArgumentException("model.dir is empty: pass --model DIR (an SFT base) or set model.dir");
         if (!Directory.Exists(c.Model.Dir)) throw new DirectoryNotFoundException($"model.dir: model directory not found: {c.Model.Dir}");
+        c.Model.Lora.Validate();
         IRlAlgorithm algorithm;
         try
         {
