@@ -29,8 +29,10 @@ public static class TrainConfigValidator
 
     private static string Locate(TrainConfig c, string message)
     {
-        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+\.[a-z_]+\b"))
-            if (ConfigBinder.SourceOf(c, key.Value) is { } where) return $"{where}: {message}";
+        // Keys of two or more parts (model.lora.rank); a longer match is also tried without its last parts.
+        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+(?:\.[a-z_]+)+\b"))
+            for (string k = key.Value; k.Contains('.'); k = k[..k.LastIndexOf('.')])
+                if (ConfigBinder.SourceOf(c, k) is { } where) return $"{where}: {message}";
         return message;
     }
 
