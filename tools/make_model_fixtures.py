@@ -83,8 +83,10 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
-def forward(cfg, p, tokens, valid):
-    """tokens [B, T] -> logits [B, T, V]; keys at t >= valid[b] are masked out."""
+def forward(cfg, p, tokens, valid, lora=None):
+    """tokens [B, T] -> logits [B, T, V]; keys at t >= valid[b] are masked out. lora(layer, module, x, y), when
+    given, returns each projection's output with an adapter's term added (tools/make_lora_fixtures.py)."""
+    adapt = lora or (lambda layer, module, inp, out: out)
     B, T = tokens.shape
     H, Hkv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
     eps = cfg["rms_norm_eps"]
@@ -104,7 +106,7 @@ def forward(cfg, p, tokens, valid):
         h = rms_norm(x, p[pre + "input_layernorm.weight"], eps)
         def proj(name, bias):
             y = h @ p[pre + f"self_attn.{name}.weight"].t()
-            return y + p[pre + f"self_attn.{name}.bias"] if bias else y
+            return adapt(i, name, h, y + p[pre + f"self_attn.{name}.bias"] if bias else y)
         q = proj("q_proj", qkv_bias).view(B, T, H, hd)
         k = proj("k_proj", qkv_bias).view(B, T, Hkv, hd)
         v = proj("v_proj", qkv_bias).view(B, T, Hkv, hd)
@@ -124,11 +126,13 @@ def forward(cfg, p, tokens, valid):
         o = a @ p[pre + "self_attn.o_proj.weight"].t()
         if o_bias:
             o = o + p[pre + "self_attn.o_proj.bias"]
+        o = adapt(i, "o_proj", a, o)
         x = x + o
         h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], eps)
-        gate = h @ p[pre + "mlp.gate_proj.weight"].t()
-        up = h @ p[pre + "mlp.up_proj.weight"].t()
-        x = x + (torch.nn.functional.silu(gate) * up) @ p[pre + "mlp.down_proj.weight"].t()
+        gate = adapt(i, "gate_proj", h, h @ p[pre + "mlp.gate_proj.weight"].t())
+        up = adapt(i, "up_proj", h, h @ p[pre + "mlp.up_proj.weight"].t())
+        m = torch.nn.functional.silu(gate) * up
+        x = x + adapt(i, "down_proj", m, m @ p[pre + "mlp.down_proj.weight"].t())
     x = rms_norm(x, p["model.norm.weight"], eps)
     head = p["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else p["lm_head.weight"]
     return x @ head.t()

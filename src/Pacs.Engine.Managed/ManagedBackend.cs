@@ -18,11 +18,13 @@ public sealed class ManagedBackend : IEngineBackend
     public ModelInfo Describe(string modelDir)
     {
         if (!Directory.Exists(modelDir)) throw new DirectoryNotFoundException($"{modelDir}: model directory not found");
+        if (PeftAdapter.IsAdapterFolder(modelDir)) modelDir = AdapterBase(modelDir);
         var config = ModelConfig.Load(Path.Combine(modelDir, ModelConfig.FileName));
         return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings);
     }
 
-    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(LoadTrainable(modelDir, settings.Dtype), settings);
+    public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(
+        settings.Lora is null ? LoadTrainable(modelDir, settings.Dtype) : LoadFrozenModel(modelDir, settings.Dtype), settings, baseDir: modelDir);
 
     /// <summary>
     /// The weights of <paramref name="modelDir"/> as float32 masters (full fine-tuning trains every weight): a BF16
@@ -32,14 +34,6 @@ public sealed class ManagedBackend : IEngineBackend
     public static Transformer LoadTrainable(string modelDir, WeightDtype dtype) => dtype == WeightDtype.Bfloat16
         ? Transformer.Load(modelDir, TensorDtype.BFloat16).ToFloat32()
         : Transformer.Load(modelDir, TensorDtype.Float32);
-
-    /// <summary>A model loaded to stay frozen, in <paramref name="dtype"/> (Auto: the checkpoint's).</summary>
-    public static Transformer LoadFrozenModel(string modelDir, WeightDtype dtype) => Transformer.Load(modelDir, dtype switch
-    {
-        WeightDtype.Bfloat16 => TensorDtype.BFloat16,
-        WeightDtype.Float32 => TensorDtype.Float32,
-        _ => null,
-    });
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings)
     {
@@ -61,6 +55,8 @@ public sealed class ManagedBackend : IEngineBackend
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
     {
         var model = LoadTrainable(modelDir, settings.Dtype);
+        // The critic is always a full model: its value head is a row of the output layer, which LoRA would freeze.
+        settings = settings with { Lora = null };
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
@@ -70,18 +66,41 @@ public sealed class ManagedBackend : IEngineBackend
         return new ManagedModel(model, settings, headRow);
     }
 
-    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto)
-    {
-        var model = LoadFrozenModel(modelDir, dtype);
-        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
-        return new ManagedScorer(model);
-    }
+    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new ManagedScorer(LoadFrozenModel(modelDir, dtype));
 
     public IRolloutEngine CreateRollout(ITrainableModel policy) => policy is ManagedModel { ValueHeadRow: null } managed
         ? new ManagedRollout(managed.Model)
         : throw new ArgumentException($"the managed rollout engine samples from a managed policy, got {policy.GetType().Name}");
 
     public IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new ManagedRollout(LoadFrozenModel(modelDir, dtype));
+
+    /// <summary>
+    /// A model folder with frozen weights in <paramref name="dtype"/> (Auto: the checkpoint's); a PEFT adapter folder
+    /// (adapter_config.json) loads its base (`base_model_name_or_path`) with the adapter attached, unmerged.
+    /// </summary>
+    public static Transformer LoadFrozenModel(string modelDir, WeightDtype dtype = WeightDtype.Auto, string? adapterDir = null)
+    {
+        if (adapterDir is null && Directory.Exists(modelDir) && PeftAdapter.IsAdapterFolder(modelDir))
+            (modelDir, adapterDir) = (AdapterBase(modelDir), modelDir);
+        var model = Transformer.Load(modelDir, dtype switch
+        {
+            WeightDtype.Bfloat16 => TensorDtype.BFloat16,
+            WeightDtype.Float32 => TensorDtype.Float32,
+            _ => null,
+        });
+        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
+        if (adapterDir is not null) model.Adapter = PeftAdapter.Load(adapterDir, model);
+        return model;
+    }
+
+    /// <summary>The base model folder an adapter names (`base_model_name_or_path`, absolute or relative to the working directory).</summary>
+    public static string AdapterBase(string adapterDir)
+    {
+        var (_, baseModel) = PeftAdapter.ReadConfig(adapterDir);
+        if (string.IsNullOrEmpty(baseModel) || !Directory.Exists(baseModel))
+            throw new DirectoryNotFoundException($"{Path.Combine(adapterDir, PeftAdapter.ConfigFileName)}: base_model_name_or_path '{baseModel}' is not a model folder here; pass the base with --model");
+        return baseModel;
+    }
 
     internal static PackedSequences Unwrap(IPackedRows rows) => rows as PackedSequences
         ?? throw new ArgumentException($"the managed engine reads rows packed by its own backend, got {rows.GetType().Name}");

@@ -8,7 +8,9 @@ namespace Pacs.Engine.Managed;
 /// <summary>
 /// A <see cref="Transformer"/> under training with its <see cref="AdamW"/>: the policy (outputs are the log-probs
 /// of the response tokens) or PPO's critic (outputs are values: the output-layer row <see cref="ValueHeadRow"/>
-/// read as a bias-free linear value head on the final normed hidden state).
+/// read as a bias-free linear value head on the final normed hidden state). With <see cref="TrainingSettings.Lora"/>
+/// the base weights are frozen (no gradients, no optimizer state) and only the adapter trains; the base with the
+/// adapter off is <see cref="FrozenBase"/>, and checkpoints hold the adapter alone (a PEFT folder naming the base).
 /// </summary>
 public sealed class ManagedModel : ITrainableModel
 {
@@ -17,14 +19,22 @@ public sealed class ManagedModel : ITrainableModel
     private readonly AdamW _optimizer;
     private readonly List<Tensor> _parameters;
 
-    internal ManagedModel(Transformer model, TrainingSettings settings, int? valueHeadRow = null)
+    /// <param name="baseDir">The folder the weights came from: a LoRA adapter names it as its base.</param>
+    internal ManagedModel(Transformer model, TrainingSettings settings, int? valueHeadRow = null, string? baseDir = null)
     {
         Model = model;
         ValueHeadRow = valueHeadRow;
+        _baseDir = baseDir is null ? "" : Path.GetFullPath(baseDir);
         model.GradientCheckpointing = settings.GradientCheckpointing;
         foreach (var (name, p) in model.Parameters) p.Name ??= name;
+        if (settings.Lora is { } lora)
+        {
+            Adapter = AttachAdapter(model, lora);
+            _frozenBase = new ManagedScorer(model, withAdapter: false);
+        }
         // Tied embeddings appear once: each tensor gets one optimizer state.
-        _parameters = model.Parameters.Select(p => p.Value).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().ToList();
+        _parameters = Adapter is not null ? Adapter.Parameters.Select(p => p.Value).ToList()
+            : model.Parameters.Select(p => p.Value).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().ToList();
         var o = settings.Optimizer;
         _optimizer = new AdamW(ParameterGroup.DecayAndNoDecay(_parameters, o.WeightDecay), new AdamWOptions
         {
@@ -38,6 +48,26 @@ public sealed class ManagedModel : ITrainableModel
 
     /// <summary>The model itself (benchmarks and tests of the managed engine read it; the trainer never does).</summary>
     public Transformer Model { get; }
+
+    /// <summary>The LoRA adapter being trained (also <see cref="Transformer.Adapter"/> of <see cref="Model"/>); null for full fine-tuning.</summary>
+    public LoraAdapter? Adapter { get; }
+
+    public IScorer? FrozenBase => _frozenBase;
+
+    private readonly ManagedScorer? _frozenBase;
+    private readonly string _baseDir;
+
+    /// <summary>Name of the dropout pass counter in the optimizer state file (a resumed run draws the same masks).</summary>
+    private const string DropoutPassesEntry = "lora.dropout_passes";
+
+    /// <summary>Freezes every base weight and attaches a fresh adapter (B = 0: the model's outputs do not change).</summary>
+    private static LoraAdapter AttachAdapter(Transformer model, LoraSettings lora)
+    {
+        foreach (var (_, p) in model.Parameters) p.RequiresGrad = false;
+        var config = new LoraConfig(lora.Rank, lora.Alpha, lora.Dropout, LoraTargets.Parse(lora.TargetModules, "model.lora.target_modules"));
+        config.Validate("model.lora");
+        return model.Adapter = LoraAdapter.Create(model, config, lora.Seed);
+    }
 
     /// <summary>For a critic, the output row read as the value; null for a policy.</summary>
     public int? ValueHeadRow { get; }
@@ -75,18 +105,44 @@ public sealed class ManagedModel : ITrainableModel
 
     public ITrainingSnapshot Snapshot() => new WeightsAndMoments(this);
 
-    public void SaveHuggingFace(string dir) => Model.Save(dir);
+    public void SaveHuggingFace(string dir)
+    {
+        if (Adapter is not null) PeftAdapter.Save(Adapter, dir, _baseDir);
+        else Model.Save(dir);
+    }
 
     public void SaveState(string dir)
     {
-        Model.Save(Path.Combine(dir, CheckpointLayout.ModelFolder));
-        StateFile.Write(Path.Combine(dir, OptimizerFile), _optimizer.ExportState().Select(kv => (kv.Key, kv.Value)).ToList());
+        SaveHuggingFace(Path.Combine(dir, CheckpointLayout.ModelFolder));
+        var state = _optimizer.ExportState().Select(kv => (kv.Key, kv.Value)).ToList();
+        if (Adapter is not null) state.Add((DropoutPassesEntry, [Adapter.DropoutPasses]));
+        StateFile.Write(Path.Combine(dir, OptimizerFile), state);
     }
 
     public void LoadState(string dir)
     {
-        Model.ReadWeights(Path.Combine(dir, CheckpointLayout.ModelFolder));
-        _optimizer.ImportState(StateFile.Read(Path.Combine(dir, OptimizerFile)));
+        string modelDir = Path.Combine(dir, CheckpointLayout.ModelFolder);
+        var state = StateFile.Read(Path.Combine(dir, OptimizerFile));
+        if (Adapter is null) Model.ReadWeights(modelDir);
+        else
+        {
+            ReadAdapter(modelDir);
+            var passes = new float[1];
+            StateFile.CopyInto(state, DropoutPassesEntry, passes, Path.Combine(dir, OptimizerFile));
+            Adapter.DropoutPasses = (long)passes[0];
+        }
+        _optimizer.ImportState(state);
+    }
+
+    /// <summary>Reads a checkpoint's adapter into this model's adapter in place; its settings must be this run's.</summary>
+    private void ReadAdapter(string modelDir)
+    {
+        var (config, _) = PeftAdapter.ReadConfig(modelDir);
+        var own = Adapter!.Config;
+        if (config.Rank != own.Rank || config.Alpha != own.Alpha || !config.Targets.SequenceEqual(own.Targets))
+            throw new InvalidDataException($"{modelDir}: the checkpoint's adapter (r {config.Rank}, lora_alpha {config.Alpha}, target_modules {string.Join(" ", config.Targets.Select(LoraTargets.Name))}) is not this run's model.lora");
+        var stored = PeftAdapter.Load(modelDir, Model);
+        for (int i = 0; i < stored.Parameters.Count; i++) stored.Parameters[i].Value.Data.CopyTo(Adapter.Parameters[i].Value.Data, 0);
     }
 
     /// <summary>Values at every position: [B*T], the logits' column <paramref name="row"/>.</summary>

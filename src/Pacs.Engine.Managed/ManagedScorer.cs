@@ -4,15 +4,19 @@ using Pacs.Tensors;
 
 namespace Pacs.Engine.Managed;
 
-/// <summary>A frozen <see cref="Transformer"/>'s log-probs (the initial reference of `reference: initial` and of the KL metrics).</summary>
-public sealed class ManagedScorer(Transformer model) : IScorer
+/// <summary>
+/// A frozen <see cref="Transformer"/>'s log-probs (the initial reference of `reference: initial` and of the KL
+/// metrics). <paramref name="withAdapter"/> false scores the base of a LoRA model with its adapter off: the
+/// reference of a LoRA run, sharing the policy's base weights.
+/// </summary>
+public sealed class ManagedScorer(Transformer model, bool withAdapter = true) : IScorer
 {
     public Transformer Model { get; } = model;
 
     public float[][] Score(IPackedRows rows, float temperature)
     {
         var packed = ManagedBackend.Unwrap(rows);
-        using var pass = ManagedPass.Run(packed, withGradients: false, () => ModelPasses.LogProbs(Model, packed, temperature), temperature, withEntropy: false);
+        using var pass = ManagedPass.Run(packed, withGradients: false, () => ModelPasses.LogProbs(Model, packed, temperature, withAdapter), temperature, withEntropy: false);
         return pass.Outputs;
     }
 }

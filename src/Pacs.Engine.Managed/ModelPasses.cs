@@ -7,9 +7,10 @@ namespace Pacs.Engine.Managed;
 public static class ModelPasses
 {
     /// <summary>Log-probs of every target at temperature: ([B*T] tensor in the autograd graph when enabled, logits [B*T, V]).</summary>
-    public static (Tensor LogProbs, Tensor Logits) LogProbs(Transformer model, PackedSequences packed, float temperature)
+    /// <param name="withAdapter">false: the base model without its LoRA adapter (a LoRA run's initial reference).</param>
+    public static (Tensor LogProbs, Tensor Logits) LogProbs(Transformer model, PackedSequences packed, float temperature, bool withAdapter = true)
     {
-        var logits = model.Forward(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths); // [B*T, V]
+        var logits = model.Forward(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths, withAdapter ? model.Adapter : null); // [B*T, V]
         var logProbs = Ops.GatherLogProbs(logits, packed.Targets, temperature);                      // [B*T]
         return (logProbs, logits);
     }

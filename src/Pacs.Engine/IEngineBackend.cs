@@ -24,7 +24,17 @@ public enum WeightDtype
 /// <param name="Optimizer">AdamW settings.</param>
 /// <param name="GradientCheckpointing">Recompute activations in backward instead of keeping them.</param>
 /// <param name="Dtype">`model.dtype`: the precision of the loaded weights' values (see <see cref="WeightDtype"/>).</param>
-public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false, WeightDtype Dtype = WeightDtype.Auto);
+/// <param name="Lora">Train a LoRA adapter on the frozen model instead of every weight (null: full fine-tuning).</param>
+public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false, WeightDtype Dtype = WeightDtype.Auto,
+    LoraSettings? Lora = null);
+
+/// <summary>
+/// A LoRA adapter to train: y = x W^T + (Alpha / Rank) * dropout(x) A^T B^T on each of <paramref name="TargetModules"/>
+/// (Hugging Face module names: q_proj k_proj v_proj o_proj gate_proj up_proj down_proj), A and B the only trainable
+/// weights, initialised as PEFT does (B = 0, so training starts from the model itself).
+/// </summary>
+/// <param name="Seed">Seed of A's initialisation and of the dropout masks.</param>
+public sealed record LoraSettings(int Rank, double Alpha, double Dropout, IReadOnlyList<string> TargetModules, ulong Seed);
 
 /// <summary>
 /// The shape of a decoder to create from scratch (`pacs sft`): the fields of a Hugging Face config.json that a

@@ -20,6 +20,13 @@ public interface ITrainableModel : IScorer
     /// </summary>
     ITokenPass Forward(IPackedRows rows, float temperature, bool withEntropy = false, bool withGradients = true);
 
+    /// <summary>
+    /// The model as it started, scored from the weights this model already holds (LoRA: the frozen base with the
+    /// adapter off), for the initial reference and the KL metrics without a second copy of the base; null when
+    /// the caller must load a frozen copy (<see cref="IEngineBackend.LoadFrozen"/>).
+    /// </summary>
+    IScorer? FrozenBase => null;
+
     /// <summary>Clears the accumulated gradients.</summary>
     void ZeroGrad();
 
@@ -38,13 +45,16 @@ public interface ITrainableModel : IScorer
     /// <summary>A copy of weights and optimizer state to roll an RL step back to (see <see cref="ITrainingSnapshot"/>).</summary>
     ITrainingSnapshot Snapshot();
 
-    /// <summary>Writes the weights as a Hugging Face model folder (config.json, model.safetensors, generation_config.json).</summary>
+    /// <summary>
+    /// Writes the weights as a Hugging Face model folder (config.json, model.safetensors, generation_config.json); a
+    /// LoRA model writes its adapter as a PEFT folder (adapter_config.json, adapter_model.safetensors) naming its base.
+    /// </summary>
     void SaveHuggingFace(string dir);
 
     /// <summary>
     /// Writes the full training state into <paramref name="dir"/>: the weights as a complete Hugging Face folder
-    /// <see cref="CheckpointLayout.ModelFolder"/> (what evaluation and export read), and the rest (optimizer moments,
-    /// step count) in the backend's own format beside it.
+    /// <see cref="CheckpointLayout.ModelFolder"/> (what evaluation and export read; for LoRA, the adapter's PEFT folder
+    /// only, naming the base it needs), and the rest (optimizer moments, step count) in the backend's own format beside it.
     /// </summary>
     void SaveState(string dir);
 

@@ -21,14 +21,16 @@ public sealed class RolloutSampler(IRolloutEngine engine, ITokenizer tokenizer, 
 
     /// <summary>
     /// A sampler over the model folder <paramref name="modelDir"/>: the backend's rollout engine on its weights, its
-    /// tokenizer and chat template (<see cref="PromptEncoder.ForModel"/>).
+    /// tokenizer and chat template (<see cref="PromptEncoder.ForModel"/>). <paramref name="engine"/>, when given,
+    /// samples instead of the backend's engine over the folder (e.g. the folder's model with a LoRA adapter).
     /// </summary>
-    public static RolloutSampler ForModel(IEngineBackend backend, string modelDir, SamplingParams sampling, WeightDtype dtype = WeightDtype.Auto)
+    public static RolloutSampler ForModel(IEngineBackend backend, string modelDir, SamplingParams sampling, WeightDtype dtype = WeightDtype.Auto,
+        IRolloutEngine? engine = null)
     {
         var tokenizer = TokenizerFiles.Load(modelDir);
         var info = backend.Describe(modelDir);
         if (tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{modelDir}: the tokenizer has {tokenizer.VocabSize} ids but config.json 'vocab_size' is {info.VocabSize}");
-        return new RolloutSampler(backend.LoadRollout(modelDir, dtype), tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
+        return new RolloutSampler(engine ?? backend.LoadRollout(modelDir, dtype), tokenizer, sampling, PromptEncoder.ForModel(modelDir, tokenizer));
     }
 }

@@ -75,6 +75,7 @@ public sealed unsafe partial class Generator
         int n = rows.Count, samples = 0;
         foreach (var r in rows) if (r.Sample) samples++;
         EnsureRows(n, Math.Max(samples, 1));
+        BeginAdapter(n);
         int d = _c.HiddenSize;
         float* x = _x.Ptr;
         var rowArr = rows.ToArray();
@@ -203,6 +204,9 @@ public sealed unsafe partial class Generator
                         DecodeKernels.Project(h, n, d, [new(wq, qDim, bq, q, panels: panels?.Q, w16: q16), new(wk, kvDim, bk, k, panels: panels?.K, w16: k16),
                             new(wv, kvDim, bv, v, panels: panels?.V, w16: v16)], parallel);
                 }
+                AddAdapter(l, LoraTarget.QProj, r0, h, n, d, q, qDim, parallel);
+                AddAdapter(l, LoraTarget.KProj, r0, h, n, d, k, kvDim, parallel);
+                AddAdapter(l, LoraTarget.VProj, r0, h, n, d, v, kvDim, parallel);
                 // Rotary embedding (after the optional q/k norms) of row i's query heads that share KV head kvHead and
                 // of that KV head's key, then the key and value into the sequence's cache.
                 void Prepare(int i, int kvHead)
@@ -279,6 +283,7 @@ public sealed unsafe partial class Generator
                 if (_prefill)
                 {
                     Linear(att, n, qDim, layer.OProj, d, layer.OBias?.Data, h);
+                    AddAdapter(l, LoraTarget.OProj, r0, att, n, qDim, h, d, parallel);
                     AddInPlace(x, h, n * d);
                 }
                 else
@@ -286,12 +291,15 @@ public sealed unsafe partial class Generator
                     fixed (float* wo = F32(layer.OProj), bo = layer.OBias?.Data)
                     fixed (ushort* o16 = Bf16(layer.OProj))
                         DecodeKernels.Project(att, n, qDim, [new(wo, d, bo, x, accumulate: true, panels?.O, o16)], parallel);
+                    AddAdapter(l, LoraTarget.OProj, r0, att, n, qDim, x, d, parallel);
                 }
                 RmsNorm(x, n, layer.PostAttentionNorm.Data, eps, h, parallel);
                 if (_prefill)
                 {
                     Linear(h, n, d, layer.GateProj, inter, null, gate);
                     Linear(h, n, d, layer.UpProj, inter, null, up);
+                    AddAdapter(l, LoraTarget.GateProj, r0, h, n, d, gate, inter, parallel);
+                    AddAdapter(l, LoraTarget.UpProj, r0, h, n, d, up, inter, parallel);
                     // Row by row, so an element's SIMD lane never depends on the number of rows.
                     for (int i = 0; i < n; i++)
                     {
@@ -299,6 +307,7 @@ public sealed unsafe partial class Generator
                         Activations.SwiGluForward(g, new ReadOnlySpan<float>(up + (long)i * inter, inter), g);
                     }
                     Linear(gate, n, inter, layer.DownProj, d, null, h);
+                    AddAdapter(l, LoraTarget.DownProj, r0, gate, n, inter, h, d, parallel);
                     AddInPlace(x, h, n * d);
                 }
                 else
@@ -306,10 +315,13 @@ public sealed unsafe partial class Generator
                     fixed (float* wg = F32(layer.GateProj), wu = F32(layer.UpProj), wd = F32(layer.DownProj))
                     fixed (ushort* gate16 = Bf16(layer.GateProj), up16 = Bf16(layer.UpProj), down16 = Bf16(layer.DownProj))
                     {
-                        if (panels is not null) DecodeKernels.GateUpSwiGlu(h, n, panels.Gate, panels.Up, gate, parallel);
+                        if (Adapted(l, LoraTarget.GateProj) || Adapted(l, LoraTarget.UpProj))
+                            AdaptedGateUp(l, r0, h, n, wg, wu, gate16, up16, panels, gate, up, parallel);
+                        else if (panels is not null) DecodeKernels.GateUpSwiGlu(h, n, panels.Gate, panels.Up, gate, parallel);
                         else if (gate16 != null) DecodeKernels.GateUpSwiGlu(h, n, d, gate16, up16, inter, gate, parallel);
                         else DecodeKernels.GateUpSwiGlu(h, n, d, wg, wu, inter, gate, parallel);
                         DecodeKernels.Project(gate, n, inter, [new(wd, d, null, x, accumulate: true, panels?.Down, down16)], parallel);
+                        AddAdapter(l, LoraTarget.DownProj, r0, gate, n, inter, x, d, parallel);
                     }
                 }
             }

@@ -8,7 +8,11 @@ public sealed partial class Transformer
     /// Logits [B*T, V] for tokens [B*T] (row-major batch of B sequences of length T), with autograd.
     /// Sequence b is right-padded after validLengths[b] tokens: keys there are masked (their own rows are junk).
     /// </summary>
-    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths = null)
+    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths = null) =>
+        Forward(tokens, batch, seqLen, validLengths, Adapter);
+
+    /// <summary>The forward pass with an explicit adapter (null: the base model, e.g. a LoRA run's frozen reference).</summary>
+    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths, LoraAdapter? adapter)
     {
         var c = Config;
         int n = batch * seqLen;
@@ -26,11 +30,12 @@ public sealed partial class Transformer
         for (int i = 0; i < n; i++) positions[i] = i % seqLen;
         float eps = (float)c.RmsNormEps;
 
+        var lora = adapter?.BeginPass();
         var x = Ops.Embedding(Embed, tokens);                         // [B*T, D]
         for (int l = 0; l < Layers.Count; l++)
         {
-            var layer = Layers[l];
-            Tensor Block(Tensor[] t) => DecoderLayer(layer, t[0], batch, seqLen, positions, validLengths);
+            int index = l;
+            Tensor Block(Tensor[] t) => DecoderLayer(index, lora, t[0], batch, seqLen, positions, validLengths);
             if (!GradientCheckpointing || !Autograd.IsEnabled) x = Block([x]);
             // The last layer's backward comes first, right after the head's: recomputing it would save memory only
             // during the head, so it keeps its activations, in a scope of their own freed after its backward.
@@ -53,25 +58,26 @@ public sealed partial class Transformer
     public bool GradientCheckpointing { get; set; }
 
     /// <summary>One pre-norm decoder layer: x [B*T, D] -> [B*T, D].</summary>
-    private Tensor DecoderLayer(TransformerLayer layer, Tensor x, int batch, int seqLen, int[] positions, int[]? validLengths)
+    private Tensor DecoderLayer(int l, LoraPass? lora, Tensor x, int batch, int seqLen, int[] positions, int[]? validLengths)
     {
         var c = Config;
+        var layer = Layers[l];
         int n = batch * seqLen, hd = c.HeadDim, hq = c.NumAttentionHeads, hkv = c.NumKeyValueHeads;
         float eps = (float)c.RmsNormEps;
         var h = Ops.RmsNorm(x, layer.InputNorm, eps);             // [B*T, D]
-        var q = Ops.Reshape(Ops.Linear(h, layer.QProj, layer.QBias), batch, seqLen, hq, hd);   // [B, T, Hq, hd]
-        var k = Ops.Reshape(Ops.Linear(h, layer.KProj, layer.KBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
-        var v = Ops.Reshape(Ops.Linear(h, layer.VProj, layer.VBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+        var q = Ops.Reshape(Project(lora, l, LoraTarget.QProj, h, layer.QProj, layer.QBias), batch, seqLen, hq, hd);   // [B, T, Hq, hd]
+        var k = Ops.Reshape(Project(lora, l, LoraTarget.KProj, h, layer.KProj, layer.KBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
+        var v = Ops.Reshape(Project(lora, l, LoraTarget.VProj, h, layer.VProj, layer.VBias), batch, seqLen, hkv, hd);  // [B, T, Hkv, hd]
         if (layer.QNorm is not null) q = Ops.RmsNorm(q, layer.QNorm, eps);
         if (layer.KNorm is not null) k = Ops.RmsNorm(k, layer.KNorm, eps);
         q = Ops.Rope(q, positions, Rope);
         k = Ops.Rope(k, positions, Rope);
         var a = Ops.Attention(q, k, v, causal: true, validLengths);                            // [B, T, Hq, hd]
         a = Ops.Reshape(a, n, hq * hd);                                                        // [B*T, Hq*hd]
-        x = Ops.Add(x, Ops.Linear(a, layer.OProj, layer.OBias));                               // [B*T, D]
+        x = Ops.Add(x, Project(lora, l, LoraTarget.OProj, a, layer.OProj, layer.OBias));                               // [B*T, D]
         h = Ops.RmsNorm(x, layer.PostAttentionNorm, eps);                                      // [B*T, D]
-        var mlp = Ops.SwiGlu(Ops.Linear(h, layer.GateProj), Ops.Linear(h, layer.UpProj));     // [B*T, I]
-        return Ops.Add(x, Ops.Linear(mlp, layer.DownProj));                                    // [B*T, D]
+        var mlp = Ops.SwiGlu(Project(lora, l, LoraTarget.GateProj, h, layer.GateProj), Project(lora, l, LoraTarget.UpProj, h, layer.UpProj));     // [B*T, I]
+        return Ops.Add(x, Project(lora, l, LoraTarget.DownProj, mlp, layer.DownProj));                                    // [B*T, D]
     }
 
     /// <summary>

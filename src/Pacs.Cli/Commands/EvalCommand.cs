@@ -15,6 +15,7 @@ public sealed class EvalCommand : ICliCommand
     public Command Build()
     {
         var model = new Option<string>("--model") { Description = "Model directory (config.json, model.safetensors, tokenizer)", Required = true };
+        var adapter = new Option<string?>("--adapter") { Description = "A LoRA adapter folder (PEFT format) applied unmerged on top of --model" };
         var task = new Option<string>("--task") { Description = "Synthetic task: arith or countdown", DefaultValueFactory = _ => "arith" };
         var dataset = new Option<string?>("--dataset") { Description = "Math dataset instead of a synthetic task: math500, aime24, aime25, amc23, gsm8k, or FILE.jsonl" };
         var samples = new Option<int>("--samples") { Description = "Samples per problem (n); pass@k is reported for k = 1, 2, 4, ..., n", DefaultValueFactory = _ => 16 };
@@ -33,10 +34,11 @@ public sealed class EvalCommand : ICliCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of the output folder if it holds files" };
         var command = new Command("eval", "Sample n responses per held-out problem, verify them, and report pass@k, avg@n and maj@n");
         var dtype = DtypeOption.Create();
-        foreach (var option in new Option[] { model, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output, overwrite, dtype }) command.Options.Add(option);
+        foreach (var option in new Option[] { model, adapter, task, dataset, samples, problems, temperature, topP, maxNew, seed, level, verifierPolicy, output, overwrite, dtype }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             string modelDir = parse.GetValue(model)!;
+            string? adapterDir = parse.GetValue(adapter);
             var policy = Pacs.Rewards.Math.EquivalenceOptions.ParsePolicy(parse.GetValue(verifierPolicy)!);
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
             var evalTask = parse.GetValue(dataset) is { } datasetName
@@ -45,7 +47,7 @@ public sealed class EvalCommand : ICliCommand
             var sampling = SamplingParams.Of(parse.GetValue(temperature), parse.GetValue(maxNew), stopTokenIds: [], topP: parse.GetValue(topP));
             var options = new EvalOptions { Samples = parse.GetValue(samples), Problems = parse.GetValue(problems), Seed = (ulong)parse.GetValue(seed) };
             string outDir = parse.GetValue(output) ?? DefaultOutDir(modelDir, evalTask.Name);
-            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), modelDir);
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), [modelDir, .. adapterDir is null ? Array.Empty<string>() : [adapterDir]]);
             string? policyName = parse.GetValue(dataset) is null ? null : policy.ToString().ToLowerInvariant();
             EvalReport report;
             try
@@ -53,7 +55,7 @@ public sealed class EvalCommand : ICliCommand
                 // Prompts that do not fit the model's context with the response budget are dropped up front, and counted.
                 var fitted = DataCommand.FitToModel(evalTask, modelDir, parse.GetValue(maxNew));
                 Console.WriteLine(fitted.Report);
-                report = Run(modelDir, fitted, sampling, options, outDir, verifierPolicy: policyName, dtype: weightDtype);
+                report = Run(modelDir, fitted, sampling, options, outDir, verifierPolicy: policyName, dtype: weightDtype, adapterDir: adapterDir);
             }
             catch
             {
@@ -71,9 +73,10 @@ public sealed class EvalCommand : ICliCommand
     /// <summary>Loads a model folder, evaluates it with a progress bar, writes the files and prints the table. A math
     /// dataset's <paramref name="verifierPolicy"/>, when given, is recorded with the metrics.</summary>
     public static EvalReport Run(string modelDir, ITask task, SamplingParams sampling, EvalOptions options, string outDir, string? title = null,
-        string? verifierPolicy = null, WeightDtype dtype = WeightDtype.Auto)
+        string? verifierPolicy = null, WeightDtype dtype = WeightDtype.Auto, string? adapterDir = null)
     {
-        var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling, dtype);
+        var engine = adapterDir is null ? null : new ManagedRollout(ManagedBackend.LoadFrozenModel(modelDir, dtype, adapterDir));
+        var sampler = RolloutSampler.ForModel(ManagedBackend.Instance, modelDir, sampling, dtype, engine);
         EvalReport report = null!;
         if (AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -98,6 +101,7 @@ public sealed class EvalCommand : ICliCommand
             ["seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         if (verifierPolicy is not null) metadata["verifier_policy"] = verifierPolicy;
+        if (adapterDir is not null) metadata["adapter"] = Path.GetFullPath(adapterDir);
         Evaluator.Write(report, outDir, metadata);
         AnsiConsole.Write(Table(report, title ?? $"{task.Name}: {report.Problems.Count} held-out problems x {report.Samples} samples"));
         return report;

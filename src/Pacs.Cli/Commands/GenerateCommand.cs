@@ -13,6 +13,7 @@ public sealed class GenerateCommand : ICliCommand
     {
         var command = new Command("generate", "Sample a continuation of a prompt from a model folder (KV-cache decoding)");
         var modelOption = new Option<string>("--model") { Description = "Model folder: config.json, model.safetensors (or sharded), tokenizer.json", Required = true };
+        var adapterOption = new Option<string?>("--adapter") { Description = "A LoRA adapter folder (PEFT format) applied unmerged on top of --model" };
         var promptOption = new Option<string>("--prompt") { Description = "Prompt text", Required = true };
         var chatOption = new Option<bool>("--chat") { Description = "Wrap the prompt as a user turn with the chat template from tokenizer_config.json" };
         var maxTokensOption = new Option<int>("--max-tokens") { Description = "Most new tokens", DefaultValueFactory = _ => 128 };
@@ -23,7 +24,7 @@ public sealed class GenerateCommand : ICliCommand
         var seedOption = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0UL };
         var jsonOption = new Option<bool>("--json") { Description = "Print {\"prompt_ids\": [...], \"ids\": [...], \"text\": \"...\"}" };
         var dtypeOption = DtypeOption.Create();
-        foreach (var option in new Option[] { modelOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption, dtypeOption })
+        foreach (var option in new Option[] { modelOption, adapterOption, promptOption, chatOption, maxTokensOption, greedyOption, temperatureOption, topPOption, topKOption, seedOption, jsonOption, dtypeOption })
             command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
@@ -38,7 +39,7 @@ public sealed class GenerateCommand : ICliCommand
             if (maxTokens < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {maxTokens}");
 
             var dtype = DtypeOption.Parse(parse.GetValue(dtypeOption)!);
-            var model = ManagedBackend.LoadFrozenModel(dir, dtype);
+            var model = ManagedBackend.LoadFrozenModel(dir, dtype, parse.GetValue(adapterOption));
             var tokenizer = HfTokenizer.Load(dir);
             int[] promptIds = Encode(tokenizer, dir, prompt, parse.GetValue(chatOption));
             if (promptIds.Length == 0)

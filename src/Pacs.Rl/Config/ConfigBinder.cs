@@ -136,8 +136,15 @@ public static class ConfigBinder
                 ApplyMapping(root, property.GetValue(target)!, inner, path + ".", source);
                 continue;
             }
-            if (valueNode is not YamlScalarNode scalar) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a single value");
-            property.SetValue(target, Convert(scalar.Value ?? "", property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
+            string text = valueNode switch
+            {
+                YamlScalarNode scalar => scalar.Value ?? "",
+                // A list of names (model.lora.target_modules) binds to a string knob as its comma-separated items.
+                YamlSequenceNode list when property.PropertyType == typeof(string) && list.Children.All(n => n is YamlScalarNode) =>
+                    string.Join(",", list.Children.Select(n => ((YamlScalarNode)n).Value)),
+                _ => throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a single value"),
+            };
+            property.SetValue(target, Convert(text, property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
             Record(root, path, source + $": line {valueNode.Start.Line}");
         }
     }

@@ -74,6 +74,9 @@ public sealed class ModelSection
 
     [Knob("Precision of the large weights (embedding, projections, LM head): auto (the checkpoint's: bfloat16 for a BF16 checkpoint), bfloat16 or float32. Frozen copies (the reference model) stay in it, at half the memory in bfloat16; trained weights are float32 masters of its values. Norms and biases are float32.")]
     public Pacs.Engine.WeightDtype Dtype { get; set; } = Pacs.Engine.WeightDtype.Auto;
+
+    [Knob("LoRA: train a low-rank adapter on the frozen model instead of every weight (rank 0: full fine-tuning).")]
+    public LoraSection Lora { get; set; } = new();
 }
 
 /// <summary>

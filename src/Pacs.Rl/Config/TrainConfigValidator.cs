@@ -29,8 +29,10 @@ public static class TrainConfigValidator
 
     private static string Locate(TrainConfig c, string message)
     {
-        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+\.[a-z_]+\b"))
-            if (ConfigBinder.SourceOf(c, key.Value) is { } where) return $"{where}: {message}";
+        // Keys of two or more parts (model.lora.rank); a longer match is also tried without its last parts.
+        foreach (System.Text.RegularExpressions.Match key in System.Text.RegularExpressions.Regex.Matches(message, @"\b[a-z_]+(?:\.[a-z_]+)+\b"))
+            for (string k = key.Value; k.Contains('.'); k = k[..k.LastIndexOf('.')])
+                if (ConfigBinder.SourceOf(c, k) is { } where) return $"{where}: {message}";
         return message;
     }
 
@@ -38,6 +40,7 @@ public static class TrainConfigValidator
     {
         if (string.IsNullOrWhiteSpace(c.Model.Dir)) throw new ArgumentException("model.dir is empty: pass --model DIR (an SFT base) or set model.dir");
         if (!Directory.Exists(c.Model.Dir)) throw new DirectoryNotFoundException($"model.dir: model directory not found: {c.Model.Dir}");
+        c.Model.Lora.Validate();
         IRlAlgorithm algorithm;
         try
         {

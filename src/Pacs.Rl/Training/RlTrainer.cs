@@ -81,10 +81,12 @@ public sealed class RlTrainer
         if (_tokenizer.VocabSize > info.VocabSize)
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
 
-        var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay), Dtype: config.Model.Dtype);
+        var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay),
+            Dtype: config.Model.Dtype, Lora: config.Model.Lora.ToSettings(config.Trainer.Seed));
         _policy = backend.LoadPolicy(_startModelDir, settings);
-        // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the first update.
-        _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? backend.LoadFrozen(_startModelDir, config.Model.Dtype) : null;
+        // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the
+        // first update; a LoRA policy scores it from its own base with the adapter off (no second copy).
+        _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? _policy.FrozenBase ?? backend.LoadFrozen(_startModelDir, config.Model.Dtype) : null;
         if (_algorithm.NeedsCritic) _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, settings);
         if (checkpoint is not null) LoadCheckpoint(checkpoint);
 

@@ -127,4 +127,21 @@ public class ConfigBinderTests
                 Assert.Contains(key[(key.LastIndexOf('.') + 1)..] + ":", text);
         }
     }
+
+    [Fact]
+    public void Lora_target_modules_bind_from_a_yaml_list_and_an_unknown_module_names_key_and_line()
+    {
+        var config = new TrainConfig();
+        ConfigBinder.ApplyYaml(config, "model:\n  lora:\n    rank: 8\n    target_modules: [q_proj, v_proj]\n", "a.yaml");
+        Assert.Equal(["q_proj", "v_proj"], config.Model.Lora.Targets());
+        Assert.Equal(8, config.Model.Lora.ToSettings(0)!.Rank);
+        ConfigBinder.ApplyYaml(config, "model:\n  dir: \"" + RepoRoot.Find().Replace("\\", "/") + "\"\n  lora:\n    target_modules:\n      - q_proj\n      - lm_head\n", "b.yaml");
+        var e = Assert.Throws<ArgumentException>(() => TrainConfigValidator.Validate(config));
+        Assert.Equal("b.yaml: line 5: model.lora.target_modules: unknown target module 'lm_head' (known: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)", e.Message);
+        ConfigBinder.Set(config, "model.lora.target_modules=q_proj");
+        ConfigBinder.Set(config, "model.lora.dropout=1");
+        Assert.Contains("--set: model.lora.dropout must be in [0, 1), got 1", Assert.Throws<ArgumentException>(() => TrainConfigValidator.Validate(config)).Message);
+        // Rank 0 (the default) is full fine-tuning.
+        Assert.Null(new TrainConfig().Model.Lora.ToSettings(0));
+    }
 }

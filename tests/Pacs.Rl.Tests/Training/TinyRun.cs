@@ -7,7 +7,10 @@ namespace Pacs.Rl.Tests.Training;
 /// <summary>A throwaway run directory with a tiny random model (hidden 32, one layer) and the char tokenizer.</summary>
 internal sealed class TinyRun : IDisposable
 {
-    public TinyRun()
+    /// <param name="initializerRange">Std of the random weights. A LoRA run trains only adapters on the layers, so
+    /// its logits can span no more than the frozen output layer allows: about ±0.6 at the default 0.02 (hidden 32),
+    /// far flatter than any pretrained head; LoRA tests use a wider one.</param>
+    public TinyRun(double initializerRange = 0.02)
     {
         Root = Path.Combine(Path.GetTempPath(), "pacs-rl-" + Guid.NewGuid().ToString("N"));
         ModelDir = Path.Combine(Root, "base");
@@ -26,6 +29,7 @@ internal sealed class TinyRun : IDisposable
             BosTokenId = tokenizer.BosId,
             EosTokenIds = tokenizer.EosIds,
             PadTokenId = tokenizer.PadId,
+            InitializerRange = initializerRange,
         };
         new Transformer(config, seed: 3).Save(ModelDir);
         tokenizer.Save(ModelDir);
