@@ -46,11 +46,7 @@ public sealed class BenchCommand : ICliCommand
             string? loadDir = parse.GetValue(modelDir);
             if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
-            var report = Run(shapeName, config, n, parts, trainMemory) with
-            {
-                DtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, n, Console.WriteLine) : null,
-                Load = parts.Contains("load") ? DtypeBench.Load(loadDir!, weightDtype, decodeTokens: 16, n, Console.WriteLine) : null,
-            };
+            var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype);
             if (parse.GetValue(json) is { } path)
             {
                 File.WriteAllText(path, report.ToJson());
@@ -61,7 +57,7 @@ public sealed class BenchCommand : ICliCommand
         return command;
     }
 
-    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory)
+    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory, string? loadDir, WeightDtype loadDtype)
     {
         var machine = MachineInfo.Capture();
         Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
@@ -143,9 +139,11 @@ public sealed class BenchCommand : ICliCommand
             rl = RlBench.Run(repeats);
             PrintRl(rl);
         }
+        var dtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, repeats, Console.WriteLine) : null;
+        var loadFigures = parts.Contains("load") ? DtypeBench.Load(loadDir!, loadDtype, decodeTokens: 16, repeats, Console.WriteLine) : null;
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures);
     }
 
     private static void PrintRl(RlFigures rl)
