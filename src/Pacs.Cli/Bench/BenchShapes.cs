@@ -8,7 +8,9 @@ public static class BenchShapes
     public const string Tiny = "bench-tiny";
     public const string Qwen05B = "qwen2.5-0.5b";
 
-    public static IReadOnlyList<string> Names { get; } = [Tiny, Qwen05B];
+    public const string Qwen15B = "qwen2.5-1.5b";
+
+    public static IReadOnlyList<string> Names { get; } = [Tiny, Qwen05B, Qwen15B];
 
     /// <summary>vocab 64, hidden 256, 4 layers, 8 heads (4 KV), SwiGLU 704, tied embeddings, no biases.</summary>
     public static ModelConfig BenchTiny() => new()
@@ -45,10 +47,21 @@ public static class BenchShapes
         MaxPositionEmbeddings = 4096,
     };
 
+    /// <summary>Qwen2.5-1.5B's shape: hidden 1536, 28 layers, 12 heads (2 KV), MLP 8960, vocab 151936, q/k/v bias, tied.</summary>
+    public static ModelConfig Qwen25OneAndAHalfB() => Qwen25HalfB() with
+    {
+        HiddenSize = 1536,
+        NumHiddenLayers = 28,
+        NumAttentionHeads = 12,
+        HeadDim = 128,
+        IntermediateSize = 8960,
+    };
+
     public static ModelConfig ByName(string name) => name switch
     {
         Tiny => BenchTiny(),
         Qwen05B => Qwen25HalfB(),
+        Qwen15B => Qwen25OneAndAHalfB(),
         _ => throw new ArgumentException($"--model-shape: unknown shape '{name}' (expected {string.Join(" or ", Names)})"),
     };
 }
