@@ -23,6 +23,9 @@ public sealed class ManagedBackend : IEngineBackend
         return new ModelInfo(config.VocabSize, config.MaxPositionEmbeddings);
     }
 
+    /// <summary>A trainable model over a <see cref="Transformer"/> already in memory (benchmarks of shapes with random weights).</summary>
+    public static ManagedModel Wrap(Transformer model, TrainingSettings settings) => new(model, settings);
+
     public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => new ManagedModel(
         settings.Lora is null ? LoadTrainable(modelDir, settings.Dtype) : LoadFrozenModel(modelDir, settings.Dtype), settings, baseDir: modelDir);
 

@@ -78,6 +78,13 @@ public sealed class ManagedModel : ITrainableModel
 
     public long StepCount => _optimizer.StepCount;
 
+    /// <summary>Bytes of AdamW's moments (benchmarks: full fine-tuning against LoRA).</summary>
+    public long OptimizerStateBytes => _optimizer.StateBytes;
+
+    /// <summary>Bytes of the gradient buffers allocated for the trainable parameters (none for a frozen base).</summary>
+    public long GradientBytes => Model.Parameters.Select(p => p.Value).Concat(Adapter?.Parameters.Select(p => p.Value) ?? [])
+        .Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().Sum(p => 4L * (p.Grad?.Length ?? 0));
+
     public ITokenPass Forward(IPackedRows rows, float temperature, bool withEntropy = false, bool withGradients = true)
     {
         var packed = ManagedBackend.Unwrap(rows);

@@ -4,7 +4,7 @@ namespace Pacs.Cli.Tests;
 /// The command line as a user meets it: exit codes and the one-line errors for bad input. One class, so its tests
 /// run one at a time (they redirect the process-wide Console).
 /// </summary>
-public sealed class CliTests : IDisposable
+public sealed partial class CliTests : IDisposable
 {
     private readonly string _temp = Directory.CreateTempSubdirectory("pacs-cli-tests-").FullName;
 

@@ -158,6 +158,23 @@ public class LoraTests
     }
 
     [Fact]
+    public void GradientCheckpointingRecomputesTheSameDropoutMasks()
+    {
+        var f = ReadFixture(LoraFixture("llama_all_targets"));
+        float[][] Gradients(bool checkpointing)
+        {
+            var model = FrozenBase(f.Base);
+            var loaded = PeftAdapter.Load(LoraFixture("llama_all_targets"), model);
+            model.Adapter = LoraAdapter.Build(model, loaded.Config with { Dropout = 0.3 }, 5,
+                (l, t, _, _) => loaded.Pair(l, t)!.A.Data, (l, t, _, _) => loaded.Pair(l, t)!.B.Data);
+            model.GradientCheckpointing = checkpointing;
+            using (TensorScope.Begin()) Loss(model, f).Backward();
+            return [.. model.Adapter.Parameters.Select(p => p.Value.Grad!)];
+        }
+        Assert.Equal(Gradients(false), Gradients(true));
+    }
+
+    [Fact]
     public void DropoutIsOffWithoutAutograd()
     {
         var f = ReadFixture(LoraFixture("llama_all_targets"));

@@ -12,14 +12,14 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl", "decode", "load"];
+    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl", "decode", "load", "lora"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var modelDir = new Option<string?>("--model") { Description = "Model folder for the load part (e.g. written by `pacs init --dtype bfloat16`)" };
         var dtype = DtypeOption.Create();
         dtype.Description = "Precision the load part holds --model's weights in: " + dtype.Description;
@@ -29,8 +29,11 @@ public sealed class BenchCommand : ICliCommand
                 + $"pooled buffers reused by the next step) or {TrainMemory.ScopeCheckpoint} (that plus per-layer gradient checkpointing)",
             DefaultValueFactory = _ => TrainMemory.ScopeCheckpoint,
         };
+        var loraRank = new Option<int>("--lora-rank") { Description = "lora part: adapter rank (every attention and MLP projection)", DefaultValueFactory = _ => 8 };
+        var loraTokens = new Option<string>("--lora-tokens") { Description = "lora part: rows x tokens per training step (half prompt, half scored response)", DefaultValueFactory = _ => "1x32" };
+        var loraModes = new Option<string>("--lora-modes") { Description = "lora part: lora, full or both (lora,full); LoRA runs first", DefaultValueFactory = _ => "lora,full" };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -47,6 +50,8 @@ public sealed class BenchCommand : ICliCommand
             if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
             var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype);
+            if (parts.Contains("lora"))
+                report = report with { Lora = RunLora(config, parse.GetValue(loraRank), parse.GetValue(loraTokens)!, parse.GetValue(loraModes)!, n) };
             if (parse.GetValue(json) is { } path)
             {
                 File.WriteAllText(path, report.ToJson());
@@ -144,6 +149,23 @@ public sealed class BenchCommand : ICliCommand
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
         return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures);
+    }
+
+    private static LoraFigures RunLora(ModelConfig config, int rank, string tokens, string modes, int repeats)
+    {
+        if (rank < 1) throw new ArgumentException($"--lora-rank must be >= 1, got {rank}");
+        var shape = tokens.Split('x');
+        if (shape.Length != 2 || !int.TryParse(shape[0], out int batch) || !int.TryParse(shape[1], out int seqLen) || batch < 1 || seqLen < 2)
+            throw new ArgumentException($"--lora-tokens: expected ROWSxTOKENS with rows >= 1 and tokens >= 2, got '{tokens}'");
+        var chosen = modes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var mode in chosen)
+            if (!LoraBench.Modes.Contains(mode)) throw new ArgumentException($"--lora-modes: unknown mode '{mode}' (expected {string.Join(", ", LoraBench.Modes)})");
+        var lora = LoraBench.Run(config, rank, batch, seqLen, repeats, chosen);
+        Console.WriteLine($"lora vs full: {lora.Parameters:N0} parameters ({lora.WeightsMiB:F0} MiB float32), steps of {lora.Batch} x {lora.SeqLen} tokens, rank {lora.Rank} on {string.Join(" ", lora.Targets)}");
+        foreach (var m in lora.Modes)
+            Console.WriteLine($"  {m.Mode}: {m.TrainableParameters:N0} trainable, gradients {m.GradientMiB:F1} MiB, AdamW moments {m.OptimizerMiB:F1} MiB, "
+                + $"step {m.StepSeconds.Median:F2} s (median of {m.StepSeconds.Runs.Count}; runs {string.Join(", ", m.StepSeconds.Runs.Select(r => r.ToString("F2")))}), peak working set so far {m.PeakWorkingSetMiB:F0} MiB");
+        return lora;
     }
 
     private static void PrintRl(RlFigures rl)

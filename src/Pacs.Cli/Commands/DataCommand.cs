@@ -44,7 +44,7 @@ public sealed class DataCommand : ICliCommand
     {
         var tokenizer = TokenizerFiles.Load(modelDir);
         var prompts = PromptEncoder.ForModel(modelDir, tokenizer);
-        int context = ModelConfig.Load(Path.Combine(modelDir, ModelConfig.FileName)).MaxPositionEmbeddings;
+        int context = ManagedBackend.Instance.Describe(modelDir).MaxPositions; // a LoRA adapter folder: its base's
         int limit = context - maxNewTokens >= 1 ? context - maxNewTokens : context - 1;
         return PromptFilter.Apply(task, p => prompts.Encode(p.Prompt, p.System).Length, limit, $"context {context} - --max-new-tokens {maxNewTokens}");
     }

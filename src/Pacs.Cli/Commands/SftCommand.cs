@@ -19,9 +19,14 @@ public sealed class SftCommand : ICliCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (warm-up, then cosine decay)", DefaultValueFactory = _ => defaults.LearningRate };
         var level = new Option<int?>("--level") { Description = "Task difficulty preset 1..5 (default: the task's defaults)" };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each decoder layer but the last in backward instead of keeping its activations (less memory, slower)" };
+        var baseModel = new Option<string?>("--model") { Description = "Start from this model folder (e.g. an earlier sft base) instead of random weights" };
+        var loraRank = new Option<int>("--lora-rank") { Description = "Train a LoRA adapter of this rank on the frozen --model (0: every weight trains); the output is a PEFT adapter folder", DefaultValueFactory = _ => 0 };
+        var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (the low-rank term is scaled by alpha / rank)", DefaultValueFactory = _ => defaults.Lora.Alpha };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapter's input while training", DefaultValueFactory = _ => defaults.Lora.Dropout };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections that get an adapter", DefaultValueFactory = _ => defaults.Lora.TargetModules };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds files (an earlier model or run)" };
         var command = new Command("sft", "Train a small decoder from scratch on worked solutions of a synthetic task (the base model for RL)");
-        foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing, overwrite }) command.Options.Add(option);
+        foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing, baseModel, loraRank, loraAlpha, loraDropout, loraTargets, overwrite }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             var options = defaults with
@@ -33,11 +38,19 @@ public sealed class SftCommand : ICliCommand
                 LearningRate = parse.GetValue(lr),
                 Level = parse.GetValue(level),
                 GradientCheckpointing = parse.GetValue(checkpointing),
+                BaseModel = parse.GetValue(baseModel),
+                Lora = new Pacs.Rl.Config.LoraSection
+                {
+                    Rank = parse.GetValue(loraRank),
+                    Alpha = parse.GetValue(loraAlpha),
+                    Dropout = parse.GetValue(loraDropout),
+                    TargetModules = parse.GetValue(loraTargets)!,
+                },
                 WarmupSteps = System.Math.Min(defaults.WarmupSteps, System.Math.Max(0, parse.GetValue(steps) / 10)),
             };
             string outDir = parse.GetValue(output)!;
             var trainer = new SftTrainer(options, ManagedBackend.Instance); // bad options fail before the folder is touched
-            OutputFolder.Prepare(outDir, parse.GetValue(overwrite));
+            OutputFolder.Prepare(outDir, parse.GetValue(overwrite), options.BaseModel is { } start ? [start] : []);
             using var interrupts = Interrupts.Listen("stopping after the current step");
             AnsiConsole.MarkupLine($"[bold]sft[/] task [cyan]{options.Task}[/], {trainer.Model.TrainableParameterCount:N0} parameters, {options.Steps} steps of {options.BatchSize} sequences -> {Markup.Escape(outDir)}");
             double loss;

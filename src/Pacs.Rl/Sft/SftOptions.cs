@@ -35,6 +35,12 @@ public sealed record SftOptions
     /// (<see cref="TrainingSettings.GradientCheckpointing"/>): less memory, about one more forward pass of time.</summary>
     public bool GradientCheckpointing { get; init; }
 
+    /// <summary>Start from this model folder instead of a fresh random model (its vocabulary must hold the char tokenizer's).</summary>
+    public string? BaseModel { get; init; }
+
+    /// <summary>Train a LoRA adapter on the frozen start model (`--lora-rank`); the output folder is then a PEFT adapter.</summary>
+    public Pacs.Rl.Config.LoraSection Lora { get; init; } = new();
+
     public void Validate()
     {
         if (Steps < 1) throw new ArgumentException($"sft: steps must be >= 1, got {Steps}");
@@ -45,6 +51,17 @@ public sealed record SftOptions
         if (CheckpointEvery < 1) throw new ArgumentException($"sft: checkpoint interval must be >= 1, got {CheckpointEvery}");
         if (HiddenSize % Heads != 0) throw new ArgumentException($"sft: hidden size {HiddenSize} is not divisible by {Heads} heads");
         if (Heads % KvHeads != 0) throw new ArgumentException($"sft: {Heads} heads are not divisible by {KvHeads} KV heads");
+        if (BaseModel is not null && !Directory.Exists(BaseModel)) throw new DirectoryNotFoundException($"sft: --model {BaseModel}: model directory not found");
+        if (Lora.Enabled && BaseModel is null) throw new ArgumentException("sft: --lora-rank needs --model, the model the adapter is trained on");
+        try
+        {
+            Lora.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            // The options are --lora-rank, --lora-alpha, --lora-dropout, --lora-targets.
+            throw new ArgumentException("sft: " + e.Message.Replace("model.lora.target_modules", "--lora-targets").Replace("model.lora.", "--lora-"));
+        }
     }
 
     /// <summary>The model's shape for a vocabulary with the given special ids.</summary>

@@ -79,8 +79,15 @@ public sealed class SftTrainer
         Task = TaskRegistry.Create(options.Task, options.Seed, options.Level);
         Tokenizer = new CharTokenizer();
         var spec = options.ModelSpec(Tokenizer.VocabSize, Tokenizer.BosId!.Value, Tokenizer.EosIds, Tokenizer.PadId);
-        var settings = new TrainingSettings(new OptimizerSettings(Beta1: 0.9, Beta2: 0.95, WeightDecay: options.WeightDecay), options.GradientCheckpointing);
-        Model = backend.CreatePolicy(spec, (ulong)options.Seed, settings);
+        var settings = new TrainingSettings(new OptimizerSettings(Beta1: 0.9, Beta2: 0.95, WeightDecay: options.WeightDecay), options.GradientCheckpointing,
+            options.Lora.ToSettings(options.Seed));
+        if (options.BaseModel is { } baseDir)
+        {
+            var info = backend.Describe(baseDir);
+            if (info.VocabSize < Tokenizer.VocabSize)
+                throw new InvalidDataException($"{baseDir}: vocab_size {info.VocabSize} is smaller than the char tokenizer's {Tokenizer.VocabSize} ids");
+        }
+        Model = options.BaseModel is { } start ? backend.LoadPolicy(start, settings) : backend.CreatePolicy(spec, (ulong)options.Seed, settings);
     }
 
     public ITask Task { get; }

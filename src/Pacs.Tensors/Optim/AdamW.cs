@@ -77,6 +77,9 @@ public sealed class AdamW
 
     public IReadOnlyList<ParameterGroup> Groups => _groups;
 
+    /// <summary>Bytes held by the moments (exp_avg and exp_avg_sq, float32, for every parameter).</summary>
+    public long StateBytes => _state.Values.Sum(s => 4L * (s.ExpAvg.Length + s.ExpAvgSq.Length));
+
     public IEnumerable<Tensor> Parameters => _parameters.Select(entry => entry.Parameter);
 
     public void ZeroGrad()
