@@ -54,7 +54,7 @@ public sealed class Dispatcher : IDisposable
     public async Task<T> PostAsync<T>(string path, string json, string what, Func<string, T> read, CancellationToken cancel, int? only = null)
     {
         var tried = new HashSet<int>();
-        int server = -1;
+        int server = -1, attempts = 0;
         HttpResponseMessage response;
         try
         {
@@ -62,6 +62,7 @@ public sealed class Dispatcher : IDisposable
             {
                 server = only is { } fixedServer ? _pool.Acquire(fixedServer) : _pool.Acquire(tried);
                 tried.Add(server);
+                attempts++;
                 bool ok = false;
                 await _inflight.WaitAsync(token);
                 try
@@ -84,20 +85,20 @@ public sealed class Dispatcher : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TimeoutException or Polly.Timeout.TimeoutRejectedException)
         {
-            throw new RemoteRolloutException($"{what}: {Server(server)} did not answer after {tried.Count} attempt(s) on {tried.Count} server(s) (rollout.max_retries={_maxAttempts - 1}): {e.Message}", e);
+            throw new RemoteRolloutException($"{what}: {Server(server)} did not answer after {attempts} attempt(s) on {tried.Count} server(s) (rollout.max_retries={_maxAttempts - 1}): {e.Message}", e);
         }
         using (response)
         {
             string body = await response.Content.ReadAsStringAsync(cancel);
             if (!response.IsSuccessStatusCode)
-                throw new RemoteRolloutException($"{what}: {Server(server)} answered {(int)response.StatusCode} {response.ReasonPhrase} (after {tried.Count} attempt(s), rollout.max_retries={_maxAttempts - 1}): {Wire.WireJson.Snippet(body)}");
+                throw new RemoteRolloutException($"{what}: {Server(server)} answered {(int)response.StatusCode} {response.ReasonPhrase} to {path} (after {attempts} attempt(s), rollout.max_retries={_maxAttempts - 1}): {Wire.WireJson.Snippet(body)}");
             try
             {
                 return read(body);
             }
             catch (InvalidDataException e)
             {
-                throw new RemoteRolloutException($"{what}: {Server(server)}{path} returned a body that is not a valid answer: {e.Message}", e);
+                throw new RemoteRolloutException($"{what}: {Server(server)} returned a body from {path} that is not a valid answer: {e.Message}", e);
             }
         }
     }

@@ -44,6 +44,21 @@ public sealed record RemoteOptions(
     /// <summary>Called on each synced folder before the servers are told to load it (e.g. to copy the tokenizer in).</summary>
     public Action<string>? CompleteSyncFolder { get; init; }
 
+    /// <summary>
+    /// Options from a config's `rollout.*` values: <paramref name="engine"/> names the protocol, the API key is read
+    /// from the environment variable <paramref name="apiKeyEnv"/> names (never from the config itself).
+    /// </summary>
+    public static RemoteOptions From(string engine, IReadOnlyList<string> servers, string model, string apiKeyEnv,
+        double requestTimeoutS, int maxInflight, int maxRetries, string syncDir)
+    {
+        var urls = servers.Select(s => Uri.TryCreate(s.EndsWith('/') ? s : s + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri
+            : throw new ArgumentException($"rollout.servers: '{s}' is not an http(s) URL such as http://gpu1:8000")).ToList();
+        string key = apiKeyEnv.Length == 0 ? "" : Environment.GetEnvironmentVariable(apiKeyEnv)
+            ?? throw new ArgumentException($"rollout.api_key_env names the environment variable {apiKeyEnv}, which is not set");
+        return new RemoteOptions(Parse(engine), urls, model, key, TimeSpan.FromSeconds(requestTimeoutS), maxInflight, maxRetries, syncDir);
+    }
+
     /// <summary>The config spelling of <paramref name="kind"/>.</summary>
     public static string Name(RemoteEngineKind kind) => kind switch
     {

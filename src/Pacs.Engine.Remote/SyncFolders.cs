@@ -39,14 +39,26 @@ public sealed class SyncFolders(RemoteOptions options)
         return dir;
     }
 
-    /// <summary>Re-points `current` by renaming a fresh link over it (atomic on POSIX file systems).</summary>
+    /// <summary>Re-points `current` by renaming a fresh link over it (rename(2): atomic on POSIX file systems).</summary>
     private static void PointCurrentAt(string root, string dir)
     {
         string link = Path.Combine(root, CurrentLink);
         string tmpLink = Path.Combine(root, $".{CurrentLink}.tmp-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         File.CreateSymbolicLink(tmpLink, Path.GetFileName(dir));
-        File.Move(tmpLink, link, overwrite: true);
+        if (OperatingSystem.IsWindows())
+        {
+            // File.Move would follow a link to a folder; Windows has no atomic replace of a link anyway.
+            if (Path.Exists(link)) File.Delete(link);
+            Directory.Move(tmpLink, link);
+            return;
+        }
+        if (Rename(tmpLink, link) != 0)
+            throw new IOException($"rollout.sync_dir: cannot point {link} at {dir} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string from,
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string to);
 
     private void Prune()
     {
