@@ -94,8 +94,9 @@ public sealed class EndToEndTests : IAsyncDisposable
         RlTrainer.Start(Backend(fullConfig), fullConfig, full, new LetterAtTask(1)).Run();
 
         var flaky = await Start();
-        bool failedOnce = false;
-        flaky.FailUpdate = folder => !failedOnce && folder.EndsWith("v00000003", StringComparison.Ordinal) && (failedOnce = true);
+        // Both attempts (rollout.max_retries=1) at version 3 fail; the resumed run's succeed.
+        int failures = 0;
+        flaky.FailUpdate = folder => folder.EndsWith("v00000003", StringComparison.Ordinal) && ++failures <= 2;
         var config = Bandit("grpo", "pacs", [flaky], "failed", "trainer.steps=4", "trainer.save_every=2", "rollout.max_retries=1");
         var trainer = RlTrainer.Start(Backend(config), config, failed, new LetterAtTask(1));
         var e = Assert.Throws<RemoteRolloutException>(() => trainer.Run());
