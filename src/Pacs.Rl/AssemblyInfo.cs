@@ -1,3 +1,4 @@
 using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("Pacs.Rl.Tests")]
+[assembly: InternalsVisibleTo("Pacs.Engine.Remote.Tests")]

@@ -110,6 +110,24 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public void Train_picks_the_remote_rollout_engine_from_the_config_and_names_an_unreachable_server()
+    {
+        var config = Path.Combine(RepoRoot(), "configs", "arith-pacs.yaml");
+        var stories = Path.Combine(RepoRoot(), "models", "stories260K");
+        string run = Path.Combine(_temp, "remote");
+        var (code, _, err) = Run("train", "--config", config, "--model", stories, "--out", run, "--set", "rollout.engine=vllm");
+        AssertUserError(code, err, "rollout.servers");
+        (code, _, err) = Run("train", "--config", config, "--model", stories, "--out", run, "--set", "rollout.engine=openai", "--set", "rollout.servers=http://127.0.0.1:9");
+        AssertUserError(code, err, "rollout.engine=openai cannot load the weights");
+        // Nothing listens on port 9: the first weight sync (before step 1) fails naming the server, and leaves no run behind.
+        (code, _, err) = Run("train", "--config", config, "--model", stories, "--out", run, "--set", "rollout.engine=pacs",
+            "--set", "rollout.servers=http://127.0.0.1:9", "--set", "rollout.sync_dir=" + Path.Combine(_temp, "sync"), "--set", "rollout.max_retries=0");
+        AssertUserError(code, err, "server http://127.0.0.1:9/ did not answer");
+        Assert.False(Directory.Exists(run));
+        Assert.True(File.Exists(Path.Combine(_temp, "sync", "v00000000", "tokenizer.json")));
+    }
+
+    [Fact]
     public void Eval_on_a_math_dataset_records_its_verifier_policy()
     {
         var stories = Path.Combine(RepoRoot(), "models", "stories260K");

@@ -23,7 +23,7 @@ public sealed class SftCommand : ICliCommand
         var loraRank = new Option<int>("--lora-rank") { Description = "Train a LoRA adapter of this rank on the frozen --model (0: every weight trains); the output is a PEFT adapter folder", DefaultValueFactory = _ => 0 };
         var loraAlpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (the low-rank term is scaled by alpha / rank)", DefaultValueFactory = _ => defaults.Lora.Alpha };
         var loraDropout = new Option<double>("--lora-dropout") { Description = "Dropout on the adapter's input while training", DefaultValueFactory = _ => defaults.Lora.Dropout };
-        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections that get an adapter", DefaultValueFactory = _ => defaults.Lora.TargetModules };
+        var loraTargets = new Option<string>("--lora-targets") { Description = "Comma-separated projections that get an adapter", DefaultValueFactory = _ => string.Join(",", defaults.Lora.TargetModules) };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the contents of --out if it holds files (an earlier model or run)" };
         var command = new Command("sft", "Train a small decoder from scratch on worked solutions of a synthetic task (the base model for RL)");
         foreach (var option in new Option[] { task, output, steps, seed, batch, lr, level, checkpointing, baseModel, loraRank, loraAlpha, loraDropout, loraTargets, overwrite }) command.Options.Add(option);
@@ -44,7 +44,7 @@ public sealed class SftCommand : ICliCommand
                     Rank = parse.GetValue(loraRank),
                     Alpha = parse.GetValue(loraAlpha),
                     Dropout = parse.GetValue(loraDropout),
-                    TargetModules = parse.GetValue(loraTargets)!,
+                    TargetModules = parse.GetValue(loraTargets)!.Split(','),
                 },
                 WarmupSteps = System.Math.Min(defaults.WarmupSteps, System.Math.Max(0, parse.GetValue(steps) / 10)),
             };

@@ -136,15 +136,15 @@ public static class ConfigBinder
                 ApplyMapping(root, property.GetValue(target)!, inner, path + ".", source);
                 continue;
             }
-            string text = valueNode switch
+            if (property.PropertyType == typeof(string[]) && valueNode is YamlSequenceNode list)
             {
-                YamlScalarNode scalar => scalar.Value ?? "",
-                // A list of names (model.lora.target_modules) binds to a string knob as its comma-separated items.
-                YamlSequenceNode list when property.PropertyType == typeof(string) && list.Children.All(n => n is YamlScalarNode) =>
-                    string.Join(",", list.Children.Select(n => ((YamlScalarNode)n).Value)),
-                _ => throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a single value"),
-            };
-            property.SetValue(target, Convert(text, property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
+                property.SetValue(target, list.Children.Select(item => item is YamlScalarNode { Value: { } text } ? text
+                    : throw new InvalidDataException($"{source}: line {item.Start.Line}: '{path}' must be a list of single values")).ToArray());
+                Record(root, path, source + $": line {valueNode.Start.Line}");
+                continue;
+            }
+            if (valueNode is not YamlScalarNode scalar) throw new InvalidDataException($"{source}: line {valueNode.Start.Line}: '{path}' must be a single value");
+            property.SetValue(target, Convert(scalar.Value ?? "", property.PropertyType, path, source + $": line {valueNode.Start.Line}"));
             Record(root, path, source + $": line {valueNode.Start.Line}");
         }
     }
@@ -158,6 +158,12 @@ public static class ConfigBinder
             algorithm.Name = value;
             return;
         }
+        // Keys every algorithm has (rollout_correction) belong to the section itself.
+        if (FindKnob(typeof(AlgorithmSection), key) is { } common)
+        {
+            common.SetValue(algorithm, Convert(value, common.PropertyType, path, source));
+            return;
+        }
         var property = OptionProperties(algorithm.Options.GetType()).FirstOrDefault(p => SnakeCase(p.Name) == key)
             ?? throw new InvalidDataException($"{source}: unknown config key '{path}' for algorithm {algorithm.Name} (its keys: name, {string.Join(", ", OptionProperties(algorithm.Options.GetType()).Select(p => SnakeCase(p.Name)))})");
         property.SetValue(algorithm.Options, Convert(value, property.PropertyType, path, source));
@@ -166,6 +172,12 @@ public static class ConfigBinder
     private static IEnumerable<(string Key, object Value, string Doc)> AlgorithmKnobs(AlgorithmSection algorithm)
     {
         yield return ("name", algorithm.Name, AlgorithmSection.NameDoc);
+        foreach (var common in KnobProperties(typeof(AlgorithmSection)))
+        {
+            string doc = common.GetCustomAttribute<KnobAttribute>()!.Doc;
+            if (common.PropertyType.IsEnum) doc += $" One of: {string.Join(", ", ConfigEnum.Names(common.PropertyType))}.";
+            yield return (SnakeCase(common.Name), common.GetValue(algorithm)!, doc);
+        }
         foreach (var property in OptionProperties(algorithm.Options.GetType()))
         {
             string key = SnakeCase(property.Name);
@@ -186,6 +198,7 @@ public static class ConfigBinder
         var inv = CultureInfo.InvariantCulture;
         object? value = null;
         if (type == typeof(string)) value = text;
+        else if (type == typeof(string[])) value = ListItems(text);
         else if (type == typeof(int) && int.TryParse(text, NumberStyles.Integer, inv, out int i)) value = i;
         else if (type == typeof(long) && long.TryParse(text, NumberStyles.Integer, inv, out long l)) value = l;
         else if (type == typeof(double) && double.TryParse(text, NumberStyles.Float, inv, out double d) && double.IsFinite(d)) value = d;
@@ -193,6 +206,10 @@ public static class ConfigBinder
         else if (type.IsEnum && ConfigEnum.TryParse(type, text, out var member)) value = member;
         return value ?? throw new FormatException($"{source}: config key '{key}' expects {TypeWord(type)}, got '{text}'");
     }
+
+    /// <summary>A list given as one value (`--set rollout.servers=a,b` or `[a, b]`).</summary>
+    private static string[] ListItems(string text) =>
+        [.. text.Trim().TrimStart('[').TrimEnd(']').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
     private static string TypeWord(Type type) =>
         type == typeof(int) || type == typeof(long) ? "an integer"
@@ -234,6 +251,7 @@ public static class ConfigBinder
     private static string YamlScalar(object value) => value switch
     {
         string s => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"",
+        string[] list => "[" + string.Join(", ", list.Select(YamlScalar)) + "]",
         Enum e => "\"" + ConfigEnum.Name(e) + "\"",
         _ => FormatScalar(value),
     };
@@ -241,13 +259,14 @@ public static class ConfigBinder
     private static string FormatScalar(object value) => value switch
     {
         bool b => b ? "true" : "false",
+        string[] list => string.Join(",", list),
         Enum e => ConfigEnum.Name(e),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
 
-    private static bool IsSection(Type type) => type.IsClass && type != typeof(string);
+    private static bool IsSection(Type type) => type.IsClass && type != typeof(string) && !type.IsArray;
 
     private static PropertyInfo? FindKnob(Type type, string snakeName) =>
         KnobProperties(type).FirstOrDefault(p => SnakeCase(p.Name) == snakeName);

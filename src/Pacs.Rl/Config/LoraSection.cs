@@ -23,14 +23,14 @@ public sealed class LoraSection
     public double Dropout { get; set; } = 0;
 
     [Knob("Projections that get an adapter, a YAML list or comma-separated: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj.")]
-    public string TargetModules { get; set; } = AllProjections;
+    public string[] TargetModules { get; set; } = AllProjections.Split(',');
 
     public bool Enabled => Rank > 0;
 
     /// <summary>The target module names; an unknown one is an error naming the key.</summary>
     public IReadOnlyList<string> Targets()
     {
-        var names = TargetModules.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var names = TargetModules.SelectMany(item => item.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries)).ToArray();
         foreach (var name in names)
             if (!Known.Contains(name))
                 throw new ArgumentException($"model.lora.target_modules: unknown target module '{name}' (known: {string.Join(", ", Known)})");

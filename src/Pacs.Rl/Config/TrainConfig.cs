@@ -107,6 +107,12 @@ public sealed class AlgorithmSection
     /// <summary>An instance of <see cref="AlgorithmRegistry.OptionsType"/> for <see cref="Name"/>.</summary>
     public object Options { get; private set; }
 
+    [Knob("Correction for rollouts sampled with log-probs other than the trainer's (an inference server's kernels, precision, staleness), applied to every algorithm as a per-token weight on the loss gradient (verl's rollout correction): none, tis_token / tis_sequence (truncated importance sampling, weight min(rho, threshold) with rho = pi_old / pi_rollout per token or per response), mis_token / mis_sequence (masked: weight rho, or 0 where rho > threshold). The mismatch metrics (rollout_corr/*) are reported whatever this is.")]
+    public RolloutCorrectionMode RolloutCorrection { get; set; } = RolloutCorrectionMode.None;
+
+    [Knob("The threshold C of rollout_correction (verl's rollout_is_threshold; 1.5-5 per token, 2-10 per response are typical).")]
+    public double RolloutCorrectionThreshold { get; set; } = 2.0;
+
     public IRlAlgorithm Create() => AlgorithmRegistry.Create(Name, Options);
 
     /// <summary>Documentation of the `name` key (each option documents itself with [Description] on its options class).</summary>
@@ -138,6 +144,30 @@ public sealed class RolloutSection
 
     [Knob("PODS down-sampling: train on this many of each group's group_size rollouts, those with maximal reward variance (0 = all).")]
     public int PodsKeep { get; set; } = 0;
+
+    [Knob("Where responses are sampled: local (in process, from the weights being trained), vllm, sglang or pacs (inference servers at rollout.servers; the policy is written to rollout.sync_dir and loaded by every server after each optimizer step), or openai (any OpenAI-compatible completions server: it cannot load new weights, so only a run that never updates, trainer.steps=0, may use it). See README \"Scaling out\".")]
+    public string Engine { get; set; } = "local";
+
+    [Knob("Base URLs of the inference servers (a list: [http://gpu1:8000, http://gpu2:8000]); each request goes to the one with the fewest requests outstanding.")]
+    public string[] Servers { get; set; } = [];
+
+    [Knob("The model field of OpenAI-style requests (vllm, openai): the served model's name; empty sends none.")]
+    public string Model { get; set; } = "";
+
+    [Knob("Name of the environment variable holding the servers' API key (sent as a Bearer token); never the key itself; empty sends none.")]
+    public string ApiKeyEnv { get; set; } = "";
+
+    [Knob("Seconds one attempt of one HTTP request may take (body included) before it is abandoned and retried on another server.")]
+    public double RequestTimeoutS { get; set; } = 600;
+
+    [Knob("Most HTTP requests in flight over all servers at once.")]
+    public int MaxInflight { get; set; } = 64;
+
+    [Knob("Attempts after the first for a request that failed (connection error, timeout, 429, 5xx), with exponential back-off, each on the least loaded other server; then the step fails naming the server and the request.")]
+    public int MaxRetries { get; set; } = 4;
+
+    [Knob("Folder every server can read at the same path (shared storage): the policy is written here as a Hugging Face folder per weight version (old ones pruned), and `current` links to the newest. Needed by vllm, sglang and pacs.")]
+    public string SyncDir { get; set; } = "";
 
     /// <summary>Responses per prompt that reach the update: pods_keep when PODS is on, else group_size.</summary>
     public int TrainGroupSize => PodsKeep > 0 ? PodsKeep : GroupSize;

@@ -65,6 +65,10 @@ public static class TrainConfigValidator
         if (!(c.Rollout.Temperature > 0)) throw new ArgumentException($"rollout.temperature must be > 0, got {c.Rollout.Temperature}");
         if (!(c.Rollout.TopP > 0 && c.Rollout.TopP <= 1)) throw new ArgumentException($"rollout.top_p must be in (0, 1], got {c.Rollout.TopP}");
         Positive(c.Rollout.MaxResponseTokens, "rollout.max_response_tokens");
+        RolloutEngineRules.Validate(c);
+        if (!(c.Algorithm.RolloutCorrectionThreshold > 0)) throw new ArgumentException($"algorithm.rollout_correction_threshold must be > 0, got {c.Algorithm.RolloutCorrectionThreshold}");
+        if (c.Algorithm.RolloutCorrection != RolloutCorrectionMode.None && !c.Trainer.RecomputeLogprobs)
+            throw new ArgumentException($"algorithm.rollout_correction={ConfigEnum.Name(c.Algorithm.RolloutCorrection)} weighs the trainer's log-probs against the sampler's: it needs trainer.recompute_logprobs=true");
         Positive(c.Update.Epochs, "update.epochs");
         BatchPlanner.Validate(c.Rollout.BatchPrompts, trainGroup, c.Update.MiniBatches, c.Update.MicroBatchSize, algorithm.NeedsWholeGroups, c.Algorithm.Name);
         if (!(c.Optim.Lr > 0)) throw new ArgumentException($"optim.lr must be > 0, got {c.Optim.Lr}");

@@ -275,6 +275,7 @@ public sealed class RlTrainer
         // recompute_logprobs off saves a whole forward pass.
         float[][] oldLogProbs = scores.OldLogProbs ?? results.Select(r => r.LogProbs).ToArray();
         double logProbTime = watch.Elapsed.TotalSeconds;
+        var correction = RolloutMismatch(metrics, results, scores.OldLogProbs);
 
         var batch = new PolicyBatch(group, rewards, oldLogProbs) { RefLogProbs = scores.RefLogProbs, OldValues = scores.OldValues };
         if (_vineValues is not null)
@@ -288,7 +289,7 @@ public sealed class RlTrainer
         // 4. Update.
         watch.Restart();
         var entropy = new float[]?[rows];
-        var update = Update(batch, rowPrompts, responses, step, entropy, masked);
+        var update = Update(batch, rowPrompts, responses, step, entropy, masked, correction);
         double updateTime = watch.Elapsed.TotalSeconds;
         foreach (var (k, v) in update.Metrics) metrics[k] = v;
 
@@ -371,6 +372,22 @@ public sealed class RlTrainer
         return metrics;
     }
 
+    /// <summary>
+    /// How stale the rollouts are (trainer version minus the version that sampled them) and, when the rollout policy's
+    /// log-probs were recomputed, how far the sampler's are from them (rollout_corr/*); returns the per-token weights
+    /// of `algorithm.rollout_correction` (null when off).
+    /// </summary>
+    private float[][]? RolloutMismatch(Dictionary<string, double> metrics, IReadOnlyList<RolloutResult> results, float[][]? recomputed)
+    {
+        metrics["rollout/staleness_mean"] = results.Average(r => (double)(_policy.StepCount - r.WeightVersion));
+        metrics["rollout/staleness_max"] = results.Max(r => _policy.StepCount - r.WeightVersion);
+        if (recomputed is null) return null;
+        var algorithm = _config.Algorithm;
+        float[][] sampled = [.. results.Select(r => r.LogProbs)];
+        foreach (var (k, v) in RolloutCorrection.Metrics(recomputed, sampled, algorithm.RolloutCorrection, algorithm.RolloutCorrectionThreshold)) metrics[k] = v;
+        return RolloutCorrection.Weights(algorithm.RolloutCorrection, algorithm.RolloutCorrectionThreshold, recomputed, sampled);
+    }
+
     /// <summary>What the no-grad passes of a step computed: null where the step does not need it.</summary>
     private sealed record RolloutScores(float[][]? OldLogProbs, float[][]? RefLogProbs, float[][]? OldValues);
 
@@ -402,7 +419,7 @@ public sealed class RlTrainer
     /// The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward
     /// passes. A non-finite loss or gradient anywhere undoes every optimizer step this batch took.
     /// </summary>
-    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked)
+    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked, float[][]? correction)
     {
         var cfg = _config;
         int group = cfg.Rollout.TrainGroupSize;
@@ -453,6 +470,7 @@ public sealed class RlTrainer
                     if (masked is not null)
                         for (int i = 0; i < microRows.Length; i++)
                             if (masked[microRows[i]]) Array.Clear(output.GradLogProbs[i]);
+                    if (correction is not null) RolloutCorrection.Apply(output.GradLogProbs, [.. microRows.Select(r => correction[r])]);
                     if (!criticOnly) policyPass.Backward(output.GradLogProbs);
                     if (valuePass is not null && output.GradValues is not null) valuePass.Backward(output.GradValues);
                     miniLoss += output.Loss;
