@@ -20,9 +20,9 @@ public sealed class RemoteRolloutBackend(IEngineBackend inner, RemoteOptions opt
 
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => inner.CreateCritic(modelDir, headRow, settings);
 
-    public IScorer LoadFrozen(string modelDir) => inner.LoadFrozen(modelDir);
+    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => inner.LoadFrozen(modelDir, dtype);
 
     public IRolloutEngine CreateRollout(ITrainableModel policy) => new RemoteRollout(options);
 
-    public IRolloutEngine LoadRollout(string modelDir) => inner.LoadRollout(modelDir);
+    public IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto) => inner.LoadRollout(modelDir, dtype);
 }

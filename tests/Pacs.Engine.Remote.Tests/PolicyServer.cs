@@ -51,7 +51,7 @@ public sealed class SglangPolicyServer : IServedPolicy
 
     public static async Task<SglangPolicyServer> Start(string modelDir, Func<string, IRolloutEngine>? load = null)
     {
-        var server = new SglangPolicyServer(load ?? ManagedBackend.Instance.LoadRollout, modelDir);
+        var server = new SglangPolicyServer(load ?? (dir => ManagedBackend.Instance.LoadRollout(dir)), modelDir);
         server._server = await FakeServer.Start(server.Handle);
         return server;
     }

@@ -80,7 +80,7 @@ public sealed class SftTrainer
         Tokenizer = new CharTokenizer();
         var spec = options.ModelSpec(Tokenizer.VocabSize, Tokenizer.BosId!.Value, Tokenizer.EosIds, Tokenizer.PadId);
         var settings = new TrainingSettings(new OptimizerSettings(Beta1: 0.9, Beta2: 0.95, WeightDecay: options.WeightDecay), options.GradientCheckpointing,
-            options.Lora.ToSettings(options.Seed));
+            Lora: options.Lora.ToSettings(options.Seed));
         if (options.BaseModel is { } baseDir)
         {
             var info = backend.Describe(baseDir);
