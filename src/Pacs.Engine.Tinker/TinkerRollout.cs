@@ -36,7 +36,7 @@ public sealed class TinkerRollout : IRolloutEngine
     public void SyncWeights(ITrainableModel policy, long version)
     {
         if (!ReferenceEquals(policy, _policy)) throw new ArgumentException("the tinker rollout engine samples from the tinker policy it was made for");
-        var request = new SaveWeightsForSamplerRequest(_policy.ModelId, null, _connection.NextSamplingSeq(), null);
+        var request = new SaveWeightsForSamplerRequest(_policy.ModelId, null, _connection.NextSamplingSeq(), _policy.NextSeq());
         var saved = _connection.Call<SaveWeightsForSamplerResponse>("api/v1/save_weights_for_sampler", request, $"save_weights_for_sampler of model {_policy.ModelId}");
         _samplingSession = saved.SamplingSessionId ?? throw new TinkerException($"tinker save_weights_for_sampler of {_policy.ModelId}: no sampling_session_id in the answer");
         WeightVersion = version;

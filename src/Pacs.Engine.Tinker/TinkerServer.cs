@@ -32,6 +32,7 @@ public sealed class TinkerServer
     private readonly ConcurrentDictionary<string, (string Json, int Polls)> _futures = new();
     private readonly Dictionary<string, Session> _sessions = [];
     private readonly Dictionary<string, ServedModel> _models = [];
+    private readonly Dictionary<string, string> _bySeq = [];
     private readonly Dictionary<string, (IRolloutEngine Engine, ServedModel? Model)> _samplers = [];
     private IRolloutEngine? _baseSampler;
     private long _ids;
@@ -119,12 +120,19 @@ public sealed class TinkerServer
             }
         });
 
-    /// <summary>A route that runs the work now and answers with a future (the model's session must be alive).</summary>
+    /// <summary>
+    /// A route that runs the work now and answers with a future (the model's session must be alive). A request
+    /// repeated with the same model and seq_id (a client retrying after a timeout) gets the first one's future, so
+    /// a retried step is applied once.
+    /// </summary>
     private void Queued<T>(WebApplication app, string route, Func<T, string?> modelOf, Func<T, object> work) =>
         Post<T>(app, route, body =>
         {
             if (modelOf(body) is { } modelId) Model(modelId);
+            string? replayKey = SeqOf(body) is { } seq && modelOf(body) is { } model ? $"{model}/{route}/{seq}" : null;
+            if (replayKey is not null && _bySeq.TryGetValue(replayKey, out var earlier)) return new UntypedApiFuture(earlier, modelOf(body));
             string id = $"req-{Interlocked.Increment(ref _ids)}";
+            if (replayKey is not null) _bySeq[replayKey] = id;
             string json;
             try
             {
@@ -137,6 +145,17 @@ public sealed class TinkerServer
             _futures[id] = (json, _options.TryAgainPolls);
             return new UntypedApiFuture(id, modelOf(body));
         });
+
+    private static int? SeqOf(object? body) => body switch
+    {
+        ForwardRequest r => r.SeqId,
+        ForwardBackwardRequest r => r.SeqId,
+        OptimStepRequest r => r.SeqId,
+        SaveWeightsRequest r => r.SeqId,
+        LoadWeightsRequest r => r.SeqId,
+        SaveWeightsForSamplerRequest r => r.SeqId,
+        _ => null,
+    };
 
     private static async Task<T> ReadBody<T>(HttpRequest http, string route)
     {

@@ -125,7 +125,7 @@ public sealed class TinkerTrainingModel : ITrainableModel
     /// <summary>A saved training state on the server (save_weights), loaded back by Restore.</summary>
     public ITrainingSnapshot Snapshot()
     {
-        string path = SaveWeights($"pacs-undo-{_snapshots++}");
+        string path = SaveWeights($"pacs-undo-{_snapshots++}-{Guid.NewGuid():N}");
         return new RemoteSnapshot(this, path, StepCount);
     }
 
@@ -175,7 +175,8 @@ public sealed class TinkerTrainingModel : ITrainableModel
         return _connection.Call<T>("api/v1/" + route, body, $"{route} of model {ModelId}");
     }
 
-    private int NextSeq() => ++_seq;
+    /// <summary>The training client's request counter (the SDK's seq_id = request id + 1), shared with its sampler publishing.</summary>
+    internal int NextSeq() => ++_seq;
 }
 
 /// <summary>A forward's log-probs; Backward hands d loss / d log-prob to the model, which sends it before the step.</summary>

@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 namespace Pacs.Engine.Tinker;
 
 // The Tinker API's JSON bodies, field for field as the SDK's pydantic types serialise them
-// (thinking-machines-lab/tinker src/tinker/types/*.py), snake_case on the wire. docs/tinker.md lists each source file.
+// (thinking-machines-lab/tinker src/tinker/types/*.py), snake_case on the wire. Requests leave `type` out, as the
+// SDK's model_dump(exclude_unset=True) does. docs/tinker.md lists each source file.
 
 /// <summary>types/encoded_text_chunk.py: a run of token ids.</summary>
 public sealed record EncodedTextChunk(int[] Tokens, string Type = "encoded_text");
@@ -52,13 +53,13 @@ public sealed record ForwardBackwardOutput(string LossFnOutputType, IReadOnlyLis
 /// </summary>
 public sealed record AdamParams(double LearningRate, double Beta1, double Beta2, double Eps, double WeightDecay = 0, double GradClipNorm = 0);
 
-public sealed record OptimStepRequest(AdamParams AdamParams, string ModelId, int? SeqId, string Type = "optim_step");
+public sealed record OptimStepRequest(AdamParams AdamParams, string ModelId, int? SeqId, string? Type = null);
 
 /// <summary>types/optim_step_response.py.</summary>
 public sealed record OptimStepResponse(Dictionary<string, double>? Metrics);
 
 /// <summary>types/create_session_request.py / create_session_response.py.</summary>
-public sealed record CreateSessionRequest(IReadOnlyList<string> Tags, Dictionary<string, string>? UserMetadata, string SdkVersion, string Type = "create_session");
+public sealed record CreateSessionRequest(IReadOnlyList<string> Tags, Dictionary<string, string>? UserMetadata, string SdkVersion, string? Type = null);
 
 public sealed record CreateSessionResponse(string SessionId, string? InfoMessage = null, string? WarningMessage = null, string? ErrorMessage = null, string Type = "create_session");
 
@@ -67,11 +68,11 @@ public sealed record SessionHeartbeatRequest(string SessionId);
 
 public sealed record SessionHeartbeatResponse(string Type = "session_heartbeat");
 
-/// <summary>types/lora_config.py.</summary>
-public sealed record LoraConfig(int Rank, long? Seed = null, bool TrainUnembed = true, bool TrainMlp = true, bool TrainAttn = true);
+/// <summary>types/lora_config.py (unset fields are the server's defaults: unembed, MLP and attention all trained).</summary>
+public sealed record LoraConfig(int Rank, long? Seed = null, bool? TrainUnembed = null, bool? TrainMlp = null, bool? TrainAttn = null);
 
 /// <summary>types/create_model_request.py / create_model_response.py.</summary>
-public sealed record CreateModelRequest(string SessionId, int ModelSeqId, string BaseModel, Dictionary<string, string>? UserMetadata, LoraConfig? LoraConfig, string Type = "create_model");
+public sealed record CreateModelRequest(string SessionId, int ModelSeqId, string BaseModel, Dictionary<string, string>? UserMetadata, LoraConfig? LoraConfig, string? Type = null);
 
 public sealed record CreateModelResponse(string ModelId, string Type = "create_model");
 
@@ -88,22 +89,22 @@ public sealed record TryAgainResponse(string RequestId, string QueueState = "act
 public sealed record RequestFailedResponse(string Error, string Category);
 
 /// <summary>types/save_weights_request.py / save_weights_response.py (the training state: weights and optimizer).</summary>
-public sealed record SaveWeightsRequest(string ModelId, string? Path, int? SeqId, string Type = "save_weights");
+public sealed record SaveWeightsRequest(string ModelId, string? Path, int? SeqId, string? Type = null);
 
 public sealed record SaveWeightsResponse(string Path, string Type = "save_weights");
 
 /// <summary>types/load_weights_request.py / load_weights_response.py.</summary>
-public sealed record LoadWeightsRequest(string ModelId, string Path, int? SeqId, string Type = "load_weights");
+public sealed record LoadWeightsRequest(string ModelId, string Path, int? SeqId, string? Type = null);
 
 public sealed record LoadWeightsResponse(string? Path, string Type = "load_weights");
 
 /// <summary>types/save_weights_for_sampler_request.py / SaveWeightsForSamplerResponseInternal: without a path, an ephemeral sampling session.</summary>
-public sealed record SaveWeightsForSamplerRequest(string ModelId, string? Path, int? SamplingSessionSeqId, int? SeqId, string Type = "save_weights_for_sampler");
+public sealed record SaveWeightsForSamplerRequest(string ModelId, string? Path, int? SamplingSessionSeqId, int? SeqId, string? Type = null);
 
 public sealed record SaveWeightsForSamplerResponse(string? Path, string? SamplingSessionId, string Type = "save_weights_for_sampler");
 
 /// <summary>types/create_sampling_session_request.py / create_sampling_session_response.py.</summary>
-public sealed record CreateSamplingSessionRequest(string SessionId, int SamplingSessionSeqId, string? BaseModel, string? ModelPath, string Type = "create_sampling_session");
+public sealed record CreateSamplingSessionRequest(string SessionId, int SamplingSessionSeqId, string? BaseModel, string? ModelPath, string? Type = null);
 
 public sealed record CreateSamplingSessionResponse(string SamplingSessionId);
 
@@ -112,7 +113,7 @@ public sealed record TinkerSamplingParams(int? MaxTokens, long? Seed, int[]? Sto
 
 /// <summary>types/sample_request.py (POST /api/v1/asample).</summary>
 public sealed record SampleRequest(ModelInput Prompt, TinkerSamplingParams SamplingParams, int NumSamples = 1, string? BaseModel = null, string? ModelPath = null,
-    string? SamplingSessionId = null, int? SeqId = null, bool? PromptLogprobs = null, string Type = "sample");
+    string? SamplingSessionId = null, int? SeqId = null, bool? PromptLogprobs = null, string? Type = null);
 
 /// <summary>types/_pydantic_types/sampled_sequence.py: stop_reason is "stop" or "length".</summary>
 public sealed record SampledSequence(string StopReason, int[] Tokens, double[]? Logprobs);
