@@ -48,7 +48,15 @@ public sealed class TinkerRollout : IRolloutEngine
         var results = new RolloutResult[requests.Count];
         var options = new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancel };
         int firstSeq = Interlocked.Add(ref _seq, requests.Count) - requests.Count;
-        Parallel.For(0, requests.Count, options, i => results[i] = Sample(requests[i], firstSeq + i + 1));
+        try
+        {
+            Parallel.For(0, requests.Count, options, i => results[i] = Sample(requests[i], firstSeq + i + 1));
+        }
+        catch (AggregateException e)
+        {
+            // One clear error (the first request's), not one per request in flight.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
         return results;
     }
 

@@ -36,6 +36,15 @@ public sealed class FaultHandler(HttpMessageHandler inner) : DelegatingHandler(i
 
     public int Injected { get; private set; }
 
+    /// <summary>Calls so far, by route.</summary>
+    public IReadOnlyDictionary<string, int> Calls
+    {
+        get
+        {
+            lock (_gate) return new Dictionary<string, int>(_calls);
+        }
+    }
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         string route = request.RequestUri!.AbsolutePath["/api/v1/".Length..];

@@ -115,6 +115,27 @@ public sealed class FaultTests : IDisposable
     }
 
     [Fact]
+    public void One_custom_loss_step_costs_the_round_trips_docs_tinker_md_lists()
+    {
+        // 4 prompts x 4 samples = 16 rows in 2 micro-batches of 8; one optimizer step; the end-of-run checkpoint.
+        var counting = new FaultHandler(_server.Handler) { Route = "none" };
+        using var backend = Backend(counting);
+        var config = Config();
+        config.Trainer.Steps = 1;
+        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.Path("costs")).Run().Reason);
+        var calls = counting.Calls;
+        Assert.Equal(2, calls["create_model"]); // the policy and the frozen reference
+        Assert.Equal(16, calls["asample"]); // one per response
+        Assert.Equal(2 + 2 + 2, calls["forward"]); // rollout log-probs, reference log-probs, the update's pass: one per micro-batch each
+        Assert.Equal(2, calls["forward_backward"]); // one per micro-batch
+        Assert.Equal(1, calls["optim_step"]);
+        Assert.Equal(2, calls["save_weights_for_sampler"]); // before the first rollout and after the step
+        Assert.Equal(1, calls["save_weights"]); // the checkpoint
+        int queued = calls.Where(kv => kv.Key is not ("create_session" or "session_heartbeat" or "retrieve_future")).Sum(kv => kv.Value);
+        Assert.Equal(queued, calls["retrieve_future"]); // every request is a future, polled once when it is ready
+    }
+
+    [Fact]
     public void Try_again_answers_are_polled_until_the_result()
     {
         using var server = new LoopbackServer(_model.Dir, _model.Path("slow-state"), tryAgainPolls: 2);

@@ -54,7 +54,7 @@ public sealed class LoopbackTests : IDisposable
         Assert.Equal([0.0, 1, 2, 3], expected.Select(r => r["step"]));
         Assert.Contains("pacs/critic_accuracy", expected[1].Keys);
         Assert.Contains("actor/grad_norm", expected[1].Keys);
-        RunMetrics.AssertSame(expected, RunMetrics.Read(remote), 1e-4, "managed vs tinker");
+        RunMetrics.AssertSame(expected, RunMetrics.Read(remote), 0, "managed vs tinker");
         Assert.True(File.Exists(System.IO.Path.Combine(remote, "checkpoints", "step_000002", TinkerTrainingModel.StateFile)));
     }
 
@@ -90,5 +90,35 @@ public sealed class LoopbackTests : IDisposable
             Assert.Equal(StopReason.Completed, resumed.Run().Reason);
         }
         RunMetrics.AssertSame(expected, RunMetrics.Read(killed), 0, "uninterrupted vs resumed");
+    }
+}
+
+/// <summary>`pacs serve` as the CLI parses it: --tinker is required, and a folder that is not a model fails before listening.</summary>
+public sealed class ServeCommandTests
+{
+    private static (int Code, string Err) Pacs(params string[] args)
+    {
+        var oldErr = Console.Error;
+        var stderr = new StringWriter();
+        Console.SetError(stderr);
+        try
+        {
+            return (Program.Main(args), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetError(oldErr);
+        }
+    }
+
+    [Fact]
+    public void Serve_without_tinker_or_with_a_missing_model_is_one_error_line()
+    {
+        var (code, err) = Pacs("serve", "--model", "/nonexistent-model");
+        Assert.Equal(2, code);
+        Assert.Equal("error: pacs serve: pass --tinker to serve the Tinker training API", err.Trim());
+        (code, err) = Pacs("serve", "--tinker", "--model", "/nonexistent-model", "--port", "0");
+        Assert.Equal(2, code);
+        Assert.Equal("error: /nonexistent-model: model directory not found", err.Trim());
     }
 }

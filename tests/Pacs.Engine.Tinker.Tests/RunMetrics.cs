@@ -17,7 +17,7 @@ internal static class RunMetrics
             .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
             .ToList();
 
-    /// <summary>Same steps, same keys, and every value equal to <paramref name="relative"/> (0: bit for bit).</summary>
+    /// <summary>Same steps, same keys, and every value equal within <paramref name="relative"/> (0: bit for bit).</summary>
     public static void AssertSame(List<Dictionary<string, double>> expected, List<Dictionary<string, double>> actual, double relative, string what)
     {
         Assert.Equal(expected.Select(r => r["step"]), actual.Select(r => r["step"]));
