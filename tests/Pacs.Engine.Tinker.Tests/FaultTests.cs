@@ -136,6 +136,37 @@ public sealed class FaultTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_restores_the_weights_and_the_step_count_after_a_step()
+    {
+        using var backend = Backend();
+        var policy = backend.LoadPolicy(_modelDirUnused, new TrainingSettings(new OptimizerSettings()));
+        var rows = backend.Pack([[1, 5, 6]], [[8, 9, 2]], padId: 0);
+        var before = policy.Score(rows, 1f);
+        var snapshot = policy.Snapshot();
+        using (var pass = policy.Forward(rows, 1f))
+            pass.Backward([[-1f, -1f, -1f]]);
+        policy.ClipGradNorm(0);
+        Assert.True(policy.Step(0.05));
+        Assert.NotEqual(before, policy.Score(rows, 1f));
+        snapshot.Restore();
+        Assert.Equal(0, policy.StepCount);
+        Assert.Equal(before, policy.Score(rows, 1f));
+    }
+
+    [Theory]
+    [InlineData("engine=remote", "engine 'remote' is not known")]
+    [InlineData("tinker.base_url=", "tinker.base_url is empty")]
+    [InlineData("rollout.temperature=0.7", "rollout.temperature=0.7: engine tinker needs 1")]
+    [InlineData("tinker.lora_rank=-1", "tinker.lora_rank must be >= 0")]
+    public void A_bad_engine_setting_is_refused_naming_the_key(string setting, string message)
+    {
+        var config = Config();
+        ConfigBinder.Set(config, setting);
+        var e = Assert.Throws<ArgumentException>(() => TrainConfigValidator.Validate(config));
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
     public void Try_again_answers_are_polled_until_the_result()
     {
         using var server = new LoopbackServer(_model.Dir, _model.Path("slow-state"), tryAgainPolls: 2);
