@@ -11,7 +11,8 @@ namespace Pacs.Engine.Tinker;
 /// <param name="ModelName">The base_model name clients ask for (default: the folder's name).</param>
 /// <param name="StateDir">Where save_weights keeps training states (they outlive sessions, so a client can resume).</param>
 /// <param name="TryAgainPolls">retrieve_future answers try_again this many times per future before the result (tests the polling).</param>
-public sealed record TinkerServerOptions(string ModelDir, string? ModelName, string StateDir, int TryAgainPolls = 0)
+/// <param name="KeptFutures">Answers kept for retrieve_future (and repeats of their seq_id); older ones are dropped, so a long session holds bounded memory.</param>
+public sealed record TinkerServerOptions(string ModelDir, string? ModelName, string StateDir, int TryAgainPolls = 0, int KeptFutures = 4096)
 {
     public string Name => ModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(ModelDir));
 }
@@ -33,6 +34,7 @@ public sealed class TinkerServer
     private readonly Dictionary<string, Session> _sessions = [];
     private readonly Dictionary<string, ServedModel> _models = [];
     private readonly Dictionary<string, string> _bySeq = [];
+    private readonly Queue<(string Id, string? ReplayKey)> _answered = new();
     private readonly Dictionary<string, (IRolloutEngine Engine, ServedModel? Model)> _samplers = [];
     private IRolloutEngine? _baseSampler;
     private long _ids;
@@ -143,8 +145,20 @@ public sealed class TinkerServer
                 json = TinkerJson.Write(new RequestFailedResponse($"{route}: {e.Message}", "user"));
             }
             _futures[id] = (json, _options.TryAgainPolls);
+            Keep(id, replayKey);
             return new UntypedApiFuture(id, modelOf(body));
         });
+
+    private void Keep(string id, string? replayKey)
+    {
+        _answered.Enqueue((id, replayKey));
+        while (_answered.Count > _options.KeptFutures)
+        {
+            var (old, key) = _answered.Dequeue();
+            _futures.TryRemove(old, out _);
+            if (key is not null) _bySeq.Remove(key);
+        }
+    }
 
     private static int? SeqOf(object? body) => body switch
     {

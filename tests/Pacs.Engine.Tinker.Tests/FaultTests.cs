@@ -167,6 +167,19 @@ public sealed class FaultTests : IDisposable
     }
 
     [Fact]
+    public void The_server_keeps_only_the_newest_answers_and_an_evicted_one_is_a_404_naming_it()
+    {
+        using var server = new LoopbackServer(_model.Dir, _model.Path("small-state"), keptFutures: 1);
+        using var backend = new TinkerBackend(LoopbackServer.Options("http://localhost"), server.Handler);
+        var c = backend.Connection;
+        var first = c.Post<UntypedApiFuture>("api/v1/create_model", new CreateModelRequest(c.SessionId, 0, "base", null, null), "create_model");
+        var second = c.Post<UntypedApiFuture>("api/v1/create_model", new CreateModelRequest(c.SessionId, 1, "base", null, null), "create_model");
+        Assert.NotNull(c.Await<CreateModelResponse>(second.RequestId, "second").ModelId);
+        var e = Assert.Throws<TinkerException>(() => c.Await<CreateModelResponse>(first.RequestId, "first"));
+        Assert.Contains($"HTTP 404: {{\"detail\":\"retrieve_future: unknown request_id '{first.RequestId}'\"}}", e.Message);
+    }
+
+    [Fact]
     public void Try_again_answers_are_polled_until_the_result()
     {
         using var server = new LoopbackServer(_model.Dir, _model.Path("slow-state"), tryAgainPolls: 2);

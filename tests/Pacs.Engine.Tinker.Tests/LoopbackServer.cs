@@ -12,9 +12,9 @@ internal sealed class LoopbackServer : IDisposable
 {
     private readonly WebApplication _app;
 
-    public LoopbackServer(string modelDir, string stateDir, bool socket = false, int tryAgainPolls = 0)
+    public LoopbackServer(string modelDir, string stateDir, bool socket = false, int tryAgainPolls = 0, int keptFutures = 4096)
     {
-        Server = new TinkerServer(ManagedBackend.Instance, new TinkerServerOptions(modelDir, "base", stateDir, tryAgainPolls));
+        Server = new TinkerServer(ManagedBackend.Instance, new TinkerServerOptions(modelDir, "base", stateDir, tryAgainPolls, keptFutures));
         _app = Server.Build(builder =>
         {
             if (socket) builder.WebHost.UseUrls("http://127.0.0.1:0");
