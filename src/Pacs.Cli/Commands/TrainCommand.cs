@@ -31,7 +31,7 @@ public sealed class TrainCommand : ICliCommand
                 if (parse.GetValue(config) is not null || parse.GetValue(model) is not null || parse.GetValue(seed) is not null || (parse.GetValue(set)?.Length ?? 0) > 0
                     || parse.GetValue(output) is not null || parse.GetValue(overwrite))
                     throw new ArgumentException("--resume continues a run with its saved config; only --steps may change it (to start over, use --out RUN --overwrite with a config)");
-                return Finish(RlTrainer.Resume(RolloutBackends.ForRun(runDir), runDir, parse.GetValue(steps), Console.WriteLine), interrupts, fresh: false);
+                return Finish(RlTrainer.Resume(EngineChoice.ForRun(runDir), runDir, parse.GetValue(steps), Console.WriteLine), interrupts, fresh: false);
             }
             var resolved = Resolve(parse.GetValue(config), parse.GetValue(model), parse.GetValue(steps), parse.GetValue(seed), parse.GetValue(set) ?? []);
             TrainConfigValidator.Validate(resolved); // bad input fails before the run folder is touched
@@ -40,7 +40,7 @@ public sealed class TrainCommand : ICliCommand
             RlTrainer trainer;
             try
             {
-                trainer = RlTrainer.Start(RolloutBackends.For(resolved), resolved, outDir);
+                trainer = RlTrainer.Start(EngineChoice.For(resolved), resolved, outDir);
             }
             catch
             {

@@ -38,6 +38,12 @@ public sealed class TrainConfig
 
     [Knob("Run length, seeding, validation, checkpoints and logging.")]
     public TrainerSection Trainer { get; set; } = new();
+
+    [Knob("Where the policy trains and samples: managed (this machine's engine) or tinker (a Tinker API server: Thinking Machines' service, SkyRL-tx, or `pacs serve --tinker`; see docs/tinker.md).")]
+    public string Engine { get; set; } = "managed";
+
+    [Knob("The Tinker API server of engine: tinker (model.dir still gives the tokenizer, chat template and shape).")]
+    public TinkerSection Tinker { get; set; } = new();
 }
 
 public sealed class TaskSection

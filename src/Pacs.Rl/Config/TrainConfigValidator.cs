@@ -53,6 +53,7 @@ public static class TrainConfigValidator
                 .FirstOrDefault(k => e.Message.Contains(k["algorithm.".Length..] + " '", StringComparison.Ordinal));
             throw new ArgumentException($"{key ?? "config section algorithm"}: {e.Message}");
         }
+        ValidateEngine(c);
         Positive(c.Rollout.BatchPrompts, "rollout.batch_prompts");
         Positive(c.Rollout.GroupSize, "rollout.group_size");
         if (c.Rollout.PodsKeep < 0 || c.Rollout.PodsKeep > c.Rollout.GroupSize)
@@ -106,6 +107,17 @@ public static class TrainConfigValidator
         {
             throw new ArgumentException($"task.name / task.level: {e.Message}");
         }
+    }
+
+    /// <summary>engine: managed or tinker; tinker needs its server, its model name, and temperature 1 (the API's log-probs are at 1).</summary>
+    private static void ValidateEngine(TrainConfig c)
+    {
+        if (c.Engine == "managed") return;
+        if (c.Engine != "tinker") throw new ArgumentException($"engine '{c.Engine}' is not known (managed or tinker)");
+        if (string.IsNullOrWhiteSpace(c.Tinker.BaseUrl)) throw new ArgumentException("tinker.base_url is empty: engine tinker needs the server's URL");
+        if (string.IsNullOrWhiteSpace(c.Tinker.BaseModel)) throw new ArgumentException("tinker.base_model is empty: engine tinker needs the server's name of the base model");
+        if (c.Tinker.LoraRank < 0) throw new ArgumentException($"tinker.lora_rank must be >= 0, got {c.Tinker.LoraRank}");
+        if (c.Rollout.Temperature != 1) throw new ArgumentException($"rollout.temperature={c.Rollout.Temperature}: engine tinker needs 1 (the API's forward gives log-probs at temperature 1)");
     }
 
     private static void Positive(int value, string key)
