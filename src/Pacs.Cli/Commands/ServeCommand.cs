@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Pacs.Serve;
+
+namespace Pacs.Cli.Commands;
+
+/// <summary>
+/// `pacs serve`: an OpenAI-compatible (and SGLang-compatible) server over a model folder, with continuous
+/// batching, until SIGTERM or Ctrl-C (which let the running requests finish). See docs/serve.md.
+/// </summary>
+public sealed class ServeCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder: config.json, model.safetensors, tokenizer files", Required = true };
+        var host = new Option<string>("--host") { Description = "Address to listen on (an IP address or localhost)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "Port (0: a free one; the address is printed)", DefaultValueFactory = _ => 8000 };
+        var apiKeyEnv = new Option<string?>("--api-key-env") { Description = "Name of an environment variable holding the API key clients must send (Bearer)" };
+        var maxBatch = new Option<int>("--max-batch") { Description = "Most sequences decoded together", DefaultValueFactory = _ => 64 };
+        var maxQueue = new Option<int>("--max-queue") { Description = "Most sequences waiting for a place; past it requests get 503", DefaultValueFactory = _ => 1024 };
+        var command = new Command("serve", "Serve a model over HTTP: OpenAI /v1/completions and /v1/chat/completions, SGLang /generate and /update_weights_from_disk");
+        foreach (var option in new Option[] { model, host, port, apiKeyEnv, maxBatch, maxQueue }) command.Options.Add(option);
+        command.SetAction(parse => ErrorReporting.Run(() =>
+        {
+            int portValue = parse.GetValue(port);
+            if (portValue is < 0 or > 65535) throw new ArgumentException($"--port must be in [0, 65535], got {portValue}");
+            var options = new ServeOptions
+            {
+                Host = parse.GetValue(host)!,
+                Port = portValue,
+                ApiKey = ApiKey(parse.GetValue(apiKeyEnv)),
+                MaxBatch = parse.GetValue(maxBatch),
+                MaxQueue = parse.GetValue(maxQueue),
+            };
+            string dir = parse.GetValue(model)!;
+            var served = ServedModel.Load(dir);
+            var app = ServeApp.Build(served, options);
+            app.Start();
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            Console.WriteLine($"pacs serve: {served.Id} on {string.Join(", ", addresses)} (max batch {options.MaxBatch}{(options.ApiKey is null ? "" : ", API key required")})");
+            app.WaitForShutdown();
+            Console.WriteLine("pacs serve: stopped");
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The key from the named variable; naming an unset or empty variable is an error, not an open server.</summary>
+    private static string? ApiKey(string? variable)
+    {
+        if (variable is null) return null;
+        string? key = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrEmpty(key)) throw new ArgumentException($"--api-key-env: the environment variable {variable} is not set");
+        return key;
+    }
+}
