@@ -292,7 +292,7 @@ public static class BenchRunner
         return new PrefillDecodeFigures(batch, promptTokens, decodeTokens, Measured.Of(prefill, "tokens/s"), Measured.Of(decode, "tokens/s"));
     }
 
-    private static GenerationRequest[] RandomRequests(ModelConfig config, int count, int promptTokens, int seed)
+    internal static GenerationRequest[] RandomRequests(ModelConfig config, int count, int promptTokens, int seed)
     {
         var rng = new Random(seed);
         return Enumerable.Range(0, count)
