@@ -11,7 +11,12 @@ public class BatchingTests
 
     private static object Request(int i) => new
     {
-        prompt = new[] { 1, 20 + i, 30 + i }, max_tokens = 8 + i, temperature = 0.5 + 0.1 * i, top_k = i, seed = 1000 + i, return_token_ids = true,
+        prompt = new[] { 1, 20 + i, 30 + i },
+        max_tokens = 8 + i,
+        temperature = 0.5 + 0.1 * i,
+        top_k = i,
+        seed = 1000 + i,
+        return_token_ids = true,
         ignore_eos = true,
     };
 

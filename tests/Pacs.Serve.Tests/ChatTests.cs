@@ -21,7 +21,10 @@ public class ChatTests
         var chat = host.OpenAi().GetChatClient(ServeHost.ModelId);
         var options = new ChatCompletionOptions
         {
-            MaxOutputTokenCount = 12, Temperature = 0, IncludeLogProbabilities = true, TopLogProbabilityCount = 2,
+            MaxOutputTokenCount = 12,
+            Temperature = 0,
+            IncludeLogProbabilities = true,
+            TopLogProbabilityCount = 2,
         };
         ChatCompletion completion = await chat.CompleteChatAsync([new UserChatMessage("Tell a story")], options);
         Assert.Equal(ChatMessageRole.Assistant, completion.Role);

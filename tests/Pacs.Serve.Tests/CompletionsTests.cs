@@ -27,8 +27,15 @@ public class CompletionsTests
         var expect = Local(Prompt, seed: 7, temperature: 0.9f, maxTokens: 24, topP: 0.95f, topK: 40);
         var (status, body, _) = await host.Post("/v1/completions", new
         {
-            model = ServeHost.ModelId, prompt = Prompt, max_tokens = 24, temperature = 0.9, top_p = 0.95, top_k = 40, seed = 7,
-            logprobs = 0, return_token_ids = true,
+            model = ServeHost.ModelId,
+            prompt = Prompt,
+            max_tokens = 24,
+            temperature = 0.9,
+            top_p = 0.95,
+            top_k = 40,
+            seed = 7,
+            logprobs = 0,
+            return_token_ids = true,
         });
         Assert.Equal(200, status);
         var choice = body!["choices"]![0]!;
@@ -48,7 +55,12 @@ public class CompletionsTests
         int[] other = [1, 70, 80];
         var (status, body, _) = await host.Post("/v1/completions", new
         {
-            prompt = new[] { Prompt, other }, n = 2, max_tokens = 10, temperature = 1.0, seed = 100, return_token_ids = true,
+            prompt = new[] { Prompt, other },
+            n = 2,
+            max_tokens = 10,
+            temperature = 1.0,
+            seed = 100,
+            return_token_ids = true,
         });
         Assert.Equal(200, status);
         var choices = body!["choices"]!.AsArray();
@@ -124,7 +136,8 @@ public class CompletionsTests
         var expect = Local(Prompt, seed: 9, temperature: 0.7f, maxTokens: 16);
         var (status, body, _) = await host.Post("/generate", new
         {
-            input_ids = Prompt, sampling_params = new { max_new_tokens = 16, temperature = 0.7, sampling_seed = 9, stop_token_ids = new[] { 2 } },
+            input_ids = Prompt,
+            sampling_params = new { max_new_tokens = 16, temperature = 0.7, sampling_seed = 9, stop_token_ids = new[] { 2 } },
             return_logprob = true,
         });
         Assert.Equal(200, status);
