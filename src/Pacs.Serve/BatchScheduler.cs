@@ -154,18 +154,19 @@ public sealed class BatchScheduler : IDisposable
     {
         while (true)
         {
-            bool work;
             lock (_gate)
             {
                 if (_stopped) break;
-                work = Admit();
+                Admit();
             }
             DropCancelled();
             if (_active.Count == 0)
             {
                 if (ApplyWeightUpdate()) continue;
                 NotifyIdle();
-                if (!work) _wake.Wait(TimeSpan.FromMilliseconds(200));
+                // Nothing to step (idle, or paused with requests queued): every Submit, Continue, weight update
+                // and stop wakes the loop; the timeout only bounds how late a cancelled queued request is dropped.
+                _wake.Wait(TimeSpan.FromMilliseconds(200));
                 continue;
             }
             var rows = _generator.StepLive();
@@ -182,8 +183,8 @@ public sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>Moves queued sequences into the live batch while there is room (not while paused or before a
-    /// weight update). Returns whether any sequence is queued or running.</summary>
-    private bool Admit()
+    /// weight update).</summary>
+    private void Admit()
     {
         bool hold = _paused || _updates.Count > 0;
         while (!hold && _active.Count < _maxBatch && _pending.TryDequeue(out var job))
@@ -199,7 +200,6 @@ public sealed class BatchScheduler : IDisposable
                 job.Updates.TryComplete(e);
             }
         }
-        return _pending.Count > 0 || _active.Count > 0;
     }
 
     private void DropCancelled()
