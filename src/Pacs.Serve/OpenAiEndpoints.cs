@@ -27,6 +27,7 @@ internal static class OpenAiEndpoints
         var spec = new SampleSpec(prompts, body.Int("n", 1, MaxN) ?? 1, Endpoints.Sampling(body, model, maxTokens), body.Seed("seed"),
             logProbs ?? 0, body.Strings("stop"));
         bool tokenIds = body.Bool("return_token_ids") ?? false;
+        bool idsAsTokens = body.Bool("return_tokens_as_token_ids") ?? false;
         bool stream = body.Bool("stream") ?? false;
         bool usageInStream = body.Object("stream_options")?.Bool("include_usage") ?? false;
         var run = GenerationRun.Start(scheduler, model, spec, context.RequestAborted);
@@ -53,7 +54,7 @@ internal static class OpenAiEndpoints
                 {
                     ["index"] = c.Index,
                     ["text"] = delta.Text,
-                    ["logprobs"] = logProbs is null ? null : CompletionLogProbs(model, c, delta.From, delta.To),
+                    ["logprobs"] = logProbs is null ? null : CompletionLogProbs(model, c, delta.From, delta.To, idsAsTokens),
                     ["finish_reason"] = c.FinishReason,
                 };
                 if (tokenIds)
@@ -83,7 +84,7 @@ internal static class OpenAiEndpoints
             {
                 ["index"] = c.Index,
                 ["text"] = c.Text,
-                ["logprobs"] = logProbs is null ? null : CompletionLogProbs(model, c, 0, c.Tokens.Count),
+                ["logprobs"] = logProbs is null ? null : CompletionLogProbs(model, c, 0, c.Tokens.Count, idsAsTokens),
                 ["finish_reason"] = c.FinishReason,
                 ["stop_reason"] = StopReason(c),
             };
@@ -113,6 +114,7 @@ internal static class OpenAiEndpoints
         var spec = new SampleSpec([prompt], body.Int("n", 1, MaxN) ?? 1, Endpoints.Sampling(body, model, maxTokens), body.Seed("seed"),
             top, body.Strings("stop"));
         bool tokenIds = body.Bool("return_token_ids") ?? false;
+        bool idsAsTokens = body.Bool("return_tokens_as_token_ids") ?? false;
         bool stream = body.Bool("stream") ?? false;
         bool usageInStream = body.Object("stream_options")?.Bool("include_usage") ?? false;
         var run = GenerationRun.Start(scheduler, model, spec, context.RequestAborted);
@@ -146,7 +148,7 @@ internal static class OpenAiEndpoints
                 {
                     ["index"] = c.Index,
                     ["delta"] = new JsonObject { ["content"] = delta.Text },
-                    ["logprobs"] = logProbs ? ChatLogProbs(model, c, delta.From, delta.To) : null,
+                    ["logprobs"] = logProbs ? ChatLogProbs(model, c, delta.From, delta.To, idsAsTokens) : null,
                     ["finish_reason"] = c.FinishReason,
                 };
                 if (tokenIds) choice["token_ids"] = Endpoints.Ids(c.Tokens.Skip(delta.From).Take(delta.To - delta.From));
@@ -172,7 +174,7 @@ internal static class OpenAiEndpoints
             {
                 ["index"] = c.Index,
                 ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Text },
-                ["logprobs"] = logProbs ? ChatLogProbs(model, c, 0, c.Tokens.Count) : null,
+                ["logprobs"] = logProbs ? ChatLogProbs(model, c, 0, c.Tokens.Count, idsAsTokens) : null,
                 ["finish_reason"] = c.FinishReason,
                 ["stop_reason"] = StopReason(c),
             };
@@ -256,43 +258,44 @@ internal static class OpenAiEndpoints
     };
 
     /// <summary>The completions API's logprobs: tokens, token_logprobs, top_logprobs and text_offset of tokens [from, to).</summary>
-    private static JsonObject CompletionLogProbs(ServedModel model, ChoiceState c, int from, int to)
+    private static JsonObject CompletionLogProbs(ServedModel model, ChoiceState c, int from, int to, bool idsAsTokens)
     {
+        string TokenText(int token) => idsAsTokens ? ServedModel.TokenIdText(token) : model.TokenText(token);
         var (tokens, lps, tops, offsets) = (new JsonArray(), new JsonArray(), new JsonArray(), new JsonArray());
         int offset = from == 0 ? 0 : model.Text(c.Tokens.Take(from).ToList()).Length;
         for (int i = from; i < to; i++)
         {
-            string text = model.TokenText(c.Tokens[i]);
+            string text = TokenText(c.Tokens[i]);
             tokens.Add(text);
             lps.Add(c.LogProbs[i]);
             offsets.Add(offset);
             offset += text.Length;
             var top = new JsonObject { [text] = c.LogProbs[i] };
             if (i < c.Top.Count)
-                foreach (var (token, lp) in c.Top[i]) top[model.TokenText(token)] = lp;
+                foreach (var (token, lp) in c.Top[i]) top[TokenText(token)] = lp;
             tops.Add(top);
         }
         return new JsonObject { ["tokens"] = tokens, ["token_logprobs"] = lps, ["top_logprobs"] = tops, ["text_offset"] = offsets };
     }
 
     /// <summary>The chat API's logprobs: {content: [{token, logprob, bytes, top_logprobs}]} of tokens [from, to).</summary>
-    private static JsonObject ChatLogProbs(ServedModel model, ChoiceState c, int from, int to)
+    private static JsonObject ChatLogProbs(ServedModel model, ChoiceState c, int from, int to, bool idsAsTokens)
     {
         var content = new JsonArray();
         for (int i = from; i < to; i++)
         {
-            var entry = Entry(model, c.Tokens[i], c.LogProbs[i]);
+            var entry = Entry(model, c.Tokens[i], c.LogProbs[i], idsAsTokens);
             var top = new JsonArray();
             if (i < c.Top.Count)
-                foreach (var (token, lp) in c.Top[i]) top.Add(Entry(model, token, lp));
+                foreach (var (token, lp) in c.Top[i]) top.Add(Entry(model, token, lp, idsAsTokens));
             entry["top_logprobs"] = top;
             content.Add(entry);
         }
         return new JsonObject { ["content"] = content };
 
-        static JsonObject Entry(ServedModel model, int token, float logProb)
+        static JsonObject Entry(ServedModel model, int token, float logProb, bool idsAsTokens)
         {
-            string text = model.TokenText(token);
+            string text = idsAsTokens ? ServedModel.TokenIdText(token) : model.TokenText(token);
             return new JsonObject { ["token"] = text, ["logprob"] = logProb, ["bytes"] = Endpoints.Ids(Encoding.UTF8.GetBytes(text).Select(b => (int)b)) };
         }
     }

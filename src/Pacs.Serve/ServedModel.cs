@@ -56,7 +56,10 @@ public sealed class ServedModel
     }
 
     /// <summary>The text of one token, as the logprobs lists show it ("token_id:N" without a tokenizer).</summary>
-    public string TokenText(int id) => Tokenizer is null ? $"token_id:{id}" : Tokenizer.Decode([id]);
+    public string TokenText(int id) => Tokenizer is null ? TokenIdText(id) : Tokenizer.Decode([id]);
+
+    /// <summary>vLLM's return_tokens_as_token_ids form of a token: "token_id:N".</summary>
+    public static string TokenIdText(int id) => $"token_id:{id}";
 
     /// <summary>The text of a token list (empty without a tokenizer).</summary>
     public string Text(IReadOnlyList<int> ids) => Tokenizer is null ? "" : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens: true);

@@ -107,6 +107,17 @@ public class CompletionsTests
     }
 
     [Fact]
+    public async Task ReturnTokensAsTokenIdsNamesEachLogProbTokenByItsId()
+    {
+        await using var host = await ServeHost.Start();
+        var (_, body, _) = await host.Post("/v1/completions", new { prompt = Prompt, max_tokens = 4, temperature = 0, logprobs = 1, return_token_ids = true, return_tokens_as_token_ids = true });
+        var choice = body!["choices"]![0]!;
+        var ids = Ints(choice["token_ids"]);
+        Assert.Equal(ids.Select(i => $"token_id:{i}"), choice["logprobs"]!["tokens"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.All(choice["logprobs"]!["top_logprobs"]!.AsArray(), t => Assert.All(t!.AsObject(), e => Assert.StartsWith("token_id:", e.Key)));
+    }
+
+    [Fact]
     public async Task StreamSendsServerSentEventsEndingWithDoneAndTheSameTokens()
     {
         await using var host = await ServeHost.Start();
