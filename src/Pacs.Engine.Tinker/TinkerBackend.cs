@@ -57,13 +57,13 @@ public sealed class TinkerBackend(TinkerOptions options, HttpMessageHandler? han
         throw new NotSupportedException("engine tinker: the Tinker API has no value head, so algorithms with a critic (ppo, vineppo's critic) run on the managed engine");
 
     /// <summary>The initial reference: a second model of the same base that is never stepped (a fresh LoRA adapter is the base model).</summary>
-    public IScorer LoadFrozen(string modelDir) => CreateModel(new TrainingSettings(new OptimizerSettings()));
+    public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => CreateModel(new TrainingSettings(new OptimizerSettings()));
 
     public IRolloutEngine CreateRollout(ITrainableModel policy) => policy is TinkerTrainingModel tinker
         ? new TinkerRollout(Connection, tinker)
         : throw new ArgumentException($"the tinker rollout engine samples from a tinker policy, got {policy.GetType().Name}");
 
-    public IRolloutEngine LoadRollout(string modelDir) => new TinkerRollout(Connection, options.BaseModel);
+    public IRolloutEngine LoadRollout(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new TinkerRollout(Connection, options.BaseModel);
 
     public void Dispose()
     {

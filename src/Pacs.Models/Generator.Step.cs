@@ -142,7 +142,9 @@ public sealed unsafe partial class Generator
         DecodeKernels.For(samples, vocab * 8L, parallel, j =>
         {
             var seq = seqs[rowArr[sampleRows[j]].Seq];
-            picked[j] = Sampler.Sample(new ReadOnlySpan<float>(logits + (long)j * vocab, vocab), options, seq.Rng);
+            var row = new ReadOnlySpan<float>(logits + (long)j * vocab, vocab);
+            picked[j] = Sampler.Sample(row, seq.Options ?? options, seq.Rng);
+            if (seq.TopLogProbs is { } top) top.Add(TopLogProbs(row, seq.Options ?? options, seq.TopCount));
         });
         for (int j = 0; j < samples; j++)
         {
@@ -150,7 +152,7 @@ public sealed unsafe partial class Generator
             var (token, logProb) = picked[j];
             seq.Tokens.Add(token);
             seq.LogProbs.Add(logProb);
-            if (stop.Contains(token)) { seq.Done = true; seq.Stopped = true; }
+            if ((seq.Stop ?? stop).Contains(token)) { seq.Done = true; seq.Stopped = true; }
             else if (seq.Tokens.Count >= seq.MaxNew || seq.Length - 1 >= seq.Capacity) seq.Done = true;
         }
     }

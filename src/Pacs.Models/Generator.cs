@@ -218,6 +218,12 @@ public sealed unsafe partial class Generator
         /// <summary>Cache rows reserved: the capacity rounded up to whole vectors (the transposed keys' row stride).</summary>
         public int Stride { get; } = DecodeKernels.PadKeys(capacity);
         public int MaxNew { get; } = maxNew;
+        /// <summary>A live sequence's own sampling settings and stop ids (see Generator.Live); null: the call's.</summary>
+        public SamplingOptions? Options { get; init; }
+        public HashSet<int>? Stop { get; init; }
+        /// <summary>A live sequence that asked for the most likely alternatives at each step: TopCount per token.</summary>
+        public List<(int Token, float LogProb)[]>? TopLogProbs { get; init; }
+        public int TopCount { get; init; }
         public List<int> Tokens { get; } = new(Math.Min(maxNew, 4096));
         public List<float> LogProbs { get; } = new(Math.Min(maxNew, 4096));
         public bool Done { get; set; }

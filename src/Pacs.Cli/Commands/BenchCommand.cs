@@ -12,14 +12,14 @@ namespace Pacs.Cli.Commands;
 /// </summary>
 public sealed class BenchCommand : ICliCommand
 {
-    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl", "decode", "load", "lora"];
+    private static readonly string[] s_parts = ["sgemm", "shapes", "train", "generate", "profile", "rl", "decode", "load", "lora", "serve"];
 
     public Command Build()
     {
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape), serve (pacs serve under 1, 8 and 64 concurrent clients, and 64 clients vs one local batch of 64)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var modelDir = new Option<string?>("--model") { Description = "Model folder for the load part (e.g. written by `pacs init --dtype bfloat16`)" };
         var dtype = DtypeOption.Create();
         dtype.Description = "Precision the load part holds --model's weights in: " + dtype.Description;
@@ -146,9 +146,15 @@ public sealed class BenchCommand : ICliCommand
         }
         var dtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, repeats, Console.WriteLine) : null;
         var loadFigures = parts.Contains("load") ? DtypeBench.Load(loadDir!, loadDtype, decodeTokens: 16, repeats, Console.WriteLine) : null;
+        ServeFigures? serve = null;
+        if (parts.Contains("serve") && shapeName == BenchShapes.Tiny)
+        {
+            serve = ServeBench.Run(config, repeats);
+            PrintServe(serve);
+        }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures, Serve: serve);
     }
 
     private static LoraFigures RunLora(ModelConfig config, int rank, string tokens, string modes, int repeats)
@@ -176,6 +182,16 @@ public sealed class BenchCommand : ICliCommand
                 + $"rollout {s.RolloutTokensPerSecond:F0} tokens/s = {s.RolloutTokensPerSecond / rl.RawGenerateTokensPerSecond.Median:P0} of raw generation ({rl.RawGenerateTokensPerSecond.Median:F0}), "
                 + $"update {s.UpdateTokensPerSecond:F0} tokens/s = {s.UpdateTokensPerSecond / rl.RawTrainTokensPerSecond.Median:P0} of raw training ({rl.RawTrainTokensPerSecond.Median:F0})");
         Console.WriteLine($"  PACS / GRPO update time on batches of the same shape (step 2): {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
+    }
+
+    private static void PrintServe(ServeFigures serve)
+    {
+        Console.WriteLine($"serve (bench-tiny, random weights, /v1/completions with {serve.PromptTokens} prompt token ids and {serve.NewTokens} new tokens per request):");
+        foreach (var l in serve.Levels)
+            Console.WriteLine($"  {l.Clients,2} clients: {l.RequestsPerSecond:F2} requests/s, {l.TokensPerSecond:F0} tokens/s, latency p50 {l.P50LatencyMs:F0} ms, p99 {l.P99LatencyMs:F0} ms "
+                + $"({l.Requests} requests in {l.Seconds:F2} s, {l.MeanRowsPerStep:F1} decode rows per step on average)");
+        Console.WriteLine($"  64 clients {serve.Served64TokensPerSecond.Median:F0} tokens/s vs one local batch of 64 rows {serve.LocalBatch64TokensPerSecond.Median:F0} tokens/s: "
+            + $"ratio median {serve.Served64OverLocal.Median:F2} (range {serve.Served64OverLocal.Runs.Min():F2}-{serve.Served64OverLocal.Runs.Max():F2} over {serve.Served64OverLocal.Runs.Count} interleaved pairs)");
     }
 
     private static void PrintProfile(ProfileFigures profile)
