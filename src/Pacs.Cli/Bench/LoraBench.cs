@@ -4,6 +4,7 @@ using Pacs.Models;
 namespace Pacs.Cli.Bench;
 
 /// <summary>One way of training a model of the shape: its trainable weights, their gradient and AdamW bytes, its step time.</summary>
+/// <summary>PeakWorkingSetMiB: the process's peak after this mode's warm-up step (LoRA's before any full-fine-tuning buffer).</summary>
 public sealed record LoraModeFigures(string Mode, long TrainableParameters, double GradientMiB, double OptimizerMiB, Measured StepSeconds, double PeakWorkingSetMiB);
 
 /// <summary>`pacs bench --only lora`: full fine-tuning against LoRA on one random-weight model of the shape.</summary>
@@ -12,10 +13,11 @@ public sealed record LoraFigures(int Rank, IReadOnlyList<string> Targets, int Ba
 
 /// <summary>
 /// Training steps through the seam (forward, backward of -mean log-prob over the response half of each row, gradient
-/// clipping, AdamW) on one model of the shape with random weights: first as LoRA (all seven projections; the base
-/// frozen), then as full fine-tuning of the same weights. Gradient and optimizer bytes are read from the buffers
-/// the step allocated; the step time is the median of the timed steps after one warm-up step; the peak working set
-/// is the process's at the end of each mode (LoRA first, so its figure holds no full-fine-tuning buffer).
+/// clipping, AdamW) on one model of the shape with random weights, as LoRA (all seven projections; the base frozen)
+/// and as full fine-tuning of the same weights. LoRA goes first: its gradient and AdamW bytes are read from the buffers
+/// its step allocated, and its peak working set is taken before any full-fine-tuning buffer exists; then the full
+/// model's. After one warm-up step each, the timed steps alternate LoRA and full (the order swapping every repeat),
+/// so a change in the machine's load hits both alike; each step time is a median.
 /// </summary>
 public static class LoraBench
 {
@@ -32,28 +34,37 @@ public static class LoraBench
         var responses = Enumerable.Range(0, batch).Select(_ => Tokens(rng, seqLen - half + 1, config.VocabSize)).ToList();
         var rows = ManagedBackend.Instance.Pack(prompts, responses, padId: 0);
         var upstream = responses.Select(r => Enumerable.Repeat(-1f / (batch * r.Length), r.Length).ToArray()).ToArray();
-        var figures = new List<LoraModeFigures>();
+
+        // Each mode: its model, how to switch the shared Transformer to it, its memory figures after a warm-up step.
+        var runs = new List<(string Mode, ManagedModel Trainable, Action Use, double GradientMiB, double OptimizerMiB, double PeakMiB, List<double> Seconds)>();
+        LoraAdapter? adapter = null;
         foreach (var mode in Modes.Where(modes.Contains))
         {
-            var lora = mode == "lora" ? new LoraSettings(rank, 2.0 * rank, 0, targets, Seed: 1) : null;
-            if (lora is null)
+            bool lora = mode == "lora";
+            void Use()
             {
-                model.Adapter = null;
-                foreach (var (_, p) in model.Parameters) p.RequiresGrad = true;
+                model.Adapter = lora ? adapter : null;
+                foreach (var (_, p) in model.Parameters) p.RequiresGrad = !lora;
             }
-            var trainable = ManagedBackend.Wrap(model, new TrainingSettings(new OptimizerSettings(), Lora: lora));
-            var seconds = new List<double>();
-            for (int r = -1; r < repeats; r++)
-            {
-                var watch = Stopwatch.StartNew();
-                Step(trainable, rows, upstream);
-                if (r >= 0) seconds.Add(watch.Elapsed.TotalSeconds);
-            }
+            if (!lora) Use();
+            var trainable = ManagedBackend.Wrap(model, new TrainingSettings(new OptimizerSettings(),
+                Lora: lora ? new LoraSettings(rank, 2.0 * rank, 0, targets, Seed: 1) : null));
+            if (lora) adapter = trainable.Adapter;
+            Step(trainable, rows, upstream);
             using var process = Process.GetCurrentProcess();
-            figures.Add(new LoraModeFigures(mode, trainable.TrainableParameterCount, trainable.GradientBytes / 1048576.0,
-                trainable.OptimizerStateBytes / 1048576.0, Measured.Of(seconds, "s"), process.PeakWorkingSet64 / 1048576.0));
-            trainable.ZeroGrad();
+            runs.Add((mode, trainable, Use, trainable.GradientBytes / 1048576.0, trainable.OptimizerStateBytes / 1048576.0,
+                process.PeakWorkingSet64 / 1048576.0, []));
         }
+        for (int r = 0; r < repeats; r++)
+            foreach (var run in r % 2 == 0 ? runs : Enumerable.Reverse(runs))
+            {
+                run.Use();
+                var watch = Stopwatch.StartNew();
+                Step(run.Trainable, rows, upstream);
+                run.Seconds.Add(watch.Elapsed.TotalSeconds);
+            }
+        var figures = runs.Select(r => new LoraModeFigures(r.Mode, r.Trainable.TrainableParameterCount, r.GradientMiB, r.OptimizerMiB,
+            Measured.Of(r.Seconds, "s"), r.PeakMiB)).ToList();
         return new LoraFigures(rank, targets, batch, seqLen, model.ParameterCount, weightBytes / 1048576.0, figures);
     }
 

@@ -170,7 +170,7 @@ public sealed class BenchCommand : ICliCommand
         Console.WriteLine($"lora vs full: {lora.Parameters:N0} parameters ({lora.WeightsMiB:F0} MiB float32), steps of {lora.Batch} x {lora.SeqLen} tokens, rank {lora.Rank} on {string.Join(" ", lora.Targets)}");
         foreach (var m in lora.Modes)
             Console.WriteLine($"  {m.Mode}: {m.TrainableParameters:N0} trainable, gradients {m.GradientMiB:F1} MiB, AdamW moments {m.OptimizerMiB:F1} MiB, "
-                + $"step {m.StepSeconds.Median:F2} s (median of {m.StepSeconds.Runs.Count}; runs {string.Join(", ", m.StepSeconds.Runs.Select(r => r.ToString("F2")))}), peak working set so far {m.PeakWorkingSetMiB:F0} MiB");
+                + $"step {m.StepSeconds.Median:F2} s (median of {m.StepSeconds.Runs.Count}; runs {string.Join(", ", m.StepSeconds.Runs.Select(r => r.ToString("F2")))}), peak working set after its first step {m.PeakWorkingSetMiB:F0} MiB");
         return lora;
     }
 
