@@ -37,14 +37,16 @@ public sealed record NamedArray(string Name, int[] Shape, float[] Data)
 
 /// <summary>
 /// A memory-mapped `.safetensors` file: an 8-byte little-endian header length, a JSON header mapping names to
-/// {dtype, shape, data_offsets}, then the raw little-endian data. Reading converts straight from the mapping into
-/// the caller's float32 buffer, so no second copy of the file is held in memory.
+/// {dtype, shape, data_offsets}, then the raw little-endian data. The header is read through a memory mapping; tensor
+/// data is read with positioned reads straight into the caller's buffer (through a small scratch buffer when it is
+/// converted), so no copy of the file is held in memory and its pages do not count in the process's resident set (a
+/// mapping's pages would, doubling the resident peak of a load).
 /// </summary>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
     private readonly MemoryMappedFile _map;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
     private readonly MemoryMappedViewAccessor _view;
-    private readonly byte* _base;
     private readonly long _dataStart;
     private readonly long _fileLength;
     private readonly Dictionary<string, SafetensorsEntry> _entries;
@@ -62,15 +64,16 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _fileLength = fileLength;
         byte* p = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + view.PointerOffset;
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_base, 8));
+        byte* basePtr = p + view.PointerOffset;
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(basePtr, 8));
         if (headerLength > (ulong)(fileLength - 8))
             throw new InvalidDataException($"{path}: truncated file: header says {headerLength} bytes but only {fileLength - 8} follow");
         if (headerLength > 100_000_000)
             throw new InvalidDataException($"{path}: bad header: length {headerLength} is implausibly large");
         _dataStart = 8 + (long)headerLength;
-        (_entries, var metadata) = ParseHeader(path, new ReadOnlySpan<byte>(_base + 8, (int)headerLength), fileLength - _dataStart);
+        (_entries, var metadata) = ParseHeader(path, new ReadOnlySpan<byte>(basePtr + 8, (int)headerLength), fileLength - _dataStart);
         Metadata = metadata;
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read); // last: nothing after it can throw
     }
 
     public static SafetensorsFile Open(string path)
@@ -169,35 +172,24 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Converts one tensor into <paramref name="destination"/> (length = its element count).</summary>
     public void ReadInto(string name, Span<float> destination)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var e = Entry(name);
-        if (destination.Length != e.Numel)
-            throw new InvalidDataException($"{Path}: tensor '{name}' has {e.Numel} elements, destination holds {destination.Length}");
-        byte* src = _base + _dataStart + e.Begin;
-        long n = e.Numel;
-        // Spans are limited to int.MaxValue elements; convert in chunks.
-        const int Chunk = 1 << 24;
-        for (long start = 0; start < n; start += Chunk)
+        var e = CheckedEntry(name, destination.Length);
+        var scratch = e.Dtype == SafetensorsDtype.F32 ? [] : new byte[Math.Min(ReadChunk, destination.Length) * 2];
+        for (int start = 0; start < destination.Length; start += ReadChunk)
         {
-            int count = (int)Math.Min(Chunk, n - start);
-            var dst = destination.Slice((int)start, count);
-            switch (e.Dtype)
+            int count = Math.Min(ReadChunk, destination.Length - start);
+            var dst = destination.Slice(start, count);
+            if (e.Dtype == SafetensorsDtype.F32)
             {
-                case SafetensorsDtype.F32:
-                    new ReadOnlySpan<byte>(src + start * 4, count * 4).CopyTo(MemoryMarshal.AsBytes(dst));
-                    break;
-                case SafetensorsDtype.BF16:
-                    {
-                        var s = new ReadOnlySpan<ushort>(src + start * 2, count);
-                        for (int i = 0; i < count; i++) dst[i] = BitConverter.Int32BitsToSingle(s[i] << 16);
-                        break;
-                    }
-                case SafetensorsDtype.F16:
-                    {
-                        var s = new ReadOnlySpan<Half>(src + start * 2, count);
-                        for (int i = 0; i < count; i++) dst[i] = (float)s[i];
-                        break;
-                    }
+                ReadData(e, start, MemoryMarshal.AsBytes(dst));
+                continue;
+            }
+            var bytes = scratch.AsSpan(0, count * 2);
+            ReadData(e, start, bytes);
+            if (e.Dtype == SafetensorsDtype.BF16) BFloat16.Widen(MemoryMarshal.Cast<byte, ushort>(bytes), dst);
+            else
+            {
+                var half = MemoryMarshal.Cast<byte, Half>(bytes);
+                for (int i = 0; i < count; i++) dst[i] = (float)half[i];
             }
         }
     }
@@ -208,24 +200,58 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// </summary>
     public void ReadInto(string name, Span<ushort> destination)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        var e = Entry(name);
-        if (destination.Length != e.Numel)
-            throw new InvalidDataException($"{Path}: tensor '{name}' has {e.Numel} elements, destination holds {destination.Length}");
-        byte* src = _base + _dataStart + e.Begin;
+        var e = CheckedEntry(name, destination.Length);
         if (e.Dtype == SafetensorsDtype.BF16)
         {
-            new ReadOnlySpan<ushort>(src, destination.Length).CopyTo(destination);
+            for (int start = 0; start < destination.Length; start += ReadChunk)
+                ReadData(e, start, MemoryMarshal.AsBytes(destination.Slice(start, Math.Min(ReadChunk, destination.Length - start))));
             return;
         }
-        const int Chunk = 1 << 20;
-        var buffer = new float[Math.Min(Chunk, destination.Length)];
-        for (int start = 0; start < destination.Length; start += Chunk)
+        var buffer = new float[Math.Min(ReadChunk, destination.Length)];
+        for (int start = 0; start < destination.Length; start += ReadChunk)
         {
-            int count = Math.Min(Chunk, destination.Length - start);
-            if (e.Dtype == SafetensorsDtype.F32) new ReadOnlySpan<float>(src + (long)start * 4, count).CopyTo(buffer);
-            else for (int i = 0; i < count; i++) buffer[i] = (float)((Half*)src)[start + i];
+            int count = Math.Min(ReadChunk, destination.Length - start);
+            ReadInto(e, start, buffer.AsSpan(0, count));
             BFloat16.Round(buffer.AsSpan(0, count), destination.Slice(start, count));
+        }
+    }
+
+    /// <summary>Elements per positioned read (and per scratch buffer).</summary>
+    private const int ReadChunk = 1 << 20;
+
+    private SafetensorsEntry CheckedEntry(string name, int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var e = Entry(name);
+        if (length != e.Numel)
+            throw new InvalidDataException($"{Path}: tensor '{name}' has {e.Numel} elements, destination holds {length}");
+        return e;
+    }
+
+    /// <summary>Elements [start, start + dst.Length / size) of an F32 or F16 tensor converted to float32 (for rounding).</summary>
+    private void ReadInto(SafetensorsEntry e, int start, Span<float> dst)
+    {
+        if (e.Dtype == SafetensorsDtype.F32)
+        {
+            ReadData(e, start, MemoryMarshal.AsBytes(dst));
+            return;
+        }
+        var bytes = new byte[dst.Length * 2];
+        ReadData(e, start, bytes);
+        var half = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+        for (int i = 0; i < dst.Length; i++) dst[i] = (float)half[i];
+    }
+
+    /// <summary>The tensor's bytes from element <paramref name="start"/> on, filling <paramref name="dst"/>.</summary>
+    private void ReadData(SafetensorsEntry e, long start, Span<byte> dst)
+    {
+        long offset = _dataStart + e.Begin + start * ElementSize(e.Dtype);
+        while (dst.Length > 0)
+        {
+            int read = RandomAccess.Read(_handle, dst, offset);
+            if (read <= 0) throw new InvalidDataException($"{Path}: truncated file: tensor '{e.Name}' ends past byte {offset}");
+            dst = dst[read..];
+            offset += read;
         }
     }
 
@@ -244,6 +270,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        _handle.Dispose();
     }
 
     /// <summary>Writes tensors to one `.safetensors` file (atomically: temp file + rename).</summary>

@@ -127,7 +127,7 @@ public static class DtypeBench
         var figures = new LoadFigures(dir, model.WeightDtype == TensorDtype.BFloat16 ? "bfloat16" : "float32", model.ParameterBytes, loadSeconds,
             afterLoad, peak, decodeTokens, Measured.Of(rates, "tokens/s"));
         log($"load {dir} as {figures.Dtype}: {figures.WeightBytes / (1024.0 * 1024.0):F0} MiB of weights in {loadSeconds:F1} s, resident "
-            + $"{afterLoad:F0} MiB after loading, peak {peak:F0} MiB after decoding; decode batch 1 {figures.DecodeTokensPerSecond.Median:F1} tokens/s "
+            + $"{afterLoad:F0} MiB after loading, peak {peak:F0} MiB (loading and decoding); decode batch 1 {figures.DecodeTokensPerSecond.Median:F1} tokens/s "
             + $"(range {rates.Min():F1}-{rates.Max():F1})");
         return figures;
     }
