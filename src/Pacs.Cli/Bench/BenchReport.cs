@@ -44,7 +44,7 @@ public sealed record MachineInfo(string DateUtc, int Nproc, string Cpu, string R
 public sealed record BenchReport(string Tool, string ModelShape, int Repeats, MachineInfo Machine, SgemmFigures? Sgemm,
     IReadOnlyList<SgemmShapeFigures>? SgemmShapes,
     TrainFigures? Train, GenerateFigures? Generate, IReadOnlyList<PrefillDecodeFigures>? PrefillDecode,
-    ProfileFigures? Profile, RlFigures? Rl = null)
+    ProfileFigures? Profile, RlFigures? Rl = null, RlModelFigures? RlModel = null)
 {
     private static readonly JsonSerializerOptions s_json = new()
     {

@@ -19,15 +19,21 @@ public sealed class BenchCommand : ICliCommand
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (bench-tiny: the trainer against the engine on the quick repro's shapes; a real model shape: one PACS step of --rl-prompts x --rl-group at that shape, against tools/bench_torch.py --only rl)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var memory = new Option<string>("--train-memory")
         {
             Description = $"Activation memory of the train part: {TrainMemory.Plain} (fresh arrays per op), {TrainMemory.Scope} (a TensorScope per step: "
                 + $"pooled buffers reused by the next step) or {TrainMemory.ScopeCheckpoint} (that plus per-layer gradient checkpointing)",
             DefaultValueFactory = _ => TrainMemory.ScopeCheckpoint,
         };
+        var rlPrompts = new Option<int>("--rl-prompts") { Description = "rl at a real model shape: prompts per step", DefaultValueFactory = _ => 16 };
+        var rlGroup = new Option<int>("--rl-group") { Description = "rl at a real model shape: responses per prompt", DefaultValueFactory = _ => 8 };
+        var rlPromptTokens = new Option<int>("--rl-prompt-tokens") { Description = "rl at a real model shape: tokens per prompt", DefaultValueFactory = _ => 128 };
+        var rlResponseTokens = new Option<int>("--rl-response-tokens") { Description = "rl at a real model shape: tokens per response (the end token is ignored)", DefaultValueFactory = _ => 256 };
+        var rlMicroBatch = new Option<int>("--rl-micro-batch") { Description = "rl at a real model shape: rows per forward/backward (0: one group)", DefaultValueFactory = _ => 0 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "rl at a real model shape: folder of the tokenizer.json the prompts are encoded with", DefaultValueFactory = _ => Path.Combine("models", "tokenizers", "qwen3") };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, tokenizer }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -40,7 +46,8 @@ public sealed class BenchCommand : ICliCommand
             string trainMemory = parse.GetValue(memory)!;
             if (!TrainMemory.Names.Contains(trainMemory))
                 throw new ArgumentException($"--train-memory: unknown mode '{trainMemory}' (expected {string.Join(", ", TrainMemory.Names)})");
-            var report = Run(shapeName, config, n, parts, trainMemory);
+            var rlStep = new RlStepShape(parse.GetValue(rlPrompts), parse.GetValue(rlGroup), parse.GetValue(rlPromptTokens), parse.GetValue(rlResponseTokens), parse.GetValue(rlMicroBatch));
+            var report = Run(shapeName, config, n, parts, trainMemory, rlStep, parse.GetValue(tokenizer)!);
             if (parse.GetValue(json) is { } path)
             {
                 File.WriteAllText(path, report.ToJson());
@@ -51,7 +58,7 @@ public sealed class BenchCommand : ICliCommand
         return command;
     }
 
-    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory)
+    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory, RlStepShape rlStep, string tokenizerDir)
     {
         var machine = MachineInfo.Capture();
         Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
@@ -128,14 +135,22 @@ public sealed class BenchCommand : ICliCommand
             }
         }
         RlFigures? rl = null;
-        if (parts.Contains("rl"))
+        RlModelFigures? rlModel = null;
+        if (parts.Contains("rl") && shapeName == BenchShapes.Tiny)
         {
             rl = RlBench.Run(repeats);
             PrintRl(rl);
         }
+        else if (parts.Contains("rl"))
+        {
+            Console.WriteLine($"rl {shapeName}: one PACS step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
+                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; step 1 warms up, {repeats} timed");
+            rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats);
+            PrintRlModel(rlModel);
+        }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, rlModel);
     }
 
     private static void PrintRl(RlFigures rl)
@@ -146,6 +161,15 @@ public sealed class BenchCommand : ICliCommand
                 + $"rollout {s.RolloutTokensPerSecond:F0} tokens/s = {s.RolloutTokensPerSecond / rl.RawGenerateTokensPerSecond.Median:P0} of raw generation ({rl.RawGenerateTokensPerSecond.Median:F0}), "
                 + $"update {s.UpdateTokensPerSecond:F0} tokens/s = {s.UpdateTokensPerSecond / rl.RawTrainTokensPerSecond.Median:P0} of raw training ({rl.RawTrainTokensPerSecond.Median:F0})");
         Console.WriteLine($"  PACS / GRPO update time on batches of the same shape (step 2): {rl.PacsOverGrpoUpdate.Median:F3} (median of {rl.PacsOverGrpoUpdate.Runs.Count} interleaved pairs; runs {string.Join(", ", rl.PacsOverGrpoUpdate.Runs.Select(r => r.ToString("F3")))})");
+    }
+
+    private static void PrintRlModel(RlModelFigures f)
+    {
+        double Median(Func<RlStepTimes, double> phase) => Measured.Of([.. f.TimedSteps.Select(phase)], "s").Median;
+        Console.WriteLine($"rl {f.Shape} ({f.Parameters:N0} parameters, random weights), median of {f.TimedSteps.Count} timed step(s): step {f.StepSeconds.Median:F1} s "
+            + $"({Median(s => s.CpuSeconds):F0} CPU s) = rollout {Median(s => s.Rollout):F1} ({f.RolloutTokensPerSecond.Median:F1} tokens/s) + score {Median(s => s.Score):F2} "
+            + $"+ log-probs {Median(s => s.LogProb):F1} ({f.LogProbTokensPerSecond.Median:F0} tokens/s) + update {Median(s => s.Update):F1} ({f.UpdateTokensPerSecond.Median:F0} tokens/s); "
+            + $"peak RSS {f.PeakResidentSetMiB:F0} MiB ({f.PeakScope})");
     }
 
     private static void PrintProfile(ProfileFigures profile)
