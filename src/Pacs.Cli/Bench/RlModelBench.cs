@@ -16,8 +16,8 @@ public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int Prompt
     public int Rows => Prompts * GroupSize;
 }
 
-/// <summary>One timed step: wall seconds of each phase as the trainer logs them, and the process's CPU seconds over the step.</summary>
-public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds);
+/// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
+public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens);
 
 /// <summary>`pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set.</summary>
 public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
@@ -72,7 +72,7 @@ public static class RlModelBench
             trainer.StepCompleted += (step, m) =>
             {
                 var now = Process.GetCurrentProcess().TotalProcessorTime;
-                steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds));
+                steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds, m["response/length_mean"]));
                 Console.WriteLine($"  step {step}: {m["time/step"]:F1} s (rollout {m["time/rollout"]:F1}, score {m["time/score"]:F2}, log-probs {m["time/logprob"]:F1}, update {m["time/update"]:F1}; "
                     + $"{(now - cpu).TotalSeconds:F0} CPU s), mean response {m["response/length_mean"]:F0} tokens");
                 cpu = now;
