@@ -30,9 +30,10 @@ public sealed record ReproProfile(
 
     /// <summary>
     /// `--quick` with more methods than its default three (`--methods all` is 13): the same base, run budget and
-    /// evaluation, but one seed per method, so that all registered methods fit in 10 minutes on 2 cores. Each method's
-    /// margin over the base is then judged by the evaluation's standard error, paired over the same held-out problems
-    /// (the quick profile's seeds spread its pass@1 by 0.001-0.003, a tenth of the gains); `--seeds` still overrides.
+    /// evaluation, but one seed per method, so that all registered methods take about 10 minutes on 2 cores (the
+    /// estimate and the measurement are in docs/results.md). Each method's margin over the base is then judged by the
+    /// evaluation's standard error, paired over the same held-out problems (the quick profile's seeds spread its
+    /// pass@1 by 0.001-0.003, a tenth of the gains); `--seeds` still overrides.
     /// </summary>
     public static ReproProfile QuickMany { get; } = Quick with { Name = "quick-many", Seeds = 1 };
 
@@ -61,7 +62,7 @@ public sealed class ReproCommand : ICliCommand
     {
         var output = new Option<string>("--out") { Description = "Output directory (base/, runs/, eval/, results.json, results.md, passk.svg)", DefaultValueFactory = _ => Path.Combine("runs", "repro") };
         var quick = new Option<bool>("--quick") { Description = "The small version: minutes on 2 cores (1000-step base, 100 steps x 8 x 8 at lr 3e-5, 3 seeds, 500 held-out problems x 16; 1 seed per method when more than pacs,grpo,ppo are asked for)" };
-        var seeds = new Option<int?>("--seeds") { Description = "Seeds per method (default 3)" };
+        var seeds = new Option<int?>("--seeds") { Description = "Seeds per method (default 3; 1 with --quick and more methods than pacs,grpo,ppo)" };
         var steps = new Option<int?>("--steps") { Description = "RL steps per run (default: the profile's)" };
         var baseModel = new Option<string?>("--base") { Description = "Use this SFT base model directory instead of training one (it must match the profile's task and level)" };
         var lrs = new Option<string?>("--lrs") { Description = "Learning-rate grid, comma-separated (default: the profile's)" };
