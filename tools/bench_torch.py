@@ -8,6 +8,12 @@ AdamW) with the peak resident set; generation tokens/s (64 sequences, 16-token p
 temperature 1, KV cache). qwen2.5-0.5b (random weights): prefill and decode tokens/s at batch 1 and 16 (128-token
 prompts, 32 decode tokens), measured like `pacs bench`: prefill = generate 1 token, decode = the extra time of
 generating 1 + 32. Every figure is the median of --repeats timed runs after one warm-up run.
+
+--only rl --model-shape qwen2.5-0.5b: the twin of `pacs bench --only rl --model-shape qwen2.5-0.5b`, one PACS step
+(--rl-prompts x --rl-group rows, --rl-prompt-tokens-token prompts, --rl-response-tokens response tokens with the end
+token ignored): rollout with a KV cache, old log-probs, and one update (forward, PACS loss, backward, gradient
+clipping, AdamW) over micro-batches of whole groups; the split of step 2.. (step 1 warms up) and the peak RSS.
+Run as the anchors are: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 tools/bench_torch.py ...
 """
 import argparse
 import json
@@ -109,8 +115,8 @@ class Decoder(nn.Module):
             elif name.endswith(".bias"):
                 nn.init.zeros_(p)
 
-    def forward(self, tokens, start=0, caches=None):
-        # tokens [B, T] -> logits [B, T, V] (tied head), new caches
+    def forward(self, tokens, start=0, caches=None, last_only=False):
+        # tokens [B, T] -> logits [B, T, V] (tied head; [B, 1, V] with last_only), new caches
         t = tokens.shape[1]
         cos, sin = self.cos[start:start + t], self.sin[start:start + t]
         x = self.embed(tokens)
@@ -118,6 +124,8 @@ class Decoder(nn.Module):
         for i, layer in enumerate(self.layers):
             x, cache = layer(x, cos, sin, None if caches is None else caches[i])
             new_caches.append(cache)
+        if last_only:
+            x = x[:, -1:]
         return self.norm(x) @ self.embed.weight.t(), new_caches
 
 
@@ -245,6 +253,104 @@ def bench_prefill_decode(model, c, batch, prompt, decode, repeats):
                 decode_tokens_per_second=measured(dec, "tokens/s"))
 
 
+def generate_fixed(model, prompts, new_tokens, generator):
+    # As generate, but the prefill computes only the last position's logits (a [B, P, V] tensor is 10 GB at the full
+    # RL shape) and every response runs to new_tokens: random weights rarely sample an end token, and the bench
+    # ignores it on both sides so both sides generate the same number of tokens.
+    with torch.no_grad():
+        logits, caches = model(prompts, last_only=True)
+        pos = prompts.shape[1]
+        out = []
+        nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
+        out.append(nxt)
+        for _ in range(new_tokens - 1):
+            logits, caches = model(nxt, start=pos, caches=caches)
+            pos += 1
+            nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
+            out.append(nxt)
+        return torch.cat(out, dim=1)
+
+
+def response_log_probs(model, rows, prompt_tokens):
+    # log pi(o_t | x, o_<t) of the response tokens, and the logits' log-softmax over the response positions; the
+    # logits of every position are computed, as a Hugging Face causal LM's forward does (and as `pacs` does)
+    logits, _ = model(rows)
+    log_softmax = logits[:, prompt_tokens - 1:-1].log_softmax(-1)
+    return log_softmax.gather(-1, rows[:, prompt_tokens:, None]).squeeze(-1), log_softmax
+
+
+def pacs_loss(log_probs, old_log_probs, labels, group, beta, divisor):
+    # the released compute_pacs_loss (see tools/make_pacs_fixtures.py) for whole groups: beta * sum of the log-ratio,
+    # RLOO score, class-balanced BCE weights (a group with one label value weighs 1), summed and divided by the
+    # responses of the whole batch so that micro-batches add up to the batch's loss
+    proxy = beta * (log_probs - old_log_probs).sum(-1).reshape(-1, group)
+    psi = proxy - (proxy.sum(1, keepdim=True) - proxy) / (group - 1)
+    y = labels.reshape(-1, group)
+    positives = y.sum(1, keepdim=True)
+    mixed = (positives > 0) & (positives < group)
+    balanced = torch.where(y == 1, group / (2 * positives.clamp(min=1)), group / (2 * (group - positives).clamp(min=1)))
+    weights = torch.where(mixed, balanced, torch.ones_like(y))
+    return F.binary_cross_entropy_with_logits(psi, y, weight=weights, reduction="sum") / divisor
+
+
+def rl_step(model, opt, prompts, group, new_tokens, micro, generator):
+    # One PACS step as `pacs` runs it with update.mini_batches=1: rollout, old log-probs (no grad), then one
+    # optimizer step over micro-batches of whole groups (forward, entropy, PACS loss, backward), gradient clipping
+    # at 1.0 and AdamW. Returns the seconds of each phase.
+    rows_prompts = prompts.repeat_interleave(group, 0)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    responses = generate_fixed(model, rows_prompts, new_tokens, generator)
+    t1 = time.perf_counter()
+    rows = torch.cat([rows_prompts, responses], dim=1)
+    labels = torch.zeros(rows.shape[0])  # the verifier's reward for random text: no response is correct
+    prompt_tokens = prompts.shape[1]
+    slices = [slice(s, min(s + micro, rows.shape[0])) for s in range(0, rows.shape[0], micro)]
+    with torch.no_grad():
+        old = [response_log_probs(model, rows[s], prompt_tokens)[0] for s in slices]
+    t2 = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    for s, old_log_probs in zip(slices, old):
+        log_probs, log_softmax = response_log_probs(model, rows[s], prompt_tokens)
+        with torch.no_grad():
+            entropy = -(log_softmax.exp() * log_softmax).sum(-1)  # the entropy metric, as pacs computes it
+        loss = pacs_loss(log_probs, old_log_probs, labels[s], group, beta=1.0, divisor=rows.shape[0])
+        loss.backward()
+        del log_probs, log_softmax, entropy, loss
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    t3 = time.perf_counter()
+    return dict(rollout=t1 - t0, logprob=t2 - t1, update=t3 - t2, step=t3 - t0, cpu=time.process_time() - cpu0)
+
+
+def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats):
+    torch.manual_seed(4)
+    model = Decoder(c)
+    # the trainer's defaults: Adam betas (0.9, 0.999), eps 1e-8, no weight decay; a small rate keeps the weights sane
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-6, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    prompt_ids = torch.randint(c["vocab"], (prompts, prompt_tokens), generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(6)
+    rows = prompts * group
+    steps = []
+    for _ in range(1 + repeats):  # step 1 warms up (allocations), as pacs's first step; steps 2.. are timed
+        steps.append(rl_step(model, opt, prompt_ids, group, response_tokens, micro, g))
+        s = steps[-1]
+        print(f"  step {len(steps)}: {s['step']:.1f} s (rollout {s['rollout']:.1f}, log-probs {s['logprob']:.1f}, update {s['update']:.1f}; "
+              f"{s['cpu']:.0f} CPU s)", flush=True)
+    timed = steps[1:]
+    seq = prompt_tokens + response_tokens
+    return dict(prompts=prompts, group_size=group, prompt_tokens=prompt_tokens, response_tokens=response_tokens,
+                micro_batch_rows=micro, parameters=sum(p.numel() for p in model.parameters()),
+                step_seconds=measured([s["step"] for s in timed], "s"), step_cpu_seconds=measured([s["cpu"] for s in timed], "s"),
+                rollout_seconds=measured([s["rollout"] for s in timed], "s"),
+                logprob_seconds=measured([s["logprob"] for s in timed], "s"),
+                update_seconds=measured([s["update"] for s in timed], "s"),
+                rollout_tokens_per_second=measured([rows * response_tokens / s["rollout"] for s in timed], "tokens/s"),
+                logprob_tokens_per_second=measured([rows * seq / s["logprob"] for s in timed], "tokens/s"),
+                update_tokens_per_second=measured([rows * seq / s["update"] for s in timed], "tokens/s"),
+                first_step=steps[0], peak_rss_mib=peak_rss_mib(), peak_scope="process lifetime")
+
+
 def load_average():
     try:
         with open("/proc/loadavg") as f:
@@ -259,6 +365,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model-shape", default="bench-tiny", choices=sorted(SHAPES))
     parser.add_argument("--only", default="sgemm,train,generate")
+    parser.add_argument("--rl-prompts", type=int, default=16, help="rl: prompts per step")
+    parser.add_argument("--rl-group", type=int, default=8, help="rl: responses per prompt")
+    parser.add_argument("--rl-prompt-tokens", type=int, default=128, help="rl: tokens per prompt")
+    parser.add_argument("--rl-response-tokens", type=int, default=256, help="rl: tokens per response (end tokens ignored)")
+    parser.add_argument("--rl-micro-batch", type=int, default=0, help="rl: rows per forward/backward (0: one group)")
     args = parser.parse_args()
     parts = args.only.split(",")
     torch.set_num_threads(os.cpu_count())
@@ -284,6 +395,17 @@ def main():
             report["generate"] = g
             print(f"generate 64 x (16 prompt + 112 new): {g['tokens_per_second']['median']:.0f} new tokens/s "
                   f"({g['seconds']['median'] * 1000:.0f} ms per batch)")
+    elif "rl" in parts:
+        r = bench_rl(c, args.rl_prompts, args.rl_group, args.rl_prompt_tokens, args.rl_response_tokens,
+                     args.rl_micro_batch or args.rl_group, args.repeats)
+        report["rl"] = r
+        print(f"rl {args.model_shape} ({r['parameters']:,} parameters, random weights): one PACS step of {r['prompts']} prompts x "
+              f"{r['group_size']}, {r['prompt_tokens']}-token prompts, {r['response_tokens']} response tokens (end token ignored), "
+              f"micro-batches of {r['micro_batch_rows']} rows; median of {args.repeats} step(s) after one warm-up step: "
+              f"step {r['step_seconds']['median']:.1f} s ({r['step_cpu_seconds']['median']:.0f} CPU s) = rollout {r['rollout_seconds']['median']:.1f} "
+              f"({r['rollout_tokens_per_second']['median']:.1f} tokens/s) + log-probs {r['logprob_seconds']['median']:.1f} "
+              f"({r['logprob_tokens_per_second']['median']:.0f} tokens/s) + update {r['update_seconds']['median']:.1f} "
+              f"({r['update_tokens_per_second']['median']:.0f} tokens/s); peak RSS {r['peak_rss_mib']:.0f} MiB (process lifetime)")
     elif "generate" in parts:
         torch.manual_seed(3)
         model = Decoder(c).eval()

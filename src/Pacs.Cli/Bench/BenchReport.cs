@@ -45,7 +45,7 @@ public sealed record BenchReport(string Tool, string ModelShape, int Repeats, Ma
     IReadOnlyList<SgemmShapeFigures>? SgemmShapes,
     TrainFigures? Train, GenerateFigures? Generate, IReadOnlyList<PrefillDecodeFigures>? PrefillDecode,
     ProfileFigures? Profile, RlFigures? Rl = null, IReadOnlyList<DtypeDecodeFigures>? DtypeDecode = null, LoadFigures? Load = null,
-    LoraFigures? Lora = null, ServeFigures? Serve = null)
+    LoraFigures? Lora = null, ServeFigures? Serve = null, RlModelFigures? RlModel = null)
 {
     private static readonly JsonSerializerOptions s_json = new()
     {

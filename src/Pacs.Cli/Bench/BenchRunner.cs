@@ -308,7 +308,7 @@ public static class BenchRunner
     }
 
     /// <summary>Linux: writing 5 to /proc/self/clear_refs resets VmHWM (the resident-set high-water mark).</summary>
-    private static bool ResetPeakResidentSet()
+    internal static bool ResetPeakResidentSet()
     {
         try
         {

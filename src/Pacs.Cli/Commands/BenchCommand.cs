@@ -19,7 +19,7 @@ public sealed class BenchCommand : ICliCommand
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per figure (the median is reported)", DefaultValueFactory = _ => 5 };
         var shape = new Option<string>("--model-shape") { Description = $"Model shape: {string.Join(" or ", BenchShapes.Names)}", DefaultValueFactory = _ => BenchShapes.Tiny };
-        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (the trainer against the engine on the quick repro's shapes), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape), serve (pacs serve under 1, 8 and 64 concurrent clients, and 64 clients vs one local batch of 64)", DefaultValueFactory = _ => "sgemm,train,generate" };
+        var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (bench-tiny: the trainer against the engine on the quick repro's shapes; a real model shape: one PACS step of --rl-prompts x --rl-group at that shape, against tools/bench_torch.py --only rl), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape), serve (pacs serve under 1, 8 and 64 concurrent clients, and 64 clients vs one local batch of 64)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var modelDir = new Option<string?>("--model") { Description = "Model folder for the load part (e.g. written by `pacs init --dtype bfloat16`)" };
         var dtype = DtypeOption.Create();
         dtype.Description = "Precision the load part holds --model's weights in: " + dtype.Description;
@@ -32,8 +32,14 @@ public sealed class BenchCommand : ICliCommand
         var loraRank = new Option<int>("--lora-rank") { Description = "lora part: adapter rank (every attention and MLP projection)", DefaultValueFactory = _ => 8 };
         var loraTokens = new Option<string>("--lora-tokens") { Description = "lora part: rows x tokens per training step (half prompt, half scored response)", DefaultValueFactory = _ => "1x32" };
         var loraModes = new Option<string>("--lora-modes") { Description = "lora part: lora, full or both (lora,full); LoRA runs first", DefaultValueFactory = _ => "lora,full" };
+        var rlPrompts = new Option<int>("--rl-prompts") { Description = "rl at a real model shape: prompts per step", DefaultValueFactory = _ => 16 };
+        var rlGroup = new Option<int>("--rl-group") { Description = "rl at a real model shape: responses per prompt", DefaultValueFactory = _ => 8 };
+        var rlPromptTokens = new Option<int>("--rl-prompt-tokens") { Description = "rl at a real model shape: tokens per prompt", DefaultValueFactory = _ => 128 };
+        var rlResponseTokens = new Option<int>("--rl-response-tokens") { Description = "rl at a real model shape: tokens per response (the end token is ignored)", DefaultValueFactory = _ => 256 };
+        var rlMicroBatch = new Option<int>("--rl-micro-batch") { Description = "rl at a real model shape: rows per forward/backward (0: one group)", DefaultValueFactory = _ => 0 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "rl at a real model shape: folder of the tokenizer.json the prompts are encoded with", DefaultValueFactory = _ => Path.Combine("models", "tokenizers", "qwen3") };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, tokenizer }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -49,7 +55,8 @@ public sealed class BenchCommand : ICliCommand
             string? loadDir = parse.GetValue(modelDir);
             if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
-            var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype);
+            var rlStep = new RlStepShape(parse.GetValue(rlPrompts), parse.GetValue(rlGroup), parse.GetValue(rlPromptTokens), parse.GetValue(rlResponseTokens), parse.GetValue(rlMicroBatch));
+            var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype, rlStep, parse.GetValue(tokenizer)!);
             if (parts.Contains("lora"))
                 report = report with { Lora = RunLora(config, parse.GetValue(loraRank), parse.GetValue(loraTokens)!, parse.GetValue(loraModes)!, n) };
             if (parse.GetValue(json) is { } path)
@@ -62,7 +69,8 @@ public sealed class BenchCommand : ICliCommand
         return command;
     }
 
-    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory, string? loadDir, WeightDtype loadDtype)
+    private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory, string? loadDir, WeightDtype loadDtype,
+        RlStepShape rlStep, string tokenizerDir)
     {
         var machine = MachineInfo.Capture();
         Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
@@ -139,10 +147,18 @@ public sealed class BenchCommand : ICliCommand
             }
         }
         RlFigures? rl = null;
-        if (parts.Contains("rl"))
+        RlModelFigures? rlModel = null;
+        if (parts.Contains("rl") && shapeName == BenchShapes.Tiny)
         {
             rl = RlBench.Run(repeats);
             PrintRl(rl);
+        }
+        else if (parts.Contains("rl"))
+        {
+            Console.WriteLine($"rl {shapeName}: one PACS step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
+                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; step 1 warms up, {repeats} timed");
+            rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats);
+            PrintRlModel(rlModel);
         }
         var dtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, repeats, Console.WriteLine) : null;
         var loadFigures = parts.Contains("load") ? DtypeBench.Load(loadDir!, loadDtype, decodeTokens: 16, repeats, Console.WriteLine) : null;
@@ -154,7 +170,7 @@ public sealed class BenchCommand : ICliCommand
         }
         var end = machine with { LoadAverageEnd = MachineInfo.LoadAverage() };
         if (end.LoadAverageEnd is { } endLoad) Console.WriteLine($"load average at end: {string.Join(" ", endLoad)}");
-        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures, Serve: serve);
+        return new BenchReport("pacs bench", shapeName, repeats, end, sgemm, shapes, train, generate, prefillDecode, profile, rl, dtypeDecode, loadFigures, Serve: serve, RlModel: rlModel);
     }
 
     private static LoraFigures RunLora(ModelConfig config, int rank, string tokens, string modes, int repeats)
@@ -192,6 +208,15 @@ public sealed class BenchCommand : ICliCommand
                 + $"({l.Requests} requests in {l.Seconds:F2} s, {l.MeanRowsPerStep:F1} decode rows per step on average)");
         Console.WriteLine($"  64 clients {serve.Served64TokensPerSecond.Median:F0} tokens/s vs one local batch of 64 rows {serve.LocalBatch64TokensPerSecond.Median:F0} tokens/s: "
             + $"ratio median {serve.Served64OverLocal.Median:F2} (range {serve.Served64OverLocal.Runs.Min():F2}-{serve.Served64OverLocal.Runs.Max():F2} over {serve.Served64OverLocal.Runs.Count} interleaved pairs)");
+    }
+
+    private static void PrintRlModel(RlModelFigures f)
+    {
+        double Median(Func<RlStepTimes, double> phase) => Measured.Of([.. f.TimedSteps.Select(phase)], "s").Median;
+        Console.WriteLine($"rl {f.Shape} ({f.Parameters:N0} parameters, random weights), median of {f.TimedSteps.Count} timed step(s): step {f.StepSeconds.Median:F1} s "
+            + $"({Median(s => s.CpuSeconds):F0} CPU s) = rollout {Median(s => s.Rollout):F1} ({f.RolloutTokensPerSecond.Median:F1} tokens/s) + score {Median(s => s.Score):F2} "
+            + $"+ log-probs {Median(s => s.LogProb):F1} ({f.LogProbTokensPerSecond.Median:F0} tokens/s) + update {Median(s => s.Update):F1} ({f.UpdateTokensPerSecond.Median:F0} tokens/s); "
+            + $"peak RSS {f.PeakResidentSetMiB:F0} MiB ({f.PeakScope})");
     }
 
     private static void PrintProfile(ProfileFigures profile)

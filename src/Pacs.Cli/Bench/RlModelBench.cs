@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Pacs.Models;
+using Pacs.Rl.Config;
+using Pacs.Rl.Training;
+using Pacs.Text;
+
+namespace Pacs.Cli.Bench;
+
+/// <summary>The sizes of one RL step at a real model's shape (the issue's figure of record: 16 x 8, 128 + 256 tokens).</summary>
+public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int PromptTokens = 128, int ResponseTokens = 256, int MicroBatchRows = 0)
+{
+    /// <summary>Rows per forward/backward: one group unless given (PACS needs whole groups in a micro-batch).</summary>
+    public int MicroRows => MicroBatchRows > 0 ? MicroBatchRows : GroupSize;
+
+    public int Rows => Prompts * GroupSize;
+}
+
+/// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
+public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens);
+
+/// <summary>`pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set.</summary>
+public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
+    Measured StepSeconds, Measured RolloutTokensPerSecond, Measured LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope);
+
+/// <summary>
+/// One PACS step at a real model's shape on random weights, through the trainer as `pacs train` runs it: rollout
+/// (KV-cached sampling at temperature 1), scoring, the old log-probs (a no-grad forward), and one update (update.mini_batches
+/// = 1: forward, PACS loss, backward over micro-batches of whole groups, gradient clipping, AdamW). The model folder
+/// holds the shape's config.json, seeded random weights and the Qwen3 tokenizer.json only: no chat template (prompts
+/// are the raw text, built to encode to exactly the prompt length) and no end token, so every response runs to the
+/// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). Step 1 warms up
+/// (JIT, the tensor pool); steps 2.. are timed. tools/bench_torch.py --only rl runs the same step in PyTorch eager.
+/// </summary>
+public static class RlModelBench
+{
+    private static readonly string[] s_words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "his", "home"];
+
+    public static RlModelFigures Run(string shapeName, ModelConfig shape, RlStepShape sizes, string tokenizerDir, int repeats)
+    {
+        if (sizes.Prompts < 1 || sizes.GroupSize < 2 || sizes.PromptTokens < 1 || sizes.ResponseTokens < 1)
+            throw new ArgumentException($"rl step: prompts >= 1, group >= 2, prompt and response tokens >= 1 (got {sizes})");
+        if (!File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
+            throw new FileNotFoundException($"--tokenizer: {tokenizerDir} has no tokenizer.json", Path.Combine(tokenizerDir, "tokenizer.json"));
+        string root = Path.Combine(Path.GetTempPath(), "pacs-bench-rl-model-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string modelDir = Path.Combine(root, "model");
+            var config = shape with { MaxPositionEmbeddings = Math.Max(shape.MaxPositionEmbeddings, sizes.PromptTokens + sizes.ResponseTokens) };
+            var model = new Transformer(config, seed: 4);
+            long parameters = model.ParameterCount;
+            model.Save(modelDir);
+            model = null; // the trainer loads its own copy; the peak counts from there
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            bool peakReset = BenchRunner.ResetPeakResidentSet();
+            File.Copy(Path.Combine(tokenizerDir, "tokenizer.json"), Path.Combine(modelDir, "tokenizer.json"));
+            string prompts = WritePrompts(Path.Combine(root, "prompts.jsonl"), modelDir, sizes);
+
+            var train = new TrainConfig();
+            foreach (var kv in new[]
+            {
+                "algorithm.name=pacs", $"model.dir={modelDir}", $"data.train_files={prompts}", "data.prompt_template={problem}",
+                $"rollout.batch_prompts={sizes.Prompts}", $"rollout.group_size={sizes.GroupSize}", $"rollout.max_response_tokens={sizes.ResponseTokens}",
+                "rollout.temperature=1", $"trainer.steps={1 + repeats}", "trainer.eval_every=0", "trainer.save_every=0", "trainer.keep_checkpoints=1",
+                "trainer.track_ref_kl=false", "update.epochs=1", "update.mini_batches=1", $"update.micro_batch_size={sizes.MicroRows}", "optim.lr=1e-6",
+            })
+                ConfigBinder.Set(train, kv);
+
+            var steps = new List<RlStepTimes>();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var trainer = RlTrainer.Start(ManagedBackend.Instance, train, Path.Combine(root, "run"));
+            trainer.StepCompleted += (step, m) =>
+            {
+                var now = Process.GetCurrentProcess().TotalProcessorTime;
+                steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds, m["response/length_mean"]));
+                Console.WriteLine($"  step {step}: {m["time/step"]:F1} s (rollout {m["time/rollout"]:F1}, score {m["time/score"]:F2}, log-probs {m["time/logprob"]:F1}, update {m["time/update"]:F1}; "
+                    + $"{(now - cpu).TotalSeconds:F0} CPU s), mean response {m["response/length_mean"]:F0} tokens");
+                cpu = now;
+            };
+            var outcome = trainer.Run();
+            if (outcome.Reason != StopReason.Completed) throw new InvalidOperationException($"rl bench: {outcome.Message}");
+            double peakMiB = BenchRunner.PeakResidentSetBytes() / (1024.0 * 1024.0);
+
+            var timed = steps.Skip(1).ToList();
+            long generated = (long)sizes.Rows * sizes.ResponseTokens, packed = (long)sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens);
+            return new RlModelFigures(shapeName, sizes, parameters, steps[0], timed,
+                Measured.Of([.. timed.Select(s => s.Step)], "s"),
+                Measured.Of([.. timed.Select(s => generated / s.Rollout)], "tokens/s"),
+                Measured.Of([.. timed.Select(s => packed / s.LogProb)], "tokens/s"),
+                Measured.Of([.. timed.Select(s => packed / s.Update)], "tokens/s"),
+                peakMiB, peakReset ? "from the trainer's start" : "process lifetime");
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>A plain JSONL prompt set whose prompts each encode to exactly <see cref="RlStepShape.PromptTokens"/> tokens.</summary>
+    private static string WritePrompts(string path, string modelDir, RlStepShape sizes)
+    {
+        var encoder = PromptEncoder.ForModel(modelDir, TokenizerFiles.Load(modelDir));
+        using var writer = new StreamWriter(path);
+        for (int p = 0; p < sizes.Prompts; p++)
+        {
+            string Text(int words) => string.Join(" ", Enumerable.Range(0, words).Select(w => s_words[(p + w * (p + 1)) % s_words.Length]));
+            int count = sizes.PromptTokens;
+            for (int tries = 0; encoder.Encode(Text(count)).Length != sizes.PromptTokens; tries++)
+            {
+                if (tries > 4 * sizes.PromptTokens) throw new InvalidOperationException($"rl bench: no prompt of {sizes.PromptTokens} tokens could be built");
+                count += sizes.PromptTokens - encoder.Encode(Text(count)).Length;
+            }
+            writer.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string> { ["id"] = $"bench-{p}", ["problem"] = Text(count), ["answer"] = "1" }));
+        }
+        return path;
+    }
+}

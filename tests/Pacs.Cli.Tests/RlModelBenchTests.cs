@@ -1,0 +1,31 @@
+using Pacs.Cli.Bench;
+using Pacs.Cli.Init;
+
+namespace Pacs.Cli.Tests;
+
+public sealed class RlModelBenchTests
+{
+    [Fact]
+    public void Real_shape_rl_step_runs_every_response_to_the_cap_and_times_each_phase()
+    {
+        var sizes = new RlStepShape(Prompts: 2, GroupSize: 2, PromptTokens: 16, ResponseTokens: 5);
+        var f = RlModelBench.Run("qwen2-tiny", ModelPresets.Shape("qwen2", "tiny"), sizes, RealPathTests.Repo("models", "tokenizers", "qwen3"), repeats: 2);
+        Assert.Equal(2, f.TimedSteps.Count);
+        foreach (var s in f.TimedSteps.Prepend(f.FirstStep))
+        {
+            Assert.Equal(5, s.MeanResponseTokens); // no end token: every response runs to the length cap
+            Assert.True(s.Rollout > 0 && s.LogProb > 0 && s.Update > 0 && s.CpuSeconds > 0);
+            Assert.True(s.Rollout + s.Score + s.LogProb + s.Update <= s.Step + 1e-6, "the parts exceed the step");
+        }
+        Assert.Equal(sizes.Rows * sizes.ResponseTokens / f.TimedSteps[0].Rollout, f.RolloutTokensPerSecond.Runs[0], 6);
+        Assert.Equal(sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens) / f.TimedSteps[1].Update, f.UpdateTokensPerSecond.Runs[1], 6);
+        Assert.True(f.Parameters > 0 && f.PeakResidentSetMiB > 0);
+    }
+
+    [Fact]
+    public void Missing_tokenizer_is_one_clear_error()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => RlModelBench.Run("qwen2-tiny", ModelPresets.Shape("qwen2", "tiny"), new RlStepShape(), Path.Combine(Path.GetTempPath(), "no-such-tokenizer"), 1));
+        Assert.Contains("has no tokenizer.json", e.Message);
+    }
+}
