@@ -38,7 +38,7 @@ public sealed class ExportCommand : ICliCommand
     /// <summary>The base model with the adapter's low-rank product added to each targeted weight.</summary>
     public static Transformer Merge(string baseDir, string adapterDir)
     {
-        var model = Transformer.Load(baseDir, TensorDtype.Float32); // merging writes W + (alpha/r) B A into float32 weights
+        var model = Transformer.Load(baseDir, Pacs.Tensors.TensorDtype.Float32); // merging writes W + (alpha/r) B A into float32 weights
         PeftAdapter.Load(adapterDir, model).MergeInto(model);
         return model;
     }
