@@ -9,7 +9,7 @@ namespace Pacs.Serve;
 /// Runtime LoRA adapters, one at a time, attached unmerged to the served base (<see cref="Transformer.Adapter"/>):
 /// SGLang's `POST /load_lora_adapter` {lora_name, lora_path} and `/unload_lora_adapter` {lora_name}
 /// (python/sglang/srt/managers/io_struct.py LoadLoRAAdapterReqInput, UnloadLoRAAdapterReqInput; answered like
-/// LoRAUpdateResult {success, error_message, loaded_adapters}), and vLLM's `/v1/load_lora_adapter` {lora_name,
+/// LoadLoRAAdapterReqOutput {success, error_message, loaded_adapters}), and vLLM's `/v1/load_lora_adapter` {lora_name,
 /// lora_path, load_inplace} and `/v1/unload_lora_adapter` (vllm/entrypoints/openai/protocol.py
 /// LoadLoRAAdapterRequest; serving_models.py refuses a loaded name unless load_inplace). The adapter is read and
 /// checked first; it replaces the served one only once no sequence is running, like a weight update.
