@@ -11,7 +11,10 @@ namespace Pacs.Engine.Remote;
 /// sample), sends them through the <see cref="Dispatcher"/> and returns exactly one result per request, in order,
 /// or throws naming the server and the request. <see cref="SyncWeights"/> writes the policy under `sync_dir` and
 /// makes every server load it (SGLang and `pacs serve`: `/pause_generation`, `/update_weights_from_disk`,
-/// `/continue_generation`; vLLM: `/collective_rpc` `reload_weights`, then `/reset_prefix_cache`).
+/// `/continue_generation`; vLLM: `/collective_rpc` `reload_weights`, then `/reset_prefix_cache`). A LoRA policy
+/// (one whose folder is a PEFT adapter) syncs only the adapter, loaded under <see cref="AdapterName"/> and sampled
+/// by that name (vLLM: `/v1/load_lora_adapter` with load_inplace; SGLang: `/unload_lora_adapter` then
+/// `/load_lora_adapter`; `pacs serve`: `/load_lora_adapter`, which replaces in place).
 /// </summary>
 public sealed class RemoteRollout : IRolloutEngine, IDisposable
 {
@@ -19,6 +22,16 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
     private readonly IWireFormat _wire;
     private readonly Dispatcher _dispatcher;
     private readonly SyncFolders _folders;
+    private readonly bool[] _adapterLoaded;
+
+    /// <summary>The name the servers hold the policy's LoRA adapter under (the `model` / `lora_path` requests name).</summary>
+    public const string AdapterName = "pacs-policy";
+
+    /// <summary>PEFT's config file: a synced folder holding it is an adapter, not full weights.</summary>
+    private const string AdapterConfigFile = "adapter_config.json";
+
+    /// <summary>Set once the servers hold the policy as an adapter: requests then name it.</summary>
+    private volatile string? _adapter;
 
     public RemoteRollout(RemoteOptions options)
     {
@@ -32,6 +45,7 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
         };
         _dispatcher = new Dispatcher(options, new ServerPool(options.Servers));
         _folders = new SyncFolders(options);
+        _adapterLoaded = new bool[options.Servers.Count];
         Traits = new RolloutTraits(LogProbsMatchTrainer: false, Reproducible: options.Kind == RemoteEngineKind.Pacs);
     }
 
@@ -54,7 +68,9 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
         if (_options.Kind != RemoteEngineKind.OpenAi)
         {
             string folder = _folders.Publish(policy, version);
-            Task.Run(() => LoadOnEveryServer(folder, version)).GetAwaiter().GetResult();
+            bool adapter = File.Exists(Path.Combine(folder, AdapterConfigFile));
+            Task.Run(() => LoadOnEveryServer(folder, version, adapter)).GetAwaiter().GetResult();
+            _adapter = adapter ? AdapterName : null;
         }
         WeightVersion = version;
         LastSyncSeconds = watch.Elapsed.TotalSeconds;
@@ -105,7 +121,9 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
     {
         var first = requests[job.Start];
         string what = $"rollout request {index + 1} of {jobCount} (samples {job.Start}..{job.Start + job.Count - 1}, {first.PromptIds.Length} prompt tokens)";
-        string json = _wire.Body(first, job.Count).ToJsonString();
+        var body = _wire.Body(first, job.Count);
+        if (_adapter is { } adapter) _wire.UseAdapter(body, adapter);
+        string json = body.ToJsonString();
         try
         {
             var samples = await _dispatcher.PostAsync(_wire.Path, json, what, body => _wire.Parse(body, job.Count, first.Sampling), failFast.Token);
@@ -124,10 +142,31 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
         }
     }
 
-    private async Task LoadOnEveryServer(string folder, long version)
+    private async Task LoadOnEveryServer(string folder, long version, bool adapter)
     {
         var servers = _dispatcher.Pool.Servers;
-        await Task.WhenAll(Enumerable.Range(0, servers.Count).Select(s => LoadOn(s, folder, version)));
+        await Task.WhenAll(Enumerable.Range(0, servers.Count).Select(s => adapter ? LoadAdapterOn(s, folder, version) : LoadOn(s, folder, version)));
+    }
+
+    private async Task LoadAdapterOn(int server, string folder, long version)
+    {
+        string what = $"adapter sync to version {version} ({folder})";
+        var load = new JsonObject { ["lora_name"] = AdapterName, ["lora_path"] = folder };
+        if (_options.Kind == RemoteEngineKind.Vllm)
+        {
+            load["load_inplace"] = true;
+            await Post(server, "/v1/load_lora_adapter", load, what);
+            // vLLM's prefix-cache keys carry the adapter's name, which an in-place reload keeps.
+            await Post(server, "/reset_prefix_cache", new JsonObject(), what);
+            return;
+        }
+        if (_options.Kind == RemoteEngineKind.Sglang && _adapterLoaded[server])
+        {
+            // SGLang refuses to load a name it already holds.
+            await PostChecked(server, "/unload_lora_adapter", new JsonObject { ["lora_name"] = AdapterName }, what);
+        }
+        await PostChecked(server, "/load_lora_adapter", load, what);
+        _adapterLoaded[server] = true;
     }
 
     private async Task LoadOn(int server, string folder, long version)
@@ -154,12 +193,18 @@ public sealed class RemoteRollout : IRolloutEngine, IDisposable
     private Task<bool> Post(int server, string path, JsonObject body, string what) =>
         _dispatcher.PostAsync(path, body.ToJsonString(), $"{what}, {path}", _ => true, CancellationToken.None, only: server);
 
-    /// <summary>SGLang answers `{"success": bool, "message": str}`; a refusal is a failure, with its message.</summary>
+    private Task<bool> PostChecked(int server, string path, JsonObject body, string what) =>
+        _dispatcher.PostAsync(path, body.ToJsonString(), $"{what}, {path}", RequireSuccess, CancellationToken.None, only: server);
+
+    /// <summary>
+    /// SGLang answers `{"success": bool, "message": str}` (LoRA routes: `error_message`, io_struct.py
+    /// LoadLoRAAdapterReqOutput); a refusal is a failure, with its message.
+    /// </summary>
     private static bool RequireSuccess(string body)
     {
         var root = WireJson.Root(body);
         if (WireJson.Optional(root, "success") is { } success && success.ValueKind == JsonValueKind.False)
-            throw new InvalidDataException($"the server refused the weights: {WireJson.Optional(root, "message")?.ToString() ?? body}");
+            throw new InvalidDataException($"the server refused the weights: {(WireJson.Optional(root, "message") ?? WireJson.Optional(root, "error_message"))?.ToString() ?? body}");
         return true;
     }
 

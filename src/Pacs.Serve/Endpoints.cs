@@ -16,30 +16,51 @@ internal static class Endpoints
         app.MapPost("/v1/completions", (HttpContext context) => OpenAiEndpoints.Completions(context, model, scheduler, options));
         app.MapPost("/v1/chat/completions", (HttpContext context) => OpenAiEndpoints.Chat(context, model, scheduler, options));
         SglangEndpoints.Map(app, model, scheduler, options);
+        LoraEndpoints.Map(app, model, scheduler, options);
         app.MapFallback((HttpContext context) =>
             throw new ApiError(404, $"no route {context.Request.Method} {context.Request.Path}", code: "not_found"));
     }
 
-    private static JsonObject Models(ServedModel model) => new()
+    /// <summary>The base model, and the loaded adapter as vLLM lists one (serving_models.py: root the adapter's path, parent the base).</summary>
+    private static JsonObject Models(ServedModel model)
     {
-        ["object"] = "list",
-        ["data"] = new JsonArray(new JsonObject
-        {
-            ["id"] = model.Id,
-            ["object"] = "model",
-            ["created"] = model.CreatedUnixSeconds,
-            ["owned_by"] = "pacs",
-            ["root"] = model.Path ?? model.Id,
-            ["max_model_len"] = model.Model.Config.MaxPositionEmbeddings,
-        }),
+        var data = new JsonArray(Card(model, model.Id, model.Path ?? model.Id, parent: null));
+        if (model.Adapter is { } adapter) data.Add(Card(model, adapter.Name, adapter.Path, parent: model.Id));
+        return new JsonObject { ["object"] = "list", ["data"] = data };
+    }
+
+    private static JsonObject Card(ServedModel model, string id, string root, string? parent) => new()
+    {
+        ["id"] = id,
+        ["object"] = "model",
+        ["created"] = model.CreatedUnixSeconds,
+        ["owned_by"] = "pacs",
+        ["root"] = root,
+        ["parent"] = parent,
+        ["max_model_len"] = model.Model.Config.MaxPositionEmbeddings,
     };
 
-    /// <summary>404 unless the request names this model (or names none).</summary>
+    /// <summary>404 unless the request names this model or its loaded adapter (or names none).</summary>
     public static void CheckModel(RequestBody body, ServedModel model)
     {
-        if (body.String("model") is { } name && !model.Answers(name))
-            throw new ApiError(404, $"the model '{name}' does not exist; this server serves '{model.Id}'", "model", "model_not_found");
+        if (body.String("model") is not { } name) return;
+        if (model.Adapter is { } adapter && name == adapter.Name) return;
+        if (!model.Answers(name))
+            throw new ApiError(404, $"the model '{name}' does not exist; this server serves '{model.Id}'{AdapterNote(model)}", "model", "model_not_found");
+        RefuseBaseUnderAdapter(model, "model");
     }
+
+    /// <summary>
+    /// One adapter at a time is attached to the served weights, so while one is loaded every sequence runs with it:
+    /// a request naming the base explicitly is refused rather than silently answered by the adapter.
+    /// </summary>
+    public static void RefuseBaseUnderAdapter(ServedModel model, string field)
+    {
+        if (model.Adapter is { } adapter)
+            throw ApiError.BadRequest($"'{field}' names the base model, but the adapter '{adapter.Name}' is loaded and every request runs with it (unload it with /unload_lora_adapter to sample the base)", field);
+    }
+
+    private static string AdapterNote(ServedModel model) => model.Adapter is { } a ? $" with the adapter '{a.Name}'" : "";
 
     /// <summary>Sampling settings from OpenAI / vLLM / SGLang field names (all share them but for max tokens and the seed).</summary>
     public static SamplingOptions Sampling(RequestBody body, ServedModel model, int maxTokens)

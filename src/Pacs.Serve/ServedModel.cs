@@ -44,6 +44,22 @@ public sealed class ServedModel
 
     public bool Answers(string name) => name == Id || (Path is not null && name == Path);
 
+    private volatile ServedAdapter? _adapter;
+
+    /// <summary>
+    /// The LoRA adapter every request runs with (also <see cref="Transformer.Adapter"/> of <see cref="Model"/>), or
+    /// null for the base. Set only by the scheduler's thread while no sequence runs (see LoraEndpoints).
+    /// </summary>
+    public ServedAdapter? Adapter
+    {
+        get => _adapter;
+        internal set
+        {
+            Model.Adapter = value?.Weights;
+            _adapter = value;
+        }
+    }
+
     /// <summary>The ids that end a sequence unless the request says ignore_eos: generation_config.json's, else config.json's, plus the tokenizer's.</summary>
     public IReadOnlyList<int> EndIds
     {
@@ -64,3 +80,6 @@ public sealed class ServedModel
     /// <summary>The text of a token list (empty without a tokenizer).</summary>
     public string Text(IReadOnlyList<int> ids) => Tokenizer is null ? "" : Tokenizer.Decode(ids.ToArray(), skipSpecialTokens: true);
 }
+
+/// <summary>A PEFT adapter loaded onto the served base: the name requests use for it and the folder it came from.</summary>
+public sealed record ServedAdapter(string Name, string Path, LoraAdapter Weights);

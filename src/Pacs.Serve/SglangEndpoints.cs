@@ -47,6 +47,7 @@ internal static class SglangEndpoints
         var started = Stopwatch.StartNew();
         var body = await ServeApp.ReadBody(context, options);
         if (body.Bool("stream") == true) throw ApiError.BadRequest("'stream' is not supported on /generate; use /v1/completions with stream", "stream");
+        LoraEndpoints.CheckLoraPath(body, model);
         var (prompts, batched) = Prompts(body, model);
         var sampling = body.Object("sampling_params") ?? new RequestBody(JsonDocument.Parse("{}").RootElement, "sampling_params.");
         bool logProbs = body.Bool("return_logprob") ?? false;

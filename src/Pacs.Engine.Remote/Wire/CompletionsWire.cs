@@ -40,6 +40,9 @@ public sealed class CompletionsWire(string model, bool supportsN) : IWireFormat
         return body;
     }
 
+    /// <summary>vLLM serves a loaded adapter as a model of its own name (serving_models.py).</summary>
+    public void UseAdapter(JsonObject body, string adapter) => body["model"] = adapter;
+
     public IReadOnlyList<WireSample> Parse(string body, int n, SamplingParams sampling)
     {
         var root = WireJson.Root(body);

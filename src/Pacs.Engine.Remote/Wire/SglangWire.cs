@@ -40,6 +40,9 @@ public sealed class SglangWire(bool supportsN, bool fullSeed) : IWireFormat
         };
     }
 
+    /// <summary>SGLang picks a loaded adapter by its name in GenerateReqInput's `lora_path`.</summary>
+    public void UseAdapter(JsonObject body, string adapter) => body["lora_path"] = adapter;
+
     public IReadOnlyList<WireSample> Parse(string body, int n, SamplingParams sampling)
     {
         var root = WireJson.Root(body);

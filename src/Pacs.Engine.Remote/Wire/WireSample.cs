@@ -18,6 +18,9 @@ public interface IWireFormat
     /// <summary>The JSON body asking for <paramref name="n"/> samples of <paramref name="request"/>'s prompt.</summary>
     JsonObject Body(RolloutRequest request, int n);
 
+    /// <summary>Makes <paramref name="body"/> sample with the LoRA adapter the servers loaded as <paramref name="adapter"/>.</summary>
+    void UseAdapter(JsonObject body, string adapter);
+
     /// <summary>The <paramref name="n"/> samples in a response body; InvalidDataException naming the field when it is not one.</summary>
     IReadOnlyList<WireSample> Parse(string body, int n, SamplingParams sampling);
 }
