@@ -14,16 +14,20 @@ public static class EngineChoice
 {
     public static IEngineBackend For(TrainConfig config) => config.Engine switch
     {
-        "tinker" => new TinkerBackend(OptionsOf(config.Tinker)),
+        "tinker" => new TinkerBackend(OptionsOf(config.Tinker, config.Trainer.Seed)),
         _ => WithRollouts(ManagedBackend.Instance, config),
     };
 
     /// <summary>The backend of a run being resumed, from its saved config.</summary>
     public static IEngineBackend ForRun(string runDir) => For(ConfigBinder.LoadFile<TrainConfig>(RunFiles.RequireConfig(runDir)));
 
-    /// <summary>The key is read from the variable tinker.api_key_env names; unset sends none (a local `pacs serve --tinker` needs none).</summary>
-    public static TinkerOptions OptionsOf(TinkerSection tinker) =>
-        new(tinker.BaseUrl, Environment.GetEnvironmentVariable(tinker.ApiKeyEnv), tinker.BaseModel, tinker.LoraRank);
+    /// <summary>
+    /// The key is read from the variable tinker.api_key_env names; unset sends none (a local `pacs serve --tinker` needs
+    /// none). The adapter's seed is the one a local run with model.lora.rank = tinker.lora_rank draws from trainer.seed.
+    /// </summary>
+    public static TinkerOptions OptionsOf(TinkerSection tinker, long runSeed) =>
+        new(tinker.BaseUrl, Environment.GetEnvironmentVariable(tinker.ApiKeyEnv), tinker.BaseModel, tinker.LoraRank,
+            LoraSeed: new LoraSection { Rank = tinker.LoraRank }.ToSettings(runSeed)?.Seed);
 
     /// <summary><paramref name="trainer"/> itself, or with its rollouts on the servers `rollout.engine` names.</summary>
     private static IEngineBackend WithRollouts(IEngineBackend trainer, TrainConfig config)

@@ -25,13 +25,13 @@ public sealed class TinkerBackend(TinkerOptions options, HttpMessageHandler? han
         return new ModelInfo(Get("vocab_size"), Get("max_position_embeddings"));
     }
 
-    /// <summary>create_model for tinker.base_model (a LoRA adapter of tinker.lora_rank); the weights in <paramref name="modelDir"/> are the server's business.</summary>
+    /// <summary>create_model for tinker.base_model (a LoRA adapter of tinker.lora_rank, its A initialised from lora_config.seed when the options carry one); the weights in <paramref name="modelDir"/> are the server's business.</summary>
     public ITrainableModel LoadPolicy(string modelDir, TrainingSettings settings) => CreateModel(settings);
 
     private TinkerTrainingModel CreateModel(TrainingSettings settings)
     {
         var c = Connection;
-        var lora = options.LoraRank > 0 ? new LoraConfig(options.LoraRank) : null;
+        var lora = options.LoraRank > 0 ? new LoraConfig(options.LoraRank, options.LoraSeed is { } seed ? unchecked((long)seed) : null) : null;
         var request = new CreateModelRequest(c.SessionId, c.NextModelSeq(), options.BaseModel, Metadata(settings.Optimizer), lora);
         var created = c.Call<CreateModelResponse>("api/v1/create_model", request, $"create_model of {options.BaseModel}");
         return new TinkerTrainingModel(c, created.ModelId, settings);

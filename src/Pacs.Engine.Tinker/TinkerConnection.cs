@@ -14,8 +14,9 @@ namespace Pacs.Engine.Tinker;
 /// <param name="RequestTimeout">One HTTP call's limit.</param>
 /// <param name="FuturePolls">Most polls of one future (retrieve_future answering try_again) before giving up.</param>
 /// <param name="HeartbeatInterval">Session heartbeat period (the SDK's: 10 s); zero disables the timer.</param>
+/// <param name="LoraSeed">lora_config.seed: the adapter's initialisation (null: the server picks).</param>
 public sealed record TinkerOptions(string BaseUrl, string? ApiKey, string BaseModel, int LoraRank = 32, int Retries = 5,
-    TimeSpan? RetryDelay = null, TimeSpan? RequestTimeout = null, int FuturePolls = 100_000, TimeSpan? HeartbeatInterval = null)
+    TimeSpan? RetryDelay = null, TimeSpan? RequestTimeout = null, int FuturePolls = 100_000, TimeSpan? HeartbeatInterval = null, ulong? LoraSeed = null)
 {
     public TimeSpan Delay => RetryDelay ?? TimeSpan.FromSeconds(1);
 

@@ -20,7 +20,7 @@ public sealed record TinkerServerOptions(string ModelDir, string? ModelName, str
 /// <summary>
 /// The Tinker API served by any <see cref="IEngineBackend"/> (the managed engine for `pacs serve --tinker`). Each
 /// request runs when it arrives, one at a time, and its answer waits as a future for retrieve_future. Training goes
-/// through the seam: create_model is LoadPolicy (the backend decides full fine-tune or LoRA), forward is Forward's
+/// through the seam: create_model is LoadPolicy (a LoRA adapter of lora_config's rank and seed, or a full fine-tune at rank 0), forward is Forward's
 /// outputs, forward_backward cross_entropy is Backward with d loss / d log-prob = -weights, optim_step is
 /// ClipGradNorm(grad_clip_norm) + Step(learning_rate); sampling is CreateRollout / LoadRollout. docs/tinker.md lists
 /// the routes served and what is ignored.
@@ -236,11 +236,32 @@ public sealed class TinkerServer
             Get("adam_eps", defaults.Epsilon), Get("weight_decay", defaults.WeightDecay)));
     }
 
+    /// <summary>LoRA's alpha: the SDK's LoraConfig has none; SkyRL-tx's api.py fixes 32 as the hosted service's default.</summary>
+    public const double LoraAlpha = 32;
+
+    /// <summary>
+    /// lora_config as the seam's LoRA settings (null: rank 0, a full fine-tune): alpha <see cref="LoraAlpha"/>, no
+    /// dropout, train_attn / train_mlp pick the projections (both by default), and A's initialisation from the
+    /// request's seed (0 when none is sent, so a model is reproducible either way; SkyRL-tx draws a random one).
+    /// </summary>
+    private static LoraSettings? LoraOf(LoraConfig? lora)
+    {
+        if (lora is null || lora.Rank == 0) return null;
+        if (lora.Rank < 0) throw new ArgumentException($"lora_config.rank must be >= 0, got {lora.Rank}");
+        if (lora.TrainUnembed == true) throw new NotSupportedException("lora_config.train_unembed: this server puts adapters on the attention and MLP projections only");
+        string[] targets = [.. lora.TrainAttn == false ? [] : AttentionProjections, .. lora.TrainMlp == false ? [] : MlpProjections];
+        if (targets.Length == 0) throw new ArgumentException("lora_config: train_attn and train_mlp are both false, so no projection would get an adapter");
+        return new LoraSettings(lora.Rank, LoraAlpha, Dropout: 0, targets, unchecked((ulong)(lora.Seed ?? 0)));
+    }
+
+    private static readonly string[] AttentionProjections = ["q_proj", "k_proj", "v_proj", "o_proj"];
+    private static readonly string[] MlpProjections = ["gate_proj", "up_proj", "down_proj"];
+
     private object CreateModel(CreateModelRequest request)
     {
         var session = LiveSession(request.SessionId);
         if (request.BaseModel != _options.Name) throw new ArgumentException($"base_model '{request.BaseModel}' is not served here (this server serves '{_options.Name}')");
-        var settings = SettingsOf(request.UserMetadata);
+        var settings = SettingsOf(request.UserMetadata) with { Lora = LoraOf(request.LoraConfig) };
         var model = new ServedModel($"model-{Interlocked.Increment(ref _ids)}", session, _backend.LoadPolicy(_options.ModelDir, settings), settings, request.LoraConfig?.Rank ?? 0);
         _models[model.Id] = model;
         return new CreateModelResponse(model.Id);

@@ -56,6 +56,18 @@ public sealed class FaultTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(true, null, null, "lora_config.train_unembed: this server puts adapters on the attention and MLP projections only")]
+    [InlineData(null, false, false, "lora_config: train_attn and train_mlp are both false")]
+    public void A_lora_config_the_server_cannot_train_fails_create_model_naming_the_field(bool? unembed, bool? mlp, bool? attn, string message)
+    {
+        using var backend = Backend();
+        var c = backend.Connection;
+        var request = new CreateModelRequest(c.SessionId, c.NextModelSeq(), "base", null, new LoraConfig(4, 7, unembed, mlp, attn));
+        var e = Assert.Throws<TinkerException>(() => c.Call<CreateModelResponse>("api/v1/create_model", request, "create_model of base"));
+        Assert.Contains(message, e.Message);
+    }
+
     [Fact]
     public void A_persistent_5xx_fails_after_the_retries_naming_the_route()
     {

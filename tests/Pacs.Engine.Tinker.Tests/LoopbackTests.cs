@@ -58,6 +58,34 @@ public sealed class LoopbackTests : IDisposable
         Assert.True(File.Exists(System.IO.Path.Combine(remote, "checkpoints", "step_000002", TinkerTrainingModel.StateFile)));
     }
 
+    /// <summary>
+    /// The tiny random model earns the same reward (0) on every response, so PACS (and every group-centred advantage)
+    /// has no gradient and a fresh adapter (B = 0) would never move; AsymRE's baseline (mean - delta) leaves a gradient.
+    /// </summary>
+    private static readonly string[] Trained = ["algorithm.name=asymre", "optim.lr=0.05"];
+
+    /// <summary>
+    /// The LoRA twin: tinker.lora_rank = 4 against the server (alpha 32, every projection, A drawn from the seed the
+    /// client sends: the one trainer.seed gives a local run) repeats the local run with model.lora.rank = 4, alpha 32,
+    /// bit for bit (a server seed off by one fails at step 1: the second mini-batch sees B moved along a different A).
+    /// </summary>
+    [Fact]
+    public void Pacs_train_on_the_tinker_engine_repeats_the_managed_lora_run_for_three_steps()
+    {
+        using var server = new LoopbackServer(_model.Dir, _model.Path("server-state"), socket: true);
+        string local = _model.Path("local-lora"), remote = _model.Path("tinker-lora");
+        var (localCode, localErr) = Pacs(TrainArgs(local, ["model.lora.rank=4", $"model.lora.alpha={TinkerServer.LoraAlpha}", .. Trained]));
+        Assert.True(localCode == 0, localErr);
+        var (code, err) = Pacs(TrainArgs(remote, ["engine=tinker", $"tinker.base_url={server.Url}", "tinker.base_model=base", "tinker.lora_rank=4", .. Trained]));
+        Assert.True(code == 0, err);
+
+        var expected = RunMetrics.Read(local);
+        Assert.Equal([0.0, 1, 2, 3], expected.Select(r => r["step"]));
+        Assert.True(expected.Skip(1).All(r => r["actor/grad_norm"] > 0), "the adapter gets a gradient every step");
+        RunMetrics.AssertSame(expected, RunMetrics.Read(remote), 0, "managed LoRA vs tinker LoRA");
+        Assert.NotEmpty(Directory.EnumerateFiles(local, "adapter_config.json", SearchOption.AllDirectories)); // the local run trained an adapter
+    }
+
     [Fact]
     public void A_killed_tinker_run_resumes_from_its_last_saved_state_with_the_uninterrupted_metrics()
     {
@@ -68,7 +96,7 @@ public sealed class LoopbackTests : IDisposable
             "rollout.max_response_tokens=6", "optim.lr=0.01", "update.mini_batches=2", "update.micro_batch_size=4", "trainer.eval_every=2",
             "trainer.save_every=2", "engine=tinker", "tinker.base_url=http://localhost", "tinker.base_model=base", "tinker.lora_rank=0",
         ]);
-        TinkerBackend Backend() => new(EngineChoice.OptionsOf(Config().Tinker) with { RetryDelay = TimeSpan.Zero, HeartbeatInterval = TimeSpan.Zero }, server.Handler);
+        TinkerBackend Backend() => new(EngineChoice.OptionsOf(Config().Tinker, Config().Trainer.Seed) with { RetryDelay = TimeSpan.Zero, HeartbeatInterval = TimeSpan.Zero }, server.Handler);
 
         string full = _model.Path("full");
         using (var backend = Backend())
