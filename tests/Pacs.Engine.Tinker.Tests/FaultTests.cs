@@ -1,3 +1,4 @@
+using Pacs.Rl.Tests.Training;
 using Pacs.Rl.Config;
 using Pacs.Rl.Training;
 
@@ -10,10 +11,10 @@ namespace Pacs.Engine.Tinker.Tests;
 /// </summary>
 public sealed class FaultTests : IDisposable
 {
-    private readonly TinyModel _model = new();
+    private readonly TinyRun _model = new();
     private readonly LoopbackServer _server;
 
-    public FaultTests() => _server = new LoopbackServer(_model.Dir, _model.Path("server-state"));
+    public FaultTests() => _server = new LoopbackServer(_model.ModelDir, _model.RunDir("server-state"));
 
     public void Dispose()
     {
@@ -78,7 +79,7 @@ public sealed class FaultTests : IDisposable
         Assert.Contains("failed after 4 attempts: HTTP 503", e.Message);
     }
 
-    private TrainConfig Config() => Pacs.Cli.Commands.TrainCommand.Resolve(null, _model.Dir, 3, 11,
+    private TrainConfig Config() => Pacs.Cli.Commands.TrainCommand.Resolve(null, _model.ModelDir, 3, 11,
     [
         "algorithm.name=pacs", "task.level=1", "task.eval_problems=4", "task.eval_samples=2", "rollout.batch_prompts=4", "rollout.group_size=4",
         "rollout.max_response_tokens=6", "optim.lr=0.01", "update.mini_batches=1", "update.micro_batch_size=8", "trainer.eval_every=0",
@@ -91,7 +92,7 @@ public sealed class FaultTests : IDisposable
         // The second step's first forward_backward fails on the server.
         var faults = new FaultHandler(_server.Handler) { Route = "forward_backward", Call = 3, Kind = FaultHandler.Fault.FailedFuture };
         using var backend = Backend(faults);
-        string run = _model.Path("failed-future");
+        string run = _model.RunDir("failed-future");
         var trainer = RlTrainer.Start(backend, Config(), run);
         var e = Assert.Throws<TinkerException>(() => trainer.Run());
         Assert.Matches(@"^tinker forward_backward of model model-\d+ \(request req-\d+\) failed on the server \(server\): CUDA out of memory", e.Message);
@@ -102,7 +103,7 @@ public sealed class FaultTests : IDisposable
     public void A_dropped_session_stops_the_run_with_an_error_and_logs_no_step()
     {
         using var backend = Backend();
-        string run = _model.Path("dropped");
+        string run = _model.RunDir("dropped");
         var trainer = RlTrainer.Start(backend, Config(), run);
         trainer.StepCompleted += (step, _) => { if (step == 1) _server.Server.EndSession(backend.Connection.SessionId); };
         var e = Assert.Throws<TinkerException>(() => trainer.Run());
@@ -134,7 +135,7 @@ public sealed class FaultTests : IDisposable
         using var backend = Backend(counting);
         var config = Config();
         config.Trainer.Steps = 1;
-        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.Path("costs")).Run().Reason);
+        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.RunDir("costs")).Run().Reason);
         var calls = counting.Calls;
         Assert.Equal(2, calls["create_model"]); // the policy and the frozen reference
         Assert.Equal(16, calls["asample"]); // one per response
@@ -181,7 +182,7 @@ public sealed class FaultTests : IDisposable
     [Fact]
     public void The_server_keeps_only_the_newest_answers_and_an_evicted_one_is_a_404_naming_it()
     {
-        using var server = new LoopbackServer(_model.Dir, _model.Path("small-state"), keptFutures: 1);
+        using var server = new LoopbackServer(_model.ModelDir, _model.RunDir("small-state"), keptFutures: 1);
         using var backend = new TinkerBackend(LoopbackServer.Options("http://localhost"), server.Handler);
         var c = backend.Connection;
         var first = c.Post<UntypedApiFuture>("api/v1/create_model", new CreateModelRequest(c.SessionId, 0, "base", null, null), "create_model");
@@ -194,7 +195,7 @@ public sealed class FaultTests : IDisposable
     [Fact]
     public void Try_again_answers_are_polled_until_the_result()
     {
-        using var server = new LoopbackServer(_model.Dir, _model.Path("slow-state"), tryAgainPolls: 2);
+        using var server = new LoopbackServer(_model.ModelDir, _model.RunDir("slow-state"), tryAgainPolls: 2);
         using var slow = new TinkerBackend(LoopbackServer.Options("http://localhost"), server.Handler);
         using var fast = Backend();
         Assert.Equal(StepOnce(fast), StepOnce(slow));

@@ -1,3 +1,4 @@
+using Pacs.Rl.Tests.Training;
 using Pacs.Cli;
 using Pacs.Rl.Config;
 using Pacs.Rl.Training;
@@ -11,13 +12,13 @@ namespace Pacs.Engine.Tinker.Tests;
 /// </summary>
 public sealed class LoopbackTests : IDisposable
 {
-    private readonly TinyModel _model = new();
+    private readonly TinyRun _model = new();
 
     public void Dispose() => _model.Dispose();
 
     private string[] TrainArgs(string outDir, params string[] extra) =>
     [
-        "train", "--config", System.IO.Path.Combine(RunMetrics.RepoRoot(), "configs", "arith-pacs.yaml"), "--model", _model.Dir, "--out", outDir,
+        "train", "--config", System.IO.Path.Combine(RunMetrics.RepoRoot(), "configs", "arith-pacs.yaml"), "--model", _model.ModelDir, "--out", outDir,
         "--steps", "3", "--seed", "11", "--set", "task.level=1", "task.eval_problems=4", "task.eval_samples=2", "rollout.batch_prompts=4",
         "rollout.group_size=4", "rollout.max_response_tokens=6", "optim.lr=0.01", "update.mini_batches=2", "update.micro_batch_size=4",
         "trainer.eval_every=3", "trainer.save_every=2", .. extra,
@@ -43,8 +44,8 @@ public sealed class LoopbackTests : IDisposable
     [Fact]
     public void Pacs_train_on_the_tinker_engine_repeats_the_managed_run_for_three_pacs_steps()
     {
-        using var server = new LoopbackServer(_model.Dir, _model.Path("server-state"), socket: true);
-        string local = _model.Path("local"), remote = _model.Path("tinker");
+        using var server = new LoopbackServer(_model.ModelDir, _model.RunDir("server-state"), socket: true);
+        string local = _model.RunDir("local"), remote = _model.RunDir("tinker");
         var (localCode, localErr) = Pacs(TrainArgs(local));
         Assert.True(localCode == 0, localErr);
         var (code, err) = Pacs(TrainArgs(remote, "engine=tinker", $"tinker.base_url={server.Url}", "tinker.base_model=base", "tinker.lora_rank=0"));
@@ -72,8 +73,8 @@ public sealed class LoopbackTests : IDisposable
     [Fact]
     public void Pacs_train_on_the_tinker_engine_repeats_the_managed_lora_run_for_three_steps()
     {
-        using var server = new LoopbackServer(_model.Dir, _model.Path("server-state"), socket: true);
-        string local = _model.Path("local-lora"), remote = _model.Path("tinker-lora");
+        using var server = new LoopbackServer(_model.ModelDir, _model.RunDir("server-state"), socket: true);
+        string local = _model.RunDir("local-lora"), remote = _model.RunDir("tinker-lora");
         var (localCode, localErr) = Pacs(TrainArgs(local, ["model.lora.rank=4", $"model.lora.alpha={TinkerServer.LoraAlpha}", .. Trained]));
         Assert.True(localCode == 0, localErr);
         var (code, err) = Pacs(TrainArgs(remote, ["engine=tinker", $"tinker.base_url={server.Url}", "tinker.base_model=base", "tinker.lora_rank=4", .. Trained]));
@@ -89,8 +90,8 @@ public sealed class LoopbackTests : IDisposable
     [Fact]
     public void A_killed_tinker_run_resumes_from_its_last_saved_state_with_the_uninterrupted_metrics()
     {
-        using var server = new LoopbackServer(_model.Dir, _model.Path("server-state"));
-        TrainConfig Config() => global::Pacs.Cli.Commands.TrainCommand.Resolve(null, _model.Dir, 4, 11,
+        using var server = new LoopbackServer(_model.ModelDir, _model.RunDir("server-state"));
+        TrainConfig Config() => global::Pacs.Cli.Commands.TrainCommand.Resolve(null, _model.ModelDir, 4, 11,
         [
             "algorithm.name=pacs", "task.level=1", "task.eval_problems=4", "task.eval_samples=2", "rollout.batch_prompts=4", "rollout.group_size=4",
             "rollout.max_response_tokens=6", "optim.lr=0.01", "update.mini_batches=2", "update.micro_batch_size=4", "trainer.eval_every=2",
@@ -98,13 +99,13 @@ public sealed class LoopbackTests : IDisposable
         ]);
         TinkerBackend Backend() => new(EngineChoice.OptionsOf(Config().Tinker, Config().Trainer.Seed) with { RetryDelay = TimeSpan.Zero, HeartbeatInterval = TimeSpan.Zero }, server.Handler);
 
-        string full = _model.Path("full");
+        string full = _model.RunDir("full");
         using (var backend = Backend())
             Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, Config(), full).Run().Reason);
         var expected = RunMetrics.Read(full);
 
         // Killed after step 3 (the checkpoint is step 2's; the client process and its session are gone, the server stays).
-        string killed = _model.Path("killed");
+        string killed = _model.RunDir("killed");
         using (var backend = Backend())
         {
             var trainer = RlTrainer.Start(backend, Config(), killed);
