@@ -150,5 +150,8 @@ public sealed class ServeCommandTests
         (code, err) = Pacs("serve", "--tinker", "--model", "/nonexistent-model", "--port", "0");
         Assert.Equal(2, code);
         Assert.Equal("error: /nonexistent-model: model directory not found", err.Trim());
+        (code, err) = Pacs("serve", "--tinker", "--model", "/nonexistent-model", "--api-key-env", "HOME");
+        Assert.Equal(2, code);
+        Assert.Equal("error: --api-key-env: not supported with --tinker (the Tinker API server checks no key)", err.Trim());
     }
 }

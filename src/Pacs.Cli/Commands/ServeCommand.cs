@@ -36,7 +36,11 @@ public sealed class ServeCommand : ICliCommand
             int portValue = parse.GetValue(port);
             if (portValue is < 0 or > 65535) throw new ArgumentException($"--port must be in [0, 65535], got {portValue}");
             if (parse.GetValue(tinker))
+            {
+                // The Tinker server checks no key: refusing beats serving openly a user who asked for one.
+                if (parse.GetValue(apiKeyEnv) is not null) throw new ArgumentException("--api-key-env: not supported with --tinker (the Tinker API server checks no key)");
                 return ServeTinker(new TinkerServerOptions(parse.GetValue(model)!, parse.GetValue(name), parse.GetValue(state)!), parse.GetValue(host)!, portValue);
+            }
             var options = new ServeOptions
             {
                 Host = parse.GetValue(host)!,
@@ -47,13 +51,8 @@ public sealed class ServeCommand : ICliCommand
             };
             string dir = parse.GetValue(model)!;
             var served = ServedModel.Load(dir);
-            var app = ServeApp.Build(served, options);
-            app.Start();
-            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            Console.WriteLine($"pacs serve: {served.Id} on {string.Join(", ", addresses)} (max batch {options.MaxBatch}{(options.ApiKey is null ? "" : ", API key required")})");
-            app.WaitForShutdown();
-            Console.WriteLine("pacs serve: stopped");
-            return 0;
+            return Run(ServeApp.Build(served, options), addresses =>
+                $"pacs serve: {served.Id} on {addresses} (max batch {options.MaxBatch}{(options.ApiKey is null ? "" : ", API key required")})");
         }));
         return command;
     }
@@ -61,10 +60,16 @@ public sealed class ServeCommand : ICliCommand
     private static int ServeTinker(TinkerServerOptions options, string host, int port)
     {
         string url = $"http://{host}:{port.ToString(CultureInfo.InvariantCulture)}";
-        var app = new TinkerServer(ManagedBackend.Instance, options).Build(builder => builder.WebHost.UseUrls(url));
+        return Run(new TinkerServer(ManagedBackend.Instance, options).Build(builder => builder.WebHost.UseUrls(url)), addresses =>
+            $"pacs serve --tinker: base_model '{options.Name}' from {options.ModelDir} on {addresses}/api/v1; states in {options.StateDir}");
+    }
+
+    /// <summary>Starts <paramref name="app"/>, prints the line <paramref name="describe"/> makes of its listening addresses, and serves until shutdown.</summary>
+    private static int Run(WebApplication app, Func<string, string> describe)
+    {
         app.Start();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        Console.WriteLine($"pacs serve --tinker: base_model '{options.Name}' from {options.ModelDir} on {string.Join(", ", addresses)}/api/v1; states in {options.StateDir}");
+        Console.WriteLine(describe(string.Join(", ", addresses)));
         app.WaitForShutdown();
         Console.WriteLine("pacs serve: stopped");
         return 0;
