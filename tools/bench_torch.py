@@ -323,7 +323,7 @@ def rl_step(model, opt, prompts, group, new_tokens, micro, generator):
     return dict(rollout=t1 - t0, logprob=t2 - t1, update=t3 - t2, step=t3 - t0, cpu=time.process_time() - cpu0)
 
 
-def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats):
+def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats, warmup):
     torch.manual_seed(4)
     model = Decoder(c)
     # the trainer's defaults: Adam betas (0.9, 0.999), eps 1e-8, no weight decay; a small rate keeps the weights sane
@@ -332,15 +332,15 @@ def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats):
     g = torch.Generator().manual_seed(6)
     rows = prompts * group
     steps = []
-    for _ in range(1 + repeats):  # step 1 warms up (allocations), as pacs's first step; steps 2.. are timed
+    for _ in range(warmup + repeats):  # the first `warmup` steps warm up (allocations), as in pacs bench; the rest are timed
         steps.append(rl_step(model, opt, prompt_ids, group, response_tokens, micro, g))
         s = steps[-1]
         print(f"  step {len(steps)}: {s['step']:.1f} s (rollout {s['rollout']:.1f}, log-probs {s['logprob']:.1f}, update {s['update']:.1f}; "
               f"{s['cpu']:.0f} CPU s)", flush=True)
-    timed = steps[1:]
+    timed = steps[warmup:]
     seq = prompt_tokens + response_tokens
     return dict(prompts=prompts, group_size=group, prompt_tokens=prompt_tokens, response_tokens=response_tokens,
-                micro_batch_rows=micro, parameters=sum(p.numel() for p in model.parameters()),
+                micro_batch_rows=micro, warmup_steps=warmup, parameters=sum(p.numel() for p in model.parameters()),
                 step_seconds=measured([s["step"] for s in timed], "s"), step_cpu_seconds=measured([s["cpu"] for s in timed], "s"),
                 rollout_seconds=measured([s["rollout"] for s in timed], "s"),
                 logprob_seconds=measured([s["logprob"] for s in timed], "s"),
@@ -369,6 +369,7 @@ def main():
     parser.add_argument("--rl-group", type=int, default=8, help="rl: responses per prompt")
     parser.add_argument("--rl-prompt-tokens", type=int, default=128, help="rl: tokens per prompt")
     parser.add_argument("--rl-response-tokens", type=int, default=256, help="rl: tokens per response (end tokens ignored)")
+    parser.add_argument("--rl-warmup-steps", type=int, default=1, help="rl: untimed steps first (0: time the first step)")
     parser.add_argument("--rl-micro-batch", type=int, default=0, help="rl: rows per forward/backward (0: one group)")
     args = parser.parse_args()
     parts = args.only.split(",")
@@ -397,11 +398,11 @@ def main():
                   f"({g['seconds']['median'] * 1000:.0f} ms per batch)")
     elif "rl" in parts:
         r = bench_rl(c, args.rl_prompts, args.rl_group, args.rl_prompt_tokens, args.rl_response_tokens,
-                     args.rl_micro_batch or args.rl_group, args.repeats)
+                     args.rl_micro_batch or args.rl_group, args.repeats, args.rl_warmup_steps)
         report["rl"] = r
         print(f"rl {args.model_shape} ({r['parameters']:,} parameters, random weights): one PACS step of {r['prompts']} prompts x "
               f"{r['group_size']}, {r['prompt_tokens']}-token prompts, {r['response_tokens']} response tokens (end token ignored), "
-              f"micro-batches of {r['micro_batch_rows']} rows; median of {args.repeats} step(s) after one warm-up step: "
+              f"micro-batches of {r['micro_batch_rows']} rows; median of {args.repeats} step(s) after {args.rl_warmup_steps} warm-up step(s): "
               f"step {r['step_seconds']['median']:.1f} s ({r['step_cpu_seconds']['median']:.0f} CPU s) = rollout {r['rollout_seconds']['median']:.1f} "
               f"({r['rollout_tokens_per_second']['median']:.1f} tokens/s) + log-probs {r['logprob_seconds']['median']:.1f} "
               f"({r['logprob_tokens_per_second']['median']:.0f} tokens/s) + update {r['update_seconds']['median']:.1f} "

@@ -8,7 +8,7 @@ using Pacs.Text;
 namespace Pacs.Cli.Bench;
 
 /// <summary>The sizes of one RL step at a real model's shape (the figure of record: 16 x 8, 128 + 256 tokens).</summary>
-public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int PromptTokens = 128, int ResponseTokens = 256, int MicroBatchRows = 0)
+public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int PromptTokens = 128, int ResponseTokens = 256, int MicroBatchRows = 0, int WarmupSteps = 1)
 {
     /// <summary>Rows per forward/backward: one group unless given (PACS needs whole groups in a micro-batch).</summary>
     public int MicroRows => MicroBatchRows > 0 ? MicroBatchRows : GroupSize;
@@ -29,8 +29,9 @@ public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parame
 /// = 1: forward, PACS loss, backward over micro-batches of whole groups, gradient clipping, AdamW). The model folder
 /// holds the shape's config.json, seeded random weights and the Qwen3 tokenizer.json only: no chat template (prompts
 /// are the raw text, built to encode to exactly the prompt length) and no end token, so every response runs to the
-/// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). Step 1 warms up
-/// (JIT, the tensor pool); steps 2.. are timed. tools/bench_torch.py --only rl runs the same step in PyTorch eager.
+/// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). The first
+/// <see cref="RlStepShape.WarmupSteps"/> steps warm up (JIT, the tensor pool) and the rest are timed; at the full size a step
+/// takes many minutes, so `--rl-warmup-steps 0` times the first step, warm-up included on both sides. tools/bench_torch.py --only rl runs the same step in PyTorch eager.
 /// </summary>
 public static class RlModelBench
 {
@@ -38,8 +39,8 @@ public static class RlModelBench
 
     public static RlModelFigures Run(string shapeName, ModelConfig shape, RlStepShape sizes, string tokenizerDir, int repeats)
     {
-        if (sizes.Prompts < 1 || sizes.GroupSize < 2 || sizes.PromptTokens < 1 || sizes.ResponseTokens < 1)
-            throw new ArgumentException($"rl step: prompts >= 1, group >= 2, prompt and response tokens >= 1 (got {sizes})");
+        if (sizes.Prompts < 1 || sizes.GroupSize < 2 || sizes.PromptTokens < 1 || sizes.ResponseTokens < 1 || sizes.WarmupSteps < 0)
+            throw new ArgumentException($"rl step: prompts >= 1, group >= 2, prompt and response tokens >= 1, warm-up steps >= 0 (got {sizes})");
         if (!File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
             throw new FileNotFoundException($"--tokenizer: {tokenizerDir} has no tokenizer.json", Path.Combine(tokenizerDir, "tokenizer.json"));
         string root = Path.Combine(Path.GetTempPath(), "pacs-bench-rl-model-" + Guid.NewGuid().ToString("N"));
@@ -61,7 +62,7 @@ public static class RlModelBench
             {
                 "algorithm.name=pacs", $"model.dir={modelDir}", $"data.train_files={prompts}", "data.prompt_template={problem}",
                 $"rollout.batch_prompts={sizes.Prompts}", $"rollout.group_size={sizes.GroupSize}", $"rollout.max_response_tokens={sizes.ResponseTokens}",
-                "rollout.temperature=1", $"trainer.steps={1 + repeats}", "trainer.eval_every=0", "trainer.save_every=0", "trainer.keep_checkpoints=1",
+                "rollout.temperature=1", $"trainer.steps={sizes.WarmupSteps + repeats}", "trainer.eval_every=0", "trainer.save_every=0", "trainer.keep_checkpoints=1",
                 "trainer.track_ref_kl=false", "update.epochs=1", "update.mini_batches=1", $"update.micro_batch_size={sizes.MicroRows}", "optim.lr=1e-6",
             })
                 ConfigBinder.Set(train, kv);
@@ -81,7 +82,7 @@ public static class RlModelBench
             if (outcome.Reason != StopReason.Completed) throw new InvalidOperationException($"rl bench: {outcome.Message}");
             double peakMiB = BenchRunner.PeakResidentSetBytes() / (1024.0 * 1024.0);
 
-            var timed = steps.Skip(1).ToList();
+            var timed = steps.Skip(sizes.WarmupSteps).ToList();
             long generated = (long)sizes.Rows * sizes.ResponseTokens, packed = (long)sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens);
             return new RlModelFigures(shapeName, sizes, parameters, steps[0], timed,
                 Measured.Of([.. timed.Select(s => s.Step)], "s"),

@@ -36,10 +36,11 @@ public sealed class BenchCommand : ICliCommand
         var rlGroup = new Option<int>("--rl-group") { Description = "rl at a real model shape: responses per prompt", DefaultValueFactory = _ => 8 };
         var rlPromptTokens = new Option<int>("--rl-prompt-tokens") { Description = "rl at a real model shape: tokens per prompt", DefaultValueFactory = _ => 128 };
         var rlResponseTokens = new Option<int>("--rl-response-tokens") { Description = "rl at a real model shape: tokens per response (the end token is ignored)", DefaultValueFactory = _ => 256 };
+        var rlWarmup = new Option<int>("--rl-warmup-steps") { Description = "rl at a real model shape: untimed steps before the timed ones (0: time the first step, warm-up included)", DefaultValueFactory = _ => 1 };
         var rlMicroBatch = new Option<int>("--rl-micro-batch") { Description = "rl at a real model shape: rows per forward/backward (0: one group)", DefaultValueFactory = _ => 0 };
         var tokenizer = new Option<string>("--tokenizer") { Description = "rl at a real model shape: folder of the tokenizer.json the prompts are encoded with", DefaultValueFactory = _ => Path.Combine("models", "tokenizers", "qwen3") };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, tokenizer }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, rlWarmup, tokenizer }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -55,7 +56,7 @@ public sealed class BenchCommand : ICliCommand
             string? loadDir = parse.GetValue(modelDir);
             if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
-            var rlStep = new RlStepShape(parse.GetValue(rlPrompts), parse.GetValue(rlGroup), parse.GetValue(rlPromptTokens), parse.GetValue(rlResponseTokens), parse.GetValue(rlMicroBatch));
+            var rlStep = new RlStepShape(parse.GetValue(rlPrompts), parse.GetValue(rlGroup), parse.GetValue(rlPromptTokens), parse.GetValue(rlResponseTokens), parse.GetValue(rlMicroBatch), parse.GetValue(rlWarmup));
             var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype, rlStep, parse.GetValue(tokenizer)!);
             if (parts.Contains("lora"))
                 report = report with { Lora = RunLora(config, parse.GetValue(loraRank), parse.GetValue(loraTokens)!, parse.GetValue(loraModes)!, n) };
@@ -156,7 +157,7 @@ public sealed class BenchCommand : ICliCommand
         else if (parts.Contains("rl"))
         {
             Console.WriteLine($"rl {shapeName}: one PACS step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
-                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; step 1 warms up, {repeats} timed");
+                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; {rlStep.WarmupSteps} warm-up step(s), {repeats} timed");
             rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats);
             PrintRlModel(rlModel);
         }
