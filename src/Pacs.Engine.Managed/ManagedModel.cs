@@ -121,7 +121,7 @@ public sealed class ManagedModel : ITrainableModel
     public void SaveState(string dir)
     {
         SaveHuggingFace(Path.Combine(dir, CheckpointLayout.ModelFolder));
-        var state = _optimizer.ExportState().Select(kv => (kv.Key, kv.Value)).ToList();
+        var state = _optimizer.ExportState(copy: false).Select(kv => (kv.Key, kv.Value)).ToList();
         if (Adapter is not null) state.Add((DropoutPassesEntry, [Adapter.DropoutPasses]));
         StateFile.Write(Path.Combine(dir, OptimizerFile), state);
     }

@@ -126,6 +126,23 @@ public class OptimAdamWTests
     }
 
     [Fact]
+    public void ExportWithoutCopyHandsOutTheLiveMomentsAndTheDefaultCopies()
+    {
+        var w = Tensor.Parameter([1f, 2f], [2], "w");
+        var optimizer = new AdamW([w], new AdamWOptions { LearningRate = 0.1 });
+        w.Grad = [0.5f, -1f];
+        optimizer.Step();
+        var copied = optimizer.ExportState();
+        var live = optimizer.ExportState(copy: false);
+        Assert.Equal(copied["w.exp_avg"], live["w.exp_avg"]);
+        w.Grad = [1f, 1f];
+        optimizer.Step();
+        Assert.NotEqual(copied["w.exp_avg"], live["w.exp_avg"]);
+        Assert.Equal(optimizer.ExportState()["w.exp_avg"], live["w.exp_avg"]);
+        Assert.Equal(optimizer.ExportState()["w.exp_avg_sq"], live["w.exp_avg_sq"]);
+    }
+
+    [Fact]
     public void ImportRejectsMissingOrMisshapenState()
     {
         var w = Tensor.Parameter([1f, 2f], [2], "w");

@@ -151,9 +151,11 @@ public sealed class AdamW
     /// <summary>
     /// The optimiser state as named float arrays, for checkpoints: "{name}.exp_avg", "{name}.exp_avg_sq" (each the
     /// parameter's length) and "{name}.step" (one element), plus "optimizer.step_count" and "optimizer.skipped_steps".
-    /// Counts are stored as floats, exact up to 2^24 steps.
+    /// Counts are stored as floats, exact up to 2^24 steps. <paramref name="copy"/> false hands out the live moment
+    /// arrays instead of copies (a checkpoint writer that is done before the next step): copying them doubles the
+    /// optimizer's memory for the length of the save.
     /// </summary>
-    public IReadOnlyDictionary<string, float[]> ExportState()
+    public IReadOnlyDictionary<string, float[]> ExportState(bool copy = true)
     {
         var state = new Dictionary<string, float[]>
         {
@@ -163,8 +165,8 @@ public sealed class AdamW
         foreach (var (p, name, _) in _parameters)
         {
             var s = _state[p];
-            state[$"{name}.exp_avg"] = (float[])s.ExpAvg.Clone();
-            state[$"{name}.exp_avg_sq"] = (float[])s.ExpAvgSq.Clone();
+            state[$"{name}.exp_avg"] = copy ? (float[])s.ExpAvg.Clone() : s.ExpAvg;
+            state[$"{name}.exp_avg_sq"] = copy ? (float[])s.ExpAvgSq.Clone() : s.ExpAvgSq;
             state[$"{name}.step"] = [s.Step];
         }
         return state;
