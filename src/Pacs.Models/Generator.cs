@@ -134,19 +134,38 @@ public sealed unsafe partial class Generator
         if (UsePanels) PackPanels();
 
         // Prefill: all prompt tokens, in steps of at most _maxPromptRowsPerStep rows; sample after each prompt's last row.
+        // A prompt repeated in the batch (a group's samples of one prompt) runs through the model once: its copies
+        // take the first one's K/V of every position but the last, then run only their last position (sampled with
+        // their own seeds), so each copy's cache and logits are those of its own full prefill.
         var rows = new List<Row>(Math.Max(_maxRowsPerStep, _maxPromptRowsPerStep));
+        var firstOf = FirstWithSamePrompt(seqs);
         _prefill = true;
         for (int s = 0; s < seqs.Length; s++)
         {
             var prompt = seqs[s].Prompt;
-            for (int p = 0; p < prompt.Length; p++)
-            {
-                rows.Add(new Row(s, p, prompt[p], p == prompt.Length - 1));
-                if (rows.Count == _maxPromptRowsPerStep) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
-            }
+            for (int p = firstOf[s] == s ? 0 : prompt.Length; p < prompt.Length; p++) AddPrefillRow(new Row(s, p, prompt[p], p == prompt.Length - 1));
         }
-        if (rows.Count > 0) { Step(rows, seqs, rope, options, stop); rows.Clear(); }
+        Flush();
+        for (int s = 0; s < seqs.Length; s++)
+        {
+            if (firstOf[s] == s) continue;
+            CopyCache(seqs[firstOf[s]], seqs[s]);
+            var prompt = seqs[s].Prompt;
+            AddPrefillRow(new Row(s, prompt.Length - 1, prompt[^1], true));
+        }
+        Flush();
         _prefill = false;
+
+        void AddPrefillRow(Row row)
+        {
+            rows.Add(row);
+            if (rows.Count == _maxPromptRowsPerStep) Flush();
+        }
+        void Flush()
+        {
+            if (rows.Count > 0) Step(rows, seqs, rope, options, stop);
+            rows.Clear();
+        }
 
         // Decode: one row per unfinished sequence per step.
         while (true)
@@ -165,6 +184,38 @@ public sealed unsafe partial class Generator
         for (int s = 0; s < seqs.Length; s++)
             results[s] = new GenerationResult(seqs[s].Tokens.ToArray(), seqs[s].LogProbs.ToArray(), seqs[s].Stopped);
         return results;
+    }
+
+    /// <summary>For each sequence, the first one with the same prompt and cache stride (itself when none is earlier).</summary>
+    private static int[] FirstWithSamePrompt(Sequence[] seqs)
+    {
+        var firstOf = new int[seqs.Length];
+        var seen = new Dictionary<(int Length, int Stride, int Hash), List<int>>();
+        for (int s = 0; s < seqs.Length; s++)
+        {
+            firstOf[s] = s;
+            var prompt = seqs[s].Prompt;
+            if (prompt.Length < 2) continue; // nothing to share: the last position runs anyway
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(prompt.AsSpan()));
+            var key = (prompt.Length, seqs[s].Stride, hash.ToHashCode());
+            if (!seen.TryGetValue(key, out var candidates)) seen[key] = candidates = [];
+            int match = candidates.FindIndex(c => seqs[c].Prompt.AsSpan().SequenceEqual(prompt));
+            if (match >= 0) firstOf[s] = candidates[match];
+            else candidates.Add(s);
+        }
+        return firstOf;
+    }
+
+    /// <summary>Copies every layer's K/V block of one sequence onto another of the same stride.</summary>
+    private void CopyCache(Sequence from, Sequence to)
+    {
+        long kvDim = (long)_c.NumKeyValueHeads * _c.HeadDim, floats = from.Stride * kvDim;
+        for (int l = 0; l < _c.NumHiddenLayers; l++)
+        {
+            Buffer.MemoryCopy(_kCache[l].Ptr + from.CacheOffset * kvDim, _kCache[l].Ptr + to.CacheOffset * kvDim, floats * 4, floats * 4);
+            Buffer.MemoryCopy(_vCache[l].Ptr + from.CacheOffset * kvDim, _vCache[l].Ptr + to.CacheOffset * kvDim, floats * 4, floats * 4);
+        }
     }
 
     /// <summary>Copies the current weights into the panel layout the decode steps read.</summary>

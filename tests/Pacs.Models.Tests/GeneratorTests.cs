@@ -50,6 +50,30 @@ public class GeneratorTests
         Assert.NotEqual(alone.Tokens, otherSeed.Tokens);
     }
 
+    /// <summary>A group of samples of one prompt (the prompt runs through the model once and its copies take its cache)
+    /// gives every sample exactly what it gets alone with its seed, prompts of one token and other prompts mixed in.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void RepeatedPromptsSharingTheirPrefillMatchRequestsAlone(bool panels)
+    {
+        var model = Stories.Value;
+        Generator New() => new(model, maxRowsPerStep: 5, maxPromptRowsPerStep: 7) { UsePanels = panels };
+        var options = new SamplingOptions(Temperature: 1f, MaxNewTokens: 10, StopTokenIds: []);
+        int[] group = [1, 403, 407, 290, 31, 77, 12, 9, 350];
+        var requests = Enumerable.Range(0, 8).Select(i => new GenerationRequest(group, (ulong)(50 + i)))
+            .Concat([new GenerationRequest([1], 3), new GenerationRequest([1], 4), new GenerationRequest([1, 403, 407], 5), new GenerationRequest(group[..^1], 6)])
+            .ToArray();
+        var batched = New().Generate(requests, options);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var alone = New().Generate(requests[i], options);
+            Assert.Equal(alone.Tokens, batched[i].Tokens);
+            Assert.Equal(alone.LogProbs, batched[i].LogProbs);
+        }
+        Assert.NotEqual(batched[0].Tokens, batched[1].Tokens);
+    }
+
     /// <summary>A batch large enough that each thread takes a block of rows through all layers gives every request
     /// exactly what it gets alone, with any thread count.</summary>
     [Theory]
