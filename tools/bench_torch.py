@@ -115,8 +115,9 @@ class Decoder(nn.Module):
             elif name.endswith(".bias"):
                 nn.init.zeros_(p)
 
-    def forward(self, tokens, start=0, caches=None, last_only=False):
-        # tokens [B, T] -> logits [B, T, V] (tied head; [B, 1, V] with last_only), new caches
+    def forward(self, tokens, start=0, caches=None, last_only=False, keep_from=0):
+        # tokens [B, T] -> logits [B, T - keep_from, V] (tied head; [B, 1, V] with last_only), new caches; keep_from
+        # skips the head on the first positions, as Hugging Face's `logits_to_keep` (which TRL's GRPO trainer passes)
         t = tokens.shape[1]
         cos, sin = self.cos[start:start + t], self.sin[start:start + t]
         x = self.embed(tokens)
@@ -126,6 +127,8 @@ class Decoder(nn.Module):
             new_caches.append(cache)
         if last_only:
             x = x[:, -1:]
+        elif keep_from:
+            x = x[:, keep_from:]
         return self.norm(x) @ self.embed.weight.t(), new_caches
 
 
@@ -253,12 +256,18 @@ def bench_prefill_decode(model, c, batch, prompt, decode, repeats):
                 decode_tokens_per_second=measured(dec, "tokens/s"))
 
 
-def generate_fixed(model, prompts, new_tokens, generator):
+def generate_fixed(model, prompts, new_tokens, generator, group=1):
     # As generate, but the prefill computes only the last position's logits (a [B, P, V] tensor is 10 GB at the full
     # RL shape) and every response runs to new_tokens: random weights rarely sample an end token, and the bench
-    # ignores it on both sides so both sides generate the same number of tokens.
+    # ignores it on both sides so both sides generate the same number of tokens. group > 1: the rows are each prompt
+    # repeated group times, and the prefill runs each prompt once and repeats its caches (as a prefix cache does).
     with torch.no_grad():
-        logits, caches = model(prompts, last_only=True)
+        if group > 1:
+            logits, caches = model(prompts[::group], last_only=True)
+            logits = logits.repeat_interleave(group, 0)
+            caches = [tuple(t.repeat_interleave(group, 0) for t in cache) for cache in caches]
+        else:
+            logits, caches = model(prompts, last_only=True)
         pos = prompts.shape[1]
         out = []
         nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
@@ -271,11 +280,16 @@ def generate_fixed(model, prompts, new_tokens, generator):
         return torch.cat(out, dim=1)
 
 
-def response_log_probs(model, rows, prompt_tokens):
+def response_log_probs(model, rows, prompt_tokens, response_logits=False):
     # log pi(o_t | x, o_<t) of the response tokens, and the logits' log-softmax over the response positions; the
-    # logits of every position are computed, as a Hugging Face causal LM's forward does (and as `pacs` does)
-    logits, _ = model(rows)
-    log_softmax = logits[:, prompt_tokens - 1:-1].log_softmax(-1)
+    # logits of every position are computed, as a Hugging Face causal LM's forward does by default, or with
+    # response_logits only those of the positions that score response tokens (TRL's `logits_to_keep`, and `pacs`)
+    if response_logits:
+        logits, _ = model(rows, keep_from=prompt_tokens - 1)
+        log_softmax = logits[:, :-1].log_softmax(-1)
+    else:
+        logits, _ = model(rows)
+        log_softmax = logits[:, prompt_tokens - 1:-1].log_softmax(-1)
     return log_softmax.gather(-1, rows[:, prompt_tokens:, None]).squeeze(-1), log_softmax
 
 
@@ -293,25 +307,25 @@ def pacs_loss(log_probs, old_log_probs, labels, group, beta, divisor):
     return F.binary_cross_entropy_with_logits(psi, y, weight=weights, reduction="sum") / divisor
 
 
-def rl_step(model, opt, prompts, group, new_tokens, micro, generator):
+def rl_step(model, opt, prompts, group, new_tokens, micro, generator, response_logits=False, share_prefill=False):
     # One PACS step as `pacs` runs it with update.mini_batches=1: rollout, old log-probs (no grad), then one
     # optimizer step over micro-batches of whole groups (forward, entropy, PACS loss, backward), gradient clipping
     # at 1.0 and AdamW. Returns the seconds of each phase.
     rows_prompts = prompts.repeat_interleave(group, 0)
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    responses = generate_fixed(model, rows_prompts, new_tokens, generator)
+    responses = generate_fixed(model, rows_prompts, new_tokens, generator, group if share_prefill else 1)
     t1 = time.perf_counter()
     rows = torch.cat([rows_prompts, responses], dim=1)
     labels = torch.zeros(rows.shape[0])  # the verifier's reward for random text: no response is correct
     prompt_tokens = prompts.shape[1]
     slices = [slice(s, min(s + micro, rows.shape[0])) for s in range(0, rows.shape[0], micro)]
     with torch.no_grad():
-        old = [response_log_probs(model, rows[s], prompt_tokens)[0] for s in slices]
+        old = [response_log_probs(model, rows[s], prompt_tokens, response_logits)[0] for s in slices]
     t2 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     for s, old_log_probs in zip(slices, old):
-        log_probs, log_softmax = response_log_probs(model, rows[s], prompt_tokens)
+        log_probs, log_softmax = response_log_probs(model, rows[s], prompt_tokens, response_logits)
         with torch.no_grad():
             entropy = -(log_softmax.exp() * log_softmax).sum(-1)  # the entropy metric, as pacs computes it
         loss = pacs_loss(log_probs, old_log_probs, labels[s], group, beta=1.0, divisor=rows.shape[0])
@@ -323,7 +337,7 @@ def rl_step(model, opt, prompts, group, new_tokens, micro, generator):
     return dict(rollout=t1 - t0, logprob=t2 - t1, update=t3 - t2, step=t3 - t0, cpu=time.process_time() - cpu0)
 
 
-def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats, warmup):
+def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats, warmup, response_logits=False, share_prefill=False):
     torch.manual_seed(4)
     model = Decoder(c)
     # the trainer's defaults: Adam betas (0.9, 0.999), eps 1e-8, no weight decay; a small rate keeps the weights sane
@@ -333,14 +347,14 @@ def bench_rl(c, prompts, group, prompt_tokens, response_tokens, micro, repeats, 
     rows = prompts * group
     steps = []
     for _ in range(warmup + repeats):  # the first `warmup` steps warm up (allocations), as in pacs bench; the rest are timed
-        steps.append(rl_step(model, opt, prompt_ids, group, response_tokens, micro, g))
+        steps.append(rl_step(model, opt, prompt_ids, group, response_tokens, micro, g, response_logits, share_prefill))
         s = steps[-1]
         print(f"  step {len(steps)}: {s['step']:.1f} s (rollout {s['rollout']:.1f}, log-probs {s['logprob']:.1f}, update {s['update']:.1f}; "
               f"{s['cpu']:.0f} CPU s)", flush=True)
     timed = steps[warmup:]
     seq = prompt_tokens + response_tokens
     return dict(prompts=prompts, group_size=group, prompt_tokens=prompt_tokens, response_tokens=response_tokens,
-                micro_batch_rows=micro, warmup_steps=warmup, parameters=sum(p.numel() for p in model.parameters()),
+                micro_batch_rows=micro, warmup_steps=warmup, response_logits=response_logits, share_prefill=share_prefill, parameters=sum(p.numel() for p in model.parameters()),
                 step_seconds=measured([s["step"] for s in timed], "s"), step_cpu_seconds=measured([s["cpu"] for s in timed], "s"),
                 rollout_seconds=measured([s["rollout"] for s in timed], "s"),
                 logprob_seconds=measured([s["logprob"] for s in timed], "s"),
@@ -369,6 +383,10 @@ def main():
     parser.add_argument("--rl-group", type=int, default=8, help="rl: responses per prompt")
     parser.add_argument("--rl-prompt-tokens", type=int, default=128, help="rl: tokens per prompt")
     parser.add_argument("--rl-response-tokens", type=int, default=256, help="rl: tokens per response (end tokens ignored)")
+    parser.add_argument("--rl-response-logits", action="store_true",
+                        help="rl: the LM head only at the positions that score response tokens (TRL's logits_to_keep), as pacs does")
+    parser.add_argument("--rl-share-prefill", action="store_true",
+                        help="rl: prefill each prompt once and repeat its KV cache over the group (a prefix cache), as pacs does")
     parser.add_argument("--rl-warmup-steps", type=int, default=1, help="rl: untimed steps first (0: time the first step)")
     parser.add_argument("--rl-micro-batch", type=int, default=0, help="rl: rows per forward/backward (0: one group)")
     args = parser.parse_args()
@@ -398,7 +416,8 @@ def main():
                   f"({g['seconds']['median'] * 1000:.0f} ms per batch)")
     elif "rl" in parts:
         r = bench_rl(c, args.rl_prompts, args.rl_group, args.rl_prompt_tokens, args.rl_response_tokens,
-                     args.rl_micro_batch or args.rl_group, args.repeats, args.rl_warmup_steps)
+                     args.rl_micro_batch or args.rl_group, args.repeats, args.rl_warmup_steps,
+                     args.rl_response_logits, args.rl_share_prefill)
         report["rl"] = r
         print(f"rl {args.model_shape} ({r['parameters']:,} parameters, random weights): one PACS step of {r['prompts']} prompts x "
               f"{r['group_size']}, {r['prompt_tokens']}-token prompts, {r['response_tokens']} response tokens (end token ignored), "
