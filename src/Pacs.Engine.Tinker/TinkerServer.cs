@@ -350,10 +350,13 @@ public sealed class TinkerServer
                 throw new ArgumentException($"datum {index}: target_tokens must be model_input shifted by one token (this server scores next tokens)");
             float[]? PerTarget(string name, bool required)
             {
-                if (!inputs.TryGetValue(name, out var data))
-                    return required ? throw new ArgumentException($"datum {index}: loss_fn {BuiltInLosses.WireName(loss.BuiltIn!.Value)} needs {name}") : null;
-                var values = data.ToFloats();
-                return values.Length == targets.Length ? values : throw new ArgumentException($"datum {index}: {values.Length} {name} for {targets.Length} target_tokens");
+                if (inputs.TryGetValue(name, out var data))
+                {
+                    var values = data.ToFloats();
+                    return values.Length == targets.Length ? values : throw new ArgumentException($"datum {index}: {values.Length} {name} for {targets.Length} target_tokens");
+                }
+                if (required) throw new ArgumentException($"datum {index}: loss_fn {BuiltInLosses.WireName(loss.BuiltIn!.Value)} needs {name}");
+                return null;
             }
             var weights = PerTarget("weights", required: false) ?? Enumerable.Repeat(1f, targets.Length).ToArray();
             bool builtIn = loss.BuiltIn is not null;

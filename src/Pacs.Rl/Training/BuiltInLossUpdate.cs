@@ -11,8 +11,8 @@ namespace Pacs.Rl.Training;
 /// </summary>
 internal sealed class BuiltInLossUpdate
 {
-    /// <summary>1 for a micro-batch sent as a built-in loss; the trainer logs 0 when none was.</summary>
-    public const string Metric = "actor/builtin_loss";
+    /// <summary>1 for a micro-batch sent as a built-in loss, averaged as a rate (not a `*_loss` share); the trainer logs 0 when none was.</summary>
+    public const string Metric = "actor/builtin_loss_used";
 
     private readonly IRlAlgorithm _algorithm;
     private readonly IBuiltInLossModel? _model;
