@@ -41,7 +41,8 @@ public interface IBuiltInLossModel
 {
     /// <summary>
     /// Adds the gradient of <paramref name="loss"/> over <paramref name="rows"/> (packed by this model's backend) to
-    /// the model's accumulated gradients, as <see cref="ITokenPass.Backward"/> does for a custom loss.
+    /// the model's accumulated gradients, as <see cref="ITokenPass.Backward"/> does for a custom loss; log-probs are at
+    /// temperature 1 (the Tinker API's).
     /// </summary>
     BuiltInLossResult BackwardBuiltIn(IPackedRows rows, BuiltInLoss loss);
 }

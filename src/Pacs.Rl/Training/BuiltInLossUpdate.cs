@@ -27,6 +27,7 @@ internal sealed class BuiltInLossUpdate
         if (policy is not IBuiltInLossModel model) return;
         _off = config.Tinker.BuiltinLoss == BuiltInLossMode.Off ? "tinker.builtin_loss=off"
             : withCritic ? $"algorithm {algorithm.Name} trains a critic"
+            : config.Rollout.Temperature != 1 ? $"rollout.temperature={config.Rollout.Temperature}: a built-in loss scores at temperature 1"
             : null;
         _model = _off is null ? model : null;
     }
