@@ -132,9 +132,14 @@ public sealed class BuiltInLossTests : IDisposable
             response.Length > 0 && response[0] % 2 == 0 ? new Verdict(true, response[..1], "even") : new Verdict(false, null, "odd or empty");
     }
 
+    /// <summary>
+    /// The two paths' gradients agree to float rounding, not to the bit (A x w_r goes as float32), so Adam's eps is
+    /// large: its step is then smooth in the gradient (with eps ≈ 0 the first step is lr × sign(g), and a
+    /// rounding-sized gradient would move a weight a whole lr either way).
+    /// </summary>
     private TrainConfig Config(string algorithm, params string[] extra) => Pacs.Cli.Commands.TrainCommand.Resolve(null, _model.ModelDir, 3, 11,
     [
-        $"algorithm.name={algorithm}", "rollout.batch_prompts=4", "rollout.group_size=4", "rollout.max_response_tokens=6", "optim.lr=0.05",
+        $"algorithm.name={algorithm}", "rollout.batch_prompts=4", "rollout.group_size=4", "rollout.max_response_tokens=6", "optim.lr=0.05", "optim.eps=0.01",
         "update.mini_batches=1", "update.micro_batch_size=8", "update.epochs=2", "trainer.eval_every=0", "trainer.save_every=0",
         "engine=tinker", "tinker.base_url=http://localhost", "tinker.base_model=base", "tinker.lora_rank=0", .. extra,
     ]);

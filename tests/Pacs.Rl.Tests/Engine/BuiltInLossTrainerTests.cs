@@ -15,12 +15,17 @@ public sealed class BuiltInLossTrainerTests : IDisposable
 
     public void Dispose() => _run.Dispose();
 
-    /// <summary>Two epochs over two mini-batches of two micro-batches: the second epoch's ratios move off 1 and clip.</summary>
+    /// <summary>
+    /// Two epochs over two mini-batches of two micro-batches: the second epoch's ratios move off 1 and clip. The two
+    /// paths' gradients agree to float rounding, not to the bit, so Adam runs with a large eps: its step is then a
+    /// smooth function of the gradient (with eps ≈ 0 the first step is lr × sign(g), and a rounding-sized gradient
+    /// would step a whole lr either way).
+    /// </summary>
     private TrainConfig Bandit(string algorithm, string settings) => _run.Config(algorithm,
         [
             "trainer.steps=4", "trainer.eval_every=0", "trainer.save_every=0", "rollout.batch_prompts=4", "rollout.group_size=8",
-            "rollout.max_response_tokens=4", "update.micro_batch_size=8", "update.mini_batches=2", "update.epochs=2", "optim.lr=0.5",
-            .. settings.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            "rollout.max_response_tokens=4", "update.micro_batch_size=8", "update.mini_batches=2", "update.epochs=2", "optim.lr=1",
+            "optim.eps=0.1", .. settings.Split(' ', StringSplitOptions.RemoveEmptyEntries),
         ]);
 
     private (List<Dictionary<string, double>> Metrics, BuiltInTableModel Policy, List<string> Messages) Train(string algorithm, string settings, string name)
