@@ -152,8 +152,9 @@ public sealed class BuiltInLossTests : IDisposable
         string dir = _model.RunDir(name);
         var trainer = RlTrainer.Start(backend, config, dir, new EvenFirstCharTask());
         Assert.Equal(StopReason.Completed, trainer.Run().Reason);
+        var calls = counting.Calls; // before the final scoring, which is one more forward
         var final = trainer.Policy.Score(backend.Pack(Prompts, Responses, padId: 0), 1f);
-        return (RunMetrics.Read(dir).Where(m => m["step"] > 0).ToList(), counting.Calls, final);
+        return (RunMetrics.Read(dir).Where(m => m["step"] > 0).ToList(), calls, final);
     }
 
     [Theory]
