@@ -44,7 +44,7 @@ public sealed class BuiltInLossTrainerTests : IDisposable
 
     [Theory]
     [InlineData("grpo", "algorithm.dual_clip_c=0")]
-    [InlineData("dr_grpo", "algorithm.dual_clip_c=0")]
+    [InlineData("dr_grpo", "algorithm.dual_clip_c=0 optim.lr=4")] // its token-sum-norm weights are small: a larger step for the ratios to clip
     [InlineData("rloo", "algorithm.dual_clip_c=0 algorithm.loss_agg_mode=seq-mean-token-mean")]
     [InlineData("reinforce_plus_plus", "algorithm.dual_clip_c=0")]
     [InlineData("dapo", "algorithm.dual_clip_c=0")]
