@@ -21,7 +21,8 @@ public sealed record TinkerServerOptions(string ModelDir, string? ModelName, str
 /// The Tinker API served by any <see cref="IEngineBackend"/> (the managed engine for `pacs serve --tinker`). Each
 /// request runs when it arrives, one at a time, and its answer waits as a future for retrieve_future. Training goes
 /// through the seam: create_model is LoadPolicy (a LoRA adapter of lora_config's rank and seed, or a full fine-tune at rank 0), forward is Forward's
-/// outputs, forward_backward cross_entropy is Backward with d loss / d log-prob = -weights, optim_step is
+/// outputs, forward_backward is Backward with d loss / d log-prob (cross_entropy: -weights; importance_sampling, ppo, cispo:
+/// BuiltInLosses.Token of the Datum's logprobs and advantages), optim_step is
 /// ClipGradNorm(grad_clip_norm) + Step(learning_rate); sampling is CreateRollout / LoadRollout. docs/tinker.md lists
 /// the routes served and what is ignored.
 /// </summary>
@@ -270,32 +271,76 @@ public sealed class TinkerServer
     private object Forward(string modelId, ForwardBackwardInput input, bool backward)
     {
         var model = Model(modelId);
-        if (input.LossFn != "cross_entropy") throw new NotSupportedException($"loss_fn '{input.LossFn}': this server runs cross_entropy only (custom losses send their gradient as its weights)");
-        var rows = input.Data.Select((d, i) => ServedRow.Of(d, i)).ToArray();
+        var loss = ServedLoss.Of(input);
+        var rows = input.Data.Select((d, i) => ServedRow.Of(d, i, loss)).ToArray();
         var packed = _backend.Pack(rows.Select(r => r.First).ToList(), rows.Select(r => r.Rest).ToList(), padId: 0);
         using var pass = model.Policy.Forward(packed, 1f, withEntropy: true, withGradients: backward);
-        var metrics = new Dictionary<string, double> { ["loss:sum"] = rows.Select((r, i) => r.Loss(pass.Outputs[i])).Sum() };
+        var terms = rows.Select((r, i) => r.Terms(pass.Outputs[i], loss)).ToArray();
+        var metrics = new Dictionary<string, double> { ["loss:sum"] = terms.Sum(t => t.Loss.Sum()) };
         if (backward)
         {
-            pass.Backward(rows.Select(r => Array.ConvertAll(r.Weights, w => -w)).ToArray());
+            pass.Backward([.. terms.Select(t => t.Grad)]);
             metrics[TinkerTrainingModel.GradNormMetric] = model.Policy.ClipGradNorm(0);
         }
         var outputs = rows.Select((r, i) => new Dictionary<string, TensorData>
         {
             ["logprobs"] = TensorData.Floats(pass.Outputs[i]),
-            ["elementwise_loss"] = TensorData.Floats(r.ElementwiseLoss(pass.Outputs[i])),
+            ["elementwise_loss"] = TensorData.Floats(Array.ConvertAll(terms[i].Loss, v => (float)v)),
             [TinkerTrainingModel.EntropyOutput] = TensorData.Floats(pass.Entropy![i]),
         }).ToList();
         return new ForwardBackwardOutput("ArrayRecord", outputs, metrics);
     }
 
     /// <summary>
-    /// One Datum as the engine's row: the first token is the "prompt" and the rest the "response", so every target
-    /// gets its log-prob (as the API returns them); target_tokens must be the input shifted by one.
+    /// The loss a forward / forward_backward names: cross_entropy, or a built-in policy loss with its
+    /// loss_fn_config. Clip defaults where the config leaves them out: ppo 0.8 / 1.2 (tinker-cookbook
+    /// tutorials/202_loss_functions.py, SkyRL-tx's fixed values), cispo 0 / 4 (the same tutorial: one-sided by default).
     /// </summary>
-    private sealed record ServedRow(int[] First, int[] Rest, float[] Weights)
+    private sealed record ServedLoss(BuiltInLossKind? BuiltIn, double ClipLow, double ClipHigh)
     {
-        public static ServedRow Of(Datum datum, int index)
+        private static readonly string[] ClipKeys = ["clip_low_threshold", "clip_high_threshold"];
+
+        public static ServedLoss Of(ForwardBackwardInput input)
+        {
+            var config = input.LossFnConfig ?? [];
+            if (input.LossFn == "cross_entropy")
+            {
+                Allow(input.LossFn, config, []);
+                return new ServedLoss(null, 0, 0);
+            }
+            if (!BuiltInLosses.TryParse(input.LossFn, out var kind))
+                throw new NotSupportedException($"loss_fn '{input.LossFn}': this server runs cross_entropy, importance_sampling, ppo and cispo");
+            if (kind == BuiltInLossKind.ImportanceSampling)
+            {
+                Allow(input.LossFn, config, []);
+                return new ServedLoss(kind, 0, 0);
+            }
+            Allow(input.LossFn, config, ClipKeys);
+            var (low, high) = kind == BuiltInLossKind.Ppo ? (0.8, 1.2) : (0.0, 4.0);
+            low = config.GetValueOrDefault("clip_low_threshold", low);
+            high = config.GetValueOrDefault("clip_high_threshold", high);
+            if (!(double.IsFinite(low) && double.IsFinite(high) && 0 <= low && low <= high))
+                throw new ArgumentException($"loss_fn_config: {input.LossFn} needs 0 <= clip_low_threshold <= clip_high_threshold, got {low} and {high}");
+            return new ServedLoss(kind, low, high);
+        }
+
+        private static void Allow(string lossFn, Dictionary<string, double> config, string[] keys)
+        {
+            var unknown = config.Keys.Where(k => !keys.Contains(k)).Order().ToList();
+            if (unknown.Count > 0)
+                throw new ArgumentException($"loss_fn_config: {lossFn} takes {(keys.Length == 0 ? "no keys" : string.Join(", ", keys))}, got {string.Join(", ", unknown)}");
+        }
+    }
+
+    /// <summary>
+    /// One Datum as the engine's row: the first token is the "prompt" and the rest the "response", so every target
+    /// gets its log-prob (as the API returns them); target_tokens must be the input shifted by one. `weights` (1 where
+    /// absent) weigh cross_entropy's terms and mask a built-in loss's (as SkyRL-tx's loss_mask); a built-in loss also
+    /// reads `logprobs` (the sampler's) and `advantages`.
+    /// </summary>
+    private sealed record ServedRow(int[] First, int[] Rest, float[] Weights, float[]? OldLogProbs, float[]? Advantages)
+    {
+        public static ServedRow Of(Datum datum, int index, ServedLoss loss)
         {
             var tokens = datum.ModelInput.Tokens();
             var inputs = datum.LossFnInputs;
@@ -303,14 +348,40 @@ public sealed class TinkerServer
             var targets = targetData.ToInts();
             if (tokens.Length == 0 || targets.Length != tokens.Length || !tokens.AsSpan(1).SequenceEqual(targets.AsSpan(0, targets.Length - 1)))
                 throw new ArgumentException($"datum {index}: target_tokens must be model_input shifted by one token (this server scores next tokens)");
-            var weights = inputs.TryGetValue("weights", out var w) ? w.ToFloats() : Enumerable.Repeat(1f, targets.Length).ToArray();
-            if (weights.Length != targets.Length) throw new ArgumentException($"datum {index}: {weights.Length} weights for {targets.Length} target_tokens");
-            return new ServedRow([tokens[0]], targets, weights);
+            float[]? PerTarget(string name, bool required)
+            {
+                if (inputs.TryGetValue(name, out var data))
+                {
+                    var values = data.ToFloats();
+                    return values.Length == targets.Length ? values : throw new ArgumentException($"datum {index}: {values.Length} {name} for {targets.Length} target_tokens");
+                }
+                if (required) throw new ArgumentException($"datum {index}: loss_fn {BuiltInLosses.WireName(loss.BuiltIn!.Value)} needs {name}");
+                return null;
+            }
+            var weights = PerTarget("weights", required: false) ?? Enumerable.Repeat(1f, targets.Length).ToArray();
+            bool builtIn = loss.BuiltIn is not null;
+            return new ServedRow([tokens[0]], targets, weights, builtIn ? PerTarget("logprobs", true) : null, builtIn ? PerTarget("advantages", true) : null);
         }
 
-        public float[] ElementwiseLoss(float[] logProbs) => logProbs.Select((lp, t) => -Weights[t] * lp).ToArray();
-
-        public double Loss(float[] logProbs) => ElementwiseLoss(logProbs).Sum(v => (double)v);
+        /// <summary>Each target's term of the loss and d term / d log-prob.</summary>
+        public (double[] Loss, float[] Grad) Terms(float[] logProbs, ServedLoss loss)
+        {
+            var terms = new double[logProbs.Length];
+            var grad = new float[logProbs.Length];
+            for (int t = 0; t < logProbs.Length; t++)
+            {
+                if (loss.BuiltIn is not { } kind)
+                {
+                    terms[t] = -Weights[t] * logProbs[t];
+                    grad[t] = -Weights[t];
+                    continue;
+                }
+                var (term, d) = Weights[t] == 0 ? (0.0, 0.0) : BuiltInLosses.Token(kind, logProbs[t], OldLogProbs![t], Advantages![t], loss.ClipLow, loss.ClipHigh);
+                terms[t] = Weights[t] * term;
+                grad[t] = (float)(Weights[t] * d);
+            }
+            return (terms, grad);
+        }
     }
 
     private object OptimStep(OptimStepRequest request)

@@ -3,13 +3,14 @@ using System.Text.Json;
 namespace Pacs.Engine.Tinker;
 
 /// <summary>
-/// A policy trained on a Tinker server. Forward is the API's `forward` (log-probs of each target token). The loss is
-/// the trainer's own: Backward keeps d loss / d log-prob, and the gradient reaches the server as `forward_backward`
-/// with loss `cross_entropy` and per-token weights = -d loss / d log-prob (that loss is -sum(weights * log-prob), so
-/// its gradient is ours). The passes of a mini-batch are sent when the trainer clips (before the step), one request
-/// per micro-batch, so a step the trainer skips (a non-finite loss) never reaches the server. Step is `optim_step`.
+/// A policy trained on a Tinker server. Forward is the API's `forward` (log-probs of each target token). A custom
+/// loss is the trainer's own: Backward keeps d loss / d log-prob, and the gradient reaches the server as
+/// `forward_backward` with loss `cross_entropy` and per-token weights = -d loss / d log-prob (that loss is
+/// -sum(weights * log-prob), so its gradient is ours). The passes of a mini-batch are sent when the trainer clips
+/// (before the step), one request per micro-batch, so a step the trainer skips (a non-finite loss) never reaches the
+/// server. A built-in loss (BackwardBuiltIn) is one `forward_backward` with that loss, sent at once. Step is `optim_step`.
 /// </summary>
-public sealed class TinkerTrainingModel : ITrainableModel
+public sealed class TinkerTrainingModel : ITrainableModel, IBuiltInLossModel
 {
     /// <summary>Metric our server adds to forward_backward: the global norm of the gradients accumulated so far.</summary>
     public const string GradNormMetric = "pacs/grad_norm";
@@ -64,6 +65,7 @@ public sealed class TinkerTrainingModel : ITrainableModel
 
     private static float[][]? PerRow(TinkerPackedRows packed, ForwardBackwardOutput output, string key)
     {
+        if (output.LossFnOutputs.Count == 0) return null;
         if (output.LossFnOutputs.Count != packed.Count)
             throw new TinkerException($"tinker forward: {output.LossFnOutputs.Count} outputs for {packed.Count} rows");
         if (!output.LossFnOutputs.All(o => o.ContainsKey(key))) return null;
@@ -76,6 +78,27 @@ public sealed class TinkerTrainingModel : ITrainableModel
         _pending.Add(Enumerable.Range(0, packed.Count)
             .Select(r => packed.ToDatum(r, Array.ConvertAll(gradOutputs[r], g => (float)(-g * scale))))
             .ToArray());
+    }
+
+    /// <summary>
+    /// `forward_backward` with the built-in loss (loss_fn ppo / cispo / importance_sampling; loss_fn_inputs
+    /// target_tokens, logprobs = the old log-probs, advantages; loss_fn_config clip_low_threshold /
+    /// clip_high_threshold), sent now: the server's loss needs no forward of ours, and its loss:sum, per-target
+    /// logprobs (and our server's entropy) come back with the gradient.
+    /// </summary>
+    public BuiltInLossResult BackwardBuiltIn(IPackedRows rows, BuiltInLoss loss)
+    {
+        var packed = TinkerPackedRows.Unwrap(rows);
+        if (loss.OldLogProbs.Length != packed.Count || loss.Advantages.Length != packed.Count)
+            throw new ArgumentException($"tinker {loss.WireName} of {ModelId}: {loss.OldLogProbs.Length} rows of log-probs and {loss.Advantages.Length} of advantages for {packed.Count} rows");
+        var data = Enumerable.Range(0, packed.Count).Select(r => packed.ToBuiltInDatum(r, loss.OldLogProbs[r], loss.Advantages[r])).ToArray();
+        var config = loss.Kind == BuiltInLossKind.ImportanceSampling ? null
+            : new Dictionary<string, double> { ["clip_low_threshold"] = loss.ClipLow, ["clip_high_threshold"] = loss.ClipHigh };
+        var output = Send<ForwardBackwardOutput>("forward_backward", new ForwardBackwardRequest(new ForwardBackwardInput(data, loss.WireName, config), ModelId, NextSeq()));
+        _serverHoldsGradients = true;
+        if (output.Metrics.TryGetValue(GradNormMetric, out double norm)) _gradNorm = norm;
+        double sum = output.Metrics.TryGetValue("loss:sum", out double reported) ? reported : double.NaN;
+        return new BuiltInLossResult(sum, PerRow(packed, output, "logprobs"), PerRow(packed, output, EntropyOutput));
     }
 
     public void ZeroGrad()

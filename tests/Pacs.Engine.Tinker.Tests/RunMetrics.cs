@@ -17,8 +17,11 @@ internal static class RunMetrics
             .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
             .ToList();
 
-    /// <summary>Same steps, same keys, and every value equal within <paramref name="relative"/> (0: bit for bit).</summary>
-    public static void AssertSame(List<Dictionary<string, double>> expected, List<Dictionary<string, double>> actual, double relative, string what)
+    /// <summary>
+    /// Same steps, same keys, and every value equal within <paramref name="relative"/> of max(<paramref name="floor"/>,
+    /// |value|) (0: bit for bit); <paramref name="skip"/> names a key whose values may differ.
+    /// </summary>
+    public static void AssertSame(List<Dictionary<string, double>> expected, List<Dictionary<string, double>> actual, double relative, string what, double floor = 1e-6, string? skip = null)
     {
         Assert.Equal(expected.Select(r => r["step"]), actual.Select(r => r["step"]));
         for (int i = 0; i < expected.Count; i++)
@@ -26,8 +29,9 @@ internal static class RunMetrics
             Assert.Equal(expected[i].Keys.Order(), actual[i].Keys.Order());
             foreach (var (key, value) in expected[i])
             {
+                if (key == skip) continue;
                 double other = actual[i][key];
-                bool same = value.Equals(other) || Math.Abs(value - other) <= relative * Math.Max(1e-6, Math.Abs(value));
+                bool same = value.Equals(other) || Math.Abs(value - other) <= relative * Math.Max(floor, Math.Abs(value));
                 Assert.True(same, $"{what}: step {expected[i]["step"]} {key} = {value:R} vs {other:R}");
             }
         }

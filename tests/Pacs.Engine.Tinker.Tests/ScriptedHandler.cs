@@ -24,6 +24,9 @@ internal sealed class ScriptedHandler : HttpMessageHandler
 
     private string? _pending;
 
+    /// <summary>Result files by route that replace the defaults above (e.g. a built-in loss's forward_backward).</summary>
+    public Dictionary<string, string> Results { get; init; } = [];
+
     /// <summary>retrieve_future answers this file once before each result (e.g. try_again.json).</summary>
     public string? BeforeEachResult { get; init; }
 
@@ -50,7 +53,7 @@ internal sealed class ScriptedHandler : HttpMessageHandler
 
     private string Queue(string route)
     {
-        _pending = s_results[route];
+        _pending = Results.GetValueOrDefault(route) ?? s_results[route];
         _answeredBefore = false;
         return Fixture("untyped_future.json");
     }

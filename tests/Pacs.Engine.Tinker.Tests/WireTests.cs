@@ -66,6 +66,25 @@ public sealed class WireTests
     }
 
     [Fact]
+    public void A_built_in_loss_is_one_recorded_forward_backward_whose_answer_gives_loss_and_log_probs()
+    {
+        var handler = new ScriptedHandler { Results = { ["forward_backward"] = "forward_backward_ppo_result.json" } };
+        using var backend = new TinkerBackend(Options, handler);
+        var policy = (TinkerTrainingModel)backend.LoadPolicy("unused", new TrainingSettings(new OptimizerSettings()));
+        var rows = backend.Pack([[5, 6]], [[7, 8]], padId: 0);
+
+        var result = policy.BackwardBuiltIn(rows, new BuiltInLoss(BuiltInLossKind.Ppo, [[-0.5f, -0.75f]], [[0.25f, -0.5f]], 0.8, 1.25));
+
+        Assert.Equal(0.6215, result.Loss);
+        Assert.Equal([-0.25f, -0.125f], Assert.Single(result.LogProbs!));
+        Assert.Null(result.Entropy); // the hosted API returns none
+        Assert.Equal(0, policy.ClipGradNorm(0)); // sent already: nothing left to send, and no norm reported
+        var sent = handler.Requests.Where(r => r.Route != "retrieve_future").ToList();
+        Assert.Equal(["create_session", "create_model", "forward_backward"], sent.Select(r => r.Route));
+        AssertSameJson(Fixture("forward_backward_ppo_request.json"), sent[^1].Body, "forward_backward ppo");
+    }
+
+    [Fact]
     public void Try_again_is_polled_again_until_the_result()
     {
         var handler = new ScriptedHandler { BeforeEachResult = "try_again.json" };

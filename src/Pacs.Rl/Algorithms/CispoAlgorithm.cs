@@ -40,6 +40,15 @@ public sealed class CispoOptions : GrpoOptions
 /// </summary>
 public sealed class CispoAlgorithm(CispoOptions options) : GrpoAlgorithm(options, "cispo")
 {
+    /// <summary>
+    /// The Tinker API's `cispo` loss, −sg(clip(r, lo, hi)) A' log p with lo = 1 − ε_low, hi = 1 + ε_high and
+    /// A' = A × w_r, when there is no KL loss. Ours clamps the log-ratio at ±20 first (verl): the weights differ only
+    /// where a token's log-ratio is below −20 and lo is 0 (then by less than e^−20 A').
+    /// </summary>
+    public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) =>
+        Options.KlLossCoef > 0 ? null
+            : new BuiltInLoss(BuiltInLossKind.Cispo, miniBatch.OldLogProbs, WeightedAdvantages(miniBatch), 1 - Options.ClipEpsLow, 1 + Options.ClipEpsHigh);
+
     protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages) =>
         EachToken(logProbs, (r, t) =>
         {

@@ -77,6 +77,29 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
         return new LossOutput(loss, grad, null, metrics);
     }
 
+    /// <summary>No built-in form unless the algorithm states one (a subclass with its own token loss must not inherit PPO's).</summary>
+    public virtual BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
+
+    /// <summary>
+    /// The Tinker API's `ppo` loss with lo = 1 − ε_low, hi = 1 + ε_high and per-token advantages A × w_r (w_r ≥ 0 the
+    /// aggregation's row weight, which moves inside the min), when this loss is exactly that: no dual clip and no KL
+    /// loss. The built-in takes the ratio's log unclamped where ours clamps it at ±20 (verl), the one difference.
+    /// </summary>
+    protected BuiltInLoss? PpoForm(PolicyBatch miniBatch) =>
+        _options.DualClipC > 0 || _options.KlLossCoef > 0 ? null
+            : new BuiltInLoss(BuiltInLossKind.Ppo, miniBatch.OldLogProbs, WeightedAdvantages(miniBatch), 1 - _options.ClipEpsLow, 1 + _options.ClipEpsHigh);
+
+    /// <summary>
+    /// [R][T_r] advantages times the loss aggregation's row weight (of the whole mini-batch when <see cref="PolicyBatch.Totals"/>
+    /// is set): a built-in loss sums its token terms, ours weighs them, and each term is positively homogeneous in A.
+    /// </summary>
+    protected float[][] WeightedAdvantages(PolicyBatch miniBatch)
+    {
+        var advantages = miniBatch.Require(miniBatch.Advantages, "advantages (call Prepare first)", Name);
+        var weights = LossAggregation.RowWeights(_options.LossAggMode, miniBatch.Lengths, _options.LossNormalizer, miniBatch.Totals);
+        return [.. advantages.Select((row, r) => Array.ConvertAll(row, a => (float)(a * weights[r])))];
+    }
+
     /// <summary>The policy part of the loss (clipped surrogate + KL loss) with its gradient and metrics.</summary>
     protected (double Loss, float[][] Grad, Dictionary<string, double> Metrics) PolicyTerm(PolicyBatch batch)
     {

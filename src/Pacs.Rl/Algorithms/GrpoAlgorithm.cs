@@ -31,6 +31,9 @@ public class GrpoAlgorithm(GrpoOptions options, string name = "grpo") : ClippedP
 
     public override int MinGroupSize => 2;
 
+    /// <summary>The built-in `ppo` loss (Dr.GRPO and DAPO too) when dual_clip_c and kl_loss_coef are 0.</summary>
+    public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var rewards = batch.Rewards.Select(r => (double)r).ToArray();

@@ -36,6 +36,9 @@ public sealed class GspoAlgorithm(GspoOptions options) : GrpoAlgorithm(options, 
     /// <summary>verl clamps the sequence log-ratio above at 10 "for numerical stability" (no lower clamp).</summary>
     public const double MaxLogRatio = 10;
 
+    /// <summary>None: the ratio is the sequence's, which no built-in loss (all token-level) computes.</summary>
+    public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
+
     protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
     {
         var losses = new ClippedTokenLoss[batch.Count][];

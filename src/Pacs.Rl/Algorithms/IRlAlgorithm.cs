@@ -39,4 +39,11 @@ public interface IRlAlgorithm
 
     /// <summary>The loss of a mini-batch and its gradient with respect to the current log-probs (and values).</summary>
     LossOutput Loss(PolicyBatch miniBatch);
+
+    /// <summary>
+    /// The loss of <paramref name="miniBatch"/> (after <see cref="Prepare"/>, before its log-probs are known) as one of
+    /// the Tinker API's built-in losses whose gradient with respect to each log-prob is exactly <see cref="Loss"/>'s,
+    /// or null when these options have no such form (docs/tinker.md lists which algorithms do).
+    /// </summary>
+    BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
 }

@@ -1,5 +1,15 @@
 namespace Pacs.Rl.Config;
 
+/// <summary>`tinker.builtin_loss`: whether the update may send an algorithm's loss as the API's built-in loss.</summary>
+public enum BuiltInLossMode
+{
+    /// <summary>Where the algorithm's loss is exactly a built-in one (docs/tinker.md), send it: no forward before the backward.</summary>
+    Auto,
+
+    /// <summary>Always the custom-loss path: forward, the trainer's loss, forward_backward with its gradient.</summary>
+    Off,
+}
+
 /// <summary>The `tinker:` section: which Tinker API server trains the policy when `engine` is tinker.</summary>
 public sealed class TinkerSection
 {
@@ -14,4 +24,7 @@ public sealed class TinkerSection
 
     [Knob("Rank of the LoRA adapter the server trains (0: no adapter, a full fine-tune where the server allows it).")]
     public int LoraRank { get; set; } = 32;
+
+    [Knob("auto: an algorithm whose loss is exactly the API's built-in ppo or cispo (grpo, dr_grpo, rloo, reinforce_plus_plus, dapo, vineppo with dual_clip_c=0 and kl_loss_coef=0; cispo without KL loss) sends it and skips the update's forward; off: always the custom-loss path.")]
+    public BuiltInLossMode BuiltinLoss { get; set; } = BuiltInLossMode.Auto;
 }

@@ -53,6 +53,7 @@ public sealed class RlTrainer
     private bool _dataReported;
     private readonly OptimalValueStage? _optimalValues;
     private readonly VineValueStage? _vineValues;
+    private readonly BuiltInLossUpdate _builtInLoss;
     private int _step;
     private long _dataPosition;
     private int _consecutiveNanSkips;
@@ -104,6 +105,7 @@ public sealed class RlTrainer
             _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir, config.Model.Dtype), _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
         // VinePPO: Monte-Carlo values at reasoning-step boundaries from K extra rollouts of the policy.
         if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_rollout, _tokenizer, _task, vine.Options, config.Trainer.Seed);
+        _builtInLoss = new BuiltInLossUpdate(config, _algorithm, _policy, _critic is not null, m => Message?.Invoke(m));
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));
         if (checkpoint is not null)
@@ -458,6 +460,16 @@ public sealed class RlTrainer
                     // The algorithm normalises by the whole mini-batch, so micro-batch gradients add up to the mini-batch's.
                     micro.Totals = totals;
                     var packed = _backend.Pack(microRows.Select(r => rowPrompts[r]).ToList(), microRows.Select(r => responses[r]).ToList(), _tokenizer.PadId);
+                    // A loss the server computes itself needs no forward first (its gradient is sent already).
+                    if (_builtInLoss.Backward(micro, packed, microRows, masked, correction, epoch == 0 ? entropy : null) is { } sent)
+                    {
+                        if (LossHook is not null) sent = LossHook(step, sent);
+                        if (!double.IsFinite(sent.Loss)) return Skip();
+                        miniLoss += sent.Loss;
+                        stats.Tokens += packed.TotalTokens;
+                        stats.AddMetrics(sent.Metrics, (double)microRows.Length / miniRows.Length);
+                        continue;
+                    }
                     using var policyPass = _policy.Forward(packed, temperature, withEntropy: epoch == 0, withGradients: !criticOnly);
                     micro.LogProbs = policyPass.Outputs;
                     if (policyPass.Entropy is { } rowEntropy)
@@ -507,6 +519,7 @@ public sealed class RlTrainer
         result["actor/loss"] = stats.OptimizerSteps > 0 ? stats.LossSum / stats.OptimizerSteps : double.NaN;
         result["actor/grad_norm"] = stats.OptimizerSteps > 0 ? stats.GradNormSum / stats.OptimizerSteps : double.NaN;
         result["actor/lr"] = stats.LearningRate;
+        result.TryAdd(BuiltInLossUpdate.Metric, 0);
         if (_critic is not null)
         {
             result["critic/grad_norm"] = stats.OptimizerSteps > 0 ? stats.CriticGradNormSum / stats.OptimizerSteps : double.NaN;

@@ -22,8 +22,8 @@ public class MicroBatchInvarianceTests
         return cases;
     }
 
-    /// <summary>3 groups of 4 with ragged lengths, mixed rewards, and log-probs a little off the rollout's (ratios clip).</summary>
-    private static PolicyBatch RandomBatch(int seed)
+    /// <summary>3 groups of 4 with ragged lengths, mixed rewards, and log-probs up to ±<paramref name="spread"/>/2 off the rollout's (ratios clip).</summary>
+    internal static PolicyBatch RandomBatch(int seed, double spread = 0.4)
     {
         var random = new Random(seed);
         const int groups = 3, size = 4, rows = groups * size;
@@ -34,7 +34,7 @@ public class MicroBatchInvarianceTests
         var rewards = Enumerable.Range(0, rows).Select(r => r % size == 0 ? 1f : r % size == 3 ? 0f : random.Next(2)).ToArray();
         return new PolicyBatch(size, rewards, old)
         {
-            LogProbs = [.. old.Select(row => row.Select(x => x + (float)(0.4 * (random.NextDouble() - 0.5))).ToArray())],
+            LogProbs = [.. old.Select(row => row.Select(x => x + (float)(spread * (random.NextDouble() - 0.5))).ToArray())],
             RefLogProbs = Rows(2, -3),
             OldValues = Rows(1, -0.5),
             Values = Rows(1, -0.5),
