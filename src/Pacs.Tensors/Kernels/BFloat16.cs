@@ -30,6 +30,44 @@ public static unsafe class BFloat16
         ? Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512UInt32(Vector256.Load(p)), 16).AsSingle()
         : Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512()), 16).AsSingle();
 
+    /// <summary>
+    /// 32 bf16 values at <paramref name="p"/> widened to float32: values 0-15 in <paramref name="low"/>, 16-31 in
+    /// <paramref name="high"/>, the lanes of <see cref="Load512"/> at p and p + 16. With AVX-512BW it is one 64-byte
+    /// load and one two-table word permute per 16 values (each value's bits into the upper half of its lane, a zero
+    /// word below), where Load512 takes a zero-extension and a shift.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load512x2(ushort* p, out Vector512<float> low, out Vector512<float> high)
+    {
+        if (Avx512BW.IsSupported)
+        {
+            var bits = Vector512.Load(p);
+            low = Avx512BW.PermuteVar32x16x2(bits, s_lowWords, Vector512<ushort>.Zero).AsSingle();
+            high = Avx512BW.PermuteVar32x16x2(bits, s_highWords, Vector512<ushort>.Zero).AsSingle();
+        }
+        else
+        {
+            low = Load512(p);
+            high = Load512(p + 16);
+        }
+    }
+
+    // Word indices for PermuteVar32x16x2(bits, indices, zero): word 2j + 1 of the result takes bits word
+    // first + j, word 2j takes word 0 of the zero table (index 32).
+    private static readonly Vector512<ushort> s_lowWords = WidenIndices(0);
+    private static readonly Vector512<ushort> s_highWords = WidenIndices(16);
+
+    private static Vector512<ushort> WidenIndices(int first)
+    {
+        var indices = new ushort[32];
+        for (int j = 0; j < 16; j++)
+        {
+            indices[2 * j] = 32;
+            indices[2 * j + 1] = (ushort)(first + j);
+        }
+        return Vector512.Create(indices);
+    }
+
     /// <summary>8 bf16 values at <paramref name="p"/> widened to float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load256(ushort* p) => Avx2.IsSupported
