@@ -41,31 +41,21 @@ public static unsafe class BFloat16
     {
         if (Avx512BW.IsSupported)
         {
+            // Word 2j + 1 of a result takes word j (low) or 16 + j (high) of bits, word 2j takes word 0 of the zero
+            // table (index 32). Constants rather than static fields, which a loop would read from memory.
+            var lowWords = Vector512.Create(0x0000_0020u, 0x0001_0020, 0x0002_0020, 0x0003_0020, 0x0004_0020, 0x0005_0020, 0x0006_0020, 0x0007_0020,
+                0x0008_0020, 0x0009_0020, 0x000A_0020, 0x000B_0020, 0x000C_0020, 0x000D_0020, 0x000E_0020, 0x000F_0020).AsUInt16();
+            var highWords = Vector512.Create(0x0010_0020u, 0x0011_0020, 0x0012_0020, 0x0013_0020, 0x0014_0020, 0x0015_0020, 0x0016_0020, 0x0017_0020,
+                0x0018_0020, 0x0019_0020, 0x001A_0020, 0x001B_0020, 0x001C_0020, 0x001D_0020, 0x001E_0020, 0x001F_0020).AsUInt16();
             var bits = Vector512.Load(p);
-            low = Avx512BW.PermuteVar32x16x2(bits, s_lowWords, Vector512<ushort>.Zero).AsSingle();
-            high = Avx512BW.PermuteVar32x16x2(bits, s_highWords, Vector512<ushort>.Zero).AsSingle();
+            low = Avx512BW.PermuteVar32x16x2(bits, lowWords, Vector512<ushort>.Zero).AsSingle();
+            high = Avx512BW.PermuteVar32x16x2(bits, highWords, Vector512<ushort>.Zero).AsSingle();
         }
         else
         {
             low = Load512(p);
             high = Load512(p + 16);
         }
-    }
-
-    // Word indices for PermuteVar32x16x2(bits, indices, zero): word 2j + 1 of the result takes bits word
-    // first + j, word 2j takes word 0 of the zero table (index 32).
-    private static readonly Vector512<ushort> s_lowWords = WidenIndices(0);
-    private static readonly Vector512<ushort> s_highWords = WidenIndices(16);
-
-    private static Vector512<ushort> WidenIndices(int first)
-    {
-        var indices = new ushort[32];
-        for (int j = 0; j < 16; j++)
-        {
-            indices[2 * j] = 32;
-            indices[2 * j + 1] = (ushort)(first + j);
-        }
-        return Vector512.Create(indices);
     }
 
     /// <summary>8 bf16 values at <paramref name="p"/> widened to float32.</summary>
