@@ -157,21 +157,6 @@ internal static unsafe class DecodeKernels
     private static Vector512<float> Load512<T>(T* w) where T : unmanaged =>
         typeof(T) == typeof(ushort) ? BFloat16.Load512((ushort*)w) : Vector512.Load((float*)w);
 
-    /// <summary>
-    /// Weights i to i + 31 as <see cref="Load512{T}"/> at w and w + 16 gives them; bfloat16 widens one 64-byte load
-    /// (<see cref="BFloat16.Load512x2"/>), half the widening work of two Load512 calls.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Load512x2<T>(T* w, out Vector512<float> low, out Vector512<float> high) where T : unmanaged
-    {
-        if (typeof(T) == typeof(ushort)) BFloat16.Load512x2((ushort*)w, out low, out high);
-        else
-        {
-            low = Vector512.Load((float*)w);
-            high = Vector512.Load((float*)w + 16);
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Load256<T>(T* w) where T : unmanaged =>
         typeof(T) == typeof(ushort) ? BFloat16.Load256((ushort*)w) : Vector256.Load((float*)w);
@@ -224,26 +209,27 @@ internal static unsafe class DecodeKernels
         var a20 = a00; var a21 = a00; var a22 = a00; var a23 = a00;
         var a30 = a00; var a31 = a00; var a32 = a00; var a33 = a00;
         int i = 0;
-        // bfloat16: 32 weights a step, each accumulator taking elements i then i + 16 (the order of two 16-element
+        // bfloat16: 32 weights a step (one 64-byte load, BFloat16.Load512x2), each accumulator taking elements i then
+        // i + 16 (the order of two 16-element
         // steps, so the results stay those of float32); float32 keeps the 16-element loop.
         for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
         {
-            Load512x2(w + i, out var v, out var vh);
+            BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
             a00 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a00); a01 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a01);
             a02 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a02); a03 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a03);
             a00 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a00); a01 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a01);
             a02 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a02); a03 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a03);
-            Load512x2(w1 + i, out v, out vh);
+            BFloat16.Load512x2((ushort*)(w1 + i), out v, out vh);
             a10 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a10); a11 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a11);
             a12 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a12); a13 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a13);
             a10 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a10); a11 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a11);
             a12 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a12); a13 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a13);
-            Load512x2(w2 + i, out v, out vh);
+            BFloat16.Load512x2((ushort*)(w2 + i), out v, out vh);
             a20 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a20); a21 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a21);
             a22 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a22); a23 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a23);
             a20 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a20); a21 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a21);
             a22 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a22); a23 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a23);
-            Load512x2(w3 + i, out v, out vh);
+            BFloat16.Load512x2((ushort*)(w3 + i), out v, out vh);
             a30 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a30); a31 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a31);
             a32 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a32); a33 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a33);
             a30 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a30); a31 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a31);
@@ -352,13 +338,13 @@ internal static unsafe class DecodeKernels
             {
                 var xv = Vector512.Load(x + i);
                 var xh = Vector512.Load(x + i + 16);
-                Load512x2(w + i, out var v, out var vh);
+                BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
                 a0 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a0));
-                Load512x2(w1 + i, out v, out vh);
+                BFloat16.Load512x2((ushort*)(w1 + i), out v, out vh);
                 a1 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a1));
-                Load512x2(w2 + i, out v, out vh);
+                BFloat16.Load512x2((ushort*)(w2 + i), out v, out vh);
                 a2 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a2));
-                Load512x2(w3 + i, out v, out vh);
+                BFloat16.Load512x2((ushort*)(w3 + i), out v, out vh);
                 a3 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a3));
             }
             for (; i <= k - 16; i += 16)
@@ -402,7 +388,7 @@ internal static unsafe class DecodeKernels
             var a = Vector512<float>.Zero;
             for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
             {
-                Load512x2(w + i, out var v, out var vh);
+                BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
                 a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), vh, Vector512.FusedMultiplyAdd(Vector512.Load(x + i), v, a));
             }
             for (; i <= k - 16; i += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Load512(w + i), a);
