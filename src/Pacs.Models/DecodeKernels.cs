@@ -210,8 +210,8 @@ internal static unsafe class DecodeKernels
         var a30 = a00; var a31 = a00; var a32 = a00; var a33 = a00;
         int i = 0;
         // bfloat16: 32 weights a step (one 64-byte load, BFloat16.Load512x2), each accumulator taking elements i then
-        // i + 16 (the order of two 16-element
-        // steps, so the results stay those of float32); float32 keeps the 16-element loop.
+        // i + 16 (the order of two 16-element steps, so the results stay those of float32); float32 keeps the
+        // 16-element loop.
         for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
         {
             BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
