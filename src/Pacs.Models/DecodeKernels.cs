@@ -333,9 +333,14 @@ internal static unsafe class DecodeKernels
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
-            // bfloat16: 32 weights a step, in the order of two 16-element steps (see Dot4x4).
+            // bfloat16: 32 weights a step, in the order of two 16-element steps (see Dot4x4). Each step also asks for
+            // the same line of the next four rows (the next call's, rows being consecutive): the hardware
+            // prefetchers alone left these kernels reading weights at about half float32's bytes per second
+            // (docs/benchmarks.md, issue 13).
             for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
             {
+                long ahead = 4L * k + i;
+                Sse.Prefetch0(w + ahead); Sse.Prefetch0(w1 + ahead); Sse.Prefetch0(w2 + ahead); Sse.Prefetch0(w3 + ahead);
                 var xv = Vector512.Load(x + i);
                 var xh = Vector512.Load(x + i + 16);
                 BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);

@@ -78,7 +78,7 @@ unsafe
     // correctness
     for (int j = 0; j < m; j++)
     {
-        float r = Variants.RefDot(x, w32 + (long)j * k, k);
+        float r = Variants.RefDot(x, w32 + (layers - 1) * per + (long)j * k, k);
         foreach (int v in chosen)
         {
             bool same = v is 4 or 5 or 7 ? ys[v][j] == ys[chosen.Contains(5) ? 5 : v][j] : ys[v][j] == ys[chosen.Contains(0) ? 0 : v][j];
@@ -106,7 +106,7 @@ unsafe
     double baseWall = chosen.Contains(0) ? Med(wall[0]) : 0, baseCpu = chosen.Contains(0) ? Med(cpu[0]) : 0;
     foreach (int v in chosen)
     {
-        double bytes = per * layers * (names[v].StartsWith("f32") ? 4 : 2);
+        double bytes = per * layers * (names[v].Contains("f32") ? 4 : 2);
         double mw = Med(wall[v]), mc = Med(cpu[v]);
         Console.WriteLine($"{names[v],-8} wall {mw * 1e3,7:F1} ms ({wall[v].Min() * 1e3:F1}-{wall[v].Max() * 1e3:F1})  cpu {mc * 1e3,7:F1} ms  "
             + $"{bytes / mw / 1e9,5:F1} GB/s wall {bytes / mc / 1e9,5:F1} GB/s cpu  speedup vs f32: wall {baseWall / mw:F2}x cpu {baseCpu / mc:F2}x");
