@@ -36,10 +36,10 @@ unsafe
     for (int i = 0; i < k; i++) x[i] = MathF.Sin(i * 0.37f);
     var xs = (float*)NativeMemory.AlignedAlloc((nuint)(k * 4 + 256), 64);
     Variants.SplitEvenOdd(x, k, xs);
-    var ys = new float*[13];
+    var ys = new float*[15];
     for (int v = 0; v < ys.Length; v++) ys[v] = (float*)NativeMemory.AlignedAlloc((nuint)(m * 4 + 256), 64);
 
-    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16" };
+    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16", "b16near", "b16auto" };
     void Run(int v, int layer, int r0, int r1)
     {
         float* y = ys[v];
@@ -59,13 +59,15 @@ unsafe
             case 10: Variants.MatP2w<Variants.Yes1>(x, a, k, r0, r1, y); break;
             case 11: DecodeKernels.Project(x, 1, k, [new(f, m, null, y)], parallel: threads > 1); break;
             case 12: DecodeKernels.Project(x, 1, k, [new(null, m, null, y, w16: a)], parallel: threads > 1); break;
+            case 13: Variants.MatP2w<Variants.Near>(x, a, k, r0, r1, y); break;
+            case 14: Variants.MatP2w<Variants.Auto>(x, a, k, r0, r1, y); break;
         }
     }
     void Pass(int v)
     {
         for (int l = 0; l < layers; l++)
         {
-            if (threads == 1 || v >= 11) Run(v, l, 0, m);
+            if (threads == 1 || v is 11 or 12) Run(v, l, 0, m);
             else
             {
                 int chunk = ((m + threads - 1) / threads + 3) & ~3;
@@ -115,9 +117,11 @@ unsafe
 
 static unsafe class Variants
 {
-    public interface IFlag { static abstract bool On { get; } static abstract bool L2 { get; } }
+    public interface IFlag { static abstract bool On { get; } static abstract bool L2 { get; } static virtual int Ahead(int k) => 4 * k; }
     public struct Yes : IFlag { public static bool On => true; public static bool L2 => false; }
     public struct Yes1 : IFlag { public static bool On => true; public static bool L2 => true; }
+    public struct Near : IFlag { public static bool On => true; public static bool L2 => false; public static int Ahead(int k) => 512; }
+    public struct Auto : IFlag { public static bool On => true; public static bool L2 => false; public static int Ahead(int k) => k <= 2048 ? 4 * k : 512; }
     public struct No : IFlag { public static bool On => false; public static bool L2 => false; }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Pf<TPf>(void* p) where TPf : struct, IFlag { if (TPf.L2) Sse.Prefetch1(p); else Sse.Prefetch0(p); }
@@ -244,7 +248,7 @@ static unsafe class Variants
         {
             if (TPf.On)
             {
-                Pf<TPf>(w + 4 * k + i); Pf<TPf>(w1 + 4 * k + i); Pf<TPf>(w2 + 4 * k + i); Pf<TPf>(w3 + 4 * k + i);
+                int d = TPf.Ahead(k) + i; Pf<TPf>(w + d); Pf<TPf>(w1 + d); Pf<TPf>(w2 + d); Pf<TPf>(w3 + d);
             }
             var xa = Vector512.Load(x + i);
             var xb = Vector512.Load(x + i + 16);
