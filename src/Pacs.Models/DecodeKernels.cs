@@ -209,32 +209,6 @@ internal static unsafe class DecodeKernels
         var a20 = a00; var a21 = a00; var a22 = a00; var a23 = a00;
         var a30 = a00; var a31 = a00; var a32 = a00; var a33 = a00;
         int i = 0;
-        // bfloat16: 32 weights a step (one 64-byte load, BFloat16.Load512x2), each accumulator taking elements i then
-        // i + 16 (the order of two 16-element steps, so the results stay those of float32); float32 keeps the
-        // 16-element loop.
-        for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
-        {
-            BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
-            a00 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a00); a01 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a01);
-            a02 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a02); a03 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a03);
-            a00 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a00); a01 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a01);
-            a02 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a02); a03 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a03);
-            BFloat16.Load512x2((ushort*)(w1 + i), out v, out vh);
-            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a10); a11 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a11);
-            a12 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a12); a13 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a13);
-            a10 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a10); a11 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a11);
-            a12 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a12); a13 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a13);
-            BFloat16.Load512x2((ushort*)(w2 + i), out v, out vh);
-            a20 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a20); a21 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a21);
-            a22 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a22); a23 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a23);
-            a20 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a20); a21 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a21);
-            a22 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a22); a23 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a23);
-            BFloat16.Load512x2((ushort*)(w3 + i), out v, out vh);
-            a30 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i), v, a30); a31 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i), v, a31);
-            a32 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i), v, a32); a33 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i), v, a33);
-            a30 = Vector512.FusedMultiplyAdd(Vector512.Load(x0 + i + 16), vh, a30); a31 = Vector512.FusedMultiplyAdd(Vector512.Load(x1 + i + 16), vh, a31);
-            a32 = Vector512.FusedMultiplyAdd(Vector512.Load(x2 + i + 16), vh, a32); a33 = Vector512.FusedMultiplyAdd(Vector512.Load(x3 + i + 16), vh, a33);
-        }
         for (; i <= k - 16; i += 16)
         {
             var u0 = Vector512.Load(x0 + i);
@@ -333,10 +307,12 @@ internal static unsafe class DecodeKernels
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
-            // bfloat16: 32 weights a step, in the order of two 16-element steps (see Dot4x4). Each step also asks for
-            // the same line of the next four rows (the next call's, rows being consecutive): the hardware
-            // prefetchers alone left these kernels reading weights at about half float32's bytes per second
-            // (docs/benchmarks.md, issue 13).
+            // bfloat16: 32 weights a step (one 64-byte load widened by BFloat16.Load512x2), each accumulator taking
+            // elements i then i + 16: the order of two 16-element steps, so the results stay those of float32. Each
+            // step also asks for the same line of the next four rows (the next call's, rows being consecutive): with
+            // the hardware prefetchers alone these kernels read weights at about half float32's bytes per second
+            // (docs/benchmarks.md, issue 13). Dot4x4 keeps Load512: with four x rows it is not memory-bound, and
+            // the 32-step loop ran slower there.
             for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
             {
                 long ahead = 4L * k + i;
