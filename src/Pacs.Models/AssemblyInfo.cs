@@ -1,1 +1,2 @@
 [assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Pacs.Models.Tests")]
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("bf16_matvec")]

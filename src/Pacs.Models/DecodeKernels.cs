@@ -307,6 +307,27 @@ internal static unsafe class DecodeKernels
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+            // bfloat16: 32 weights a step (one 64-byte load widened by BFloat16.Load512x2), each accumulator taking
+            // elements i then i + 16: the order of two 16-element steps, so the results stay those of float32. Each
+            // step also asks for the same line of the next four rows (the next call's, rows being consecutive): with
+            // the hardware prefetchers alone these kernels read weights at about half float32's bytes per second
+            // (docs/benchmarks.md, issue 13). Dot4x4 keeps Load512: with four x rows it is not memory-bound, and
+            // the 32-step loop ran slower there.
+            for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
+            {
+                long ahead = 4L * k + i;
+                Sse.Prefetch0(w + ahead); Sse.Prefetch0(w1 + ahead); Sse.Prefetch0(w2 + ahead); Sse.Prefetch0(w3 + ahead);
+                var xv = Vector512.Load(x + i);
+                var xh = Vector512.Load(x + i + 16);
+                BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
+                a0 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a0));
+                BFloat16.Load512x2((ushort*)(w1 + i), out v, out vh);
+                a1 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a1));
+                BFloat16.Load512x2((ushort*)(w2 + i), out v, out vh);
+                a2 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a2));
+                BFloat16.Load512x2((ushort*)(w3 + i), out v, out vh);
+                a3 = Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, a3));
+            }
             for (; i <= k - 16; i += 16)
             {
                 var xv = Vector512.Load(x + i);
@@ -346,6 +367,11 @@ internal static unsafe class DecodeKernels
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             var a = Vector512<float>.Zero;
+            for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
+            {
+                BFloat16.Load512x2((ushort*)(w + i), out var v, out var vh);
+                a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), vh, Vector512.FusedMultiplyAdd(Vector512.Load(x + i), v, a));
+            }
             for (; i <= k - 16; i += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Load512(w + i), a);
             s = Tree(a);
         }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Pacs.Tensors.Kernels;
 
 namespace Pacs.Tensors.Tests;
@@ -171,5 +172,25 @@ public class BFloat16Tests
         var rows = Ops.Embedding(table, [6, 0, 6, 3]);
         var expected = Ops.Embedding(table.ToFloat32(), [6, 0, 6, 3]);
         AssertBitEqual(expected.Data, rows.Data, "embedding");
+    }
+
+    /// <summary>The 32-value widening of the decode kernels: values 0-15 in the low vector, 16-31 in the high one, bit for bit.</summary>
+    [Fact]
+    public unsafe void Load512x2WidensThirtyTwoValuesInOrder()
+    {
+        var bits = RandomBits(new Random(5), 32);
+        bits[3] = 0x7FC1;  // a NaN payload
+        bits[17] = 0x8000; // -0
+        bits[30] = 0x0001; // the smallest subnormal
+        bits[31] = 0xFF80; // -inf
+        var wide = new float[32];
+        fixed (ushort* p = bits)
+        fixed (float* d = wide)
+        {
+            BFloat16.Load512x2(p, out var low, out var high);
+            low.Store(d);
+            high.Store(d + 16);
+        }
+        for (int i = 0; i < 32; i++) Assert.Equal(BitConverter.SingleToInt32Bits(BFloat16.ToSingle(bits[i])), BitConverter.SingleToInt32Bits(wide[i]));
     }
 }
