@@ -33,8 +33,11 @@ public sealed record RlStepModel(WeightDtype Dtype = WeightDtype.Float32, int Lo
 /// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
 public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens);
 
-/// <summary>`pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set.</summary>
-/// <summary>ResidentBeforeMiB: the resident set when the trainer started (after the model folder was written and the bench's copy collected).</summary>
+/// <summary>
+/// `pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set;
+/// ResidentBeforeMiB is the resident set when the trainer started (the model folder written, the bench's copy
+/// collected), Phases the high-water mark of each phase of each step (null where it cannot be reset).
+/// </summary>
 public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
     Measured StepSeconds, Measured RolloutTokensPerSecond, Measured LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope,
     RlStepModel? Model = null, double ResidentBeforeMiB = 0, IReadOnlyList<PhasePeak>? Phases = null);
@@ -48,6 +51,8 @@ public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parame
 /// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). The first
 /// <see cref="RlStepShape.WarmupSteps"/> steps warm up (JIT, the tensor pool) and the rest are timed; at the full size a step
 /// takes many minutes, so `--rl-warmup-steps 0` times the first step, warm-up included on both sides. tools/bench_torch.py --only rl runs the same step in PyTorch eager.
+/// The model is float32 and fully fine-tuned unless <see cref="RlStepModel"/> asks for bfloat16 weights or a LoRA adapter;
+/// the trainer runs behind a <see cref="PhaseMemory"/> meter.
 /// </summary>
 public static class RlModelBench
 {
