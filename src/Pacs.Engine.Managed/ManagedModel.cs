@@ -26,11 +26,12 @@ public sealed class ManagedModel : ITrainableModel
         ValueHeadRow = valueHeadRow;
         _baseDir = baseDir is null ? "" : Path.GetFullPath(baseDir);
         model.GradientCheckpointing = settings.GradientCheckpointing;
+        _logitsChunkRows = settings.LogitsChunkRows;
         foreach (var (name, p) in model.Parameters) p.Name ??= name;
         if (settings.Lora is { } lora)
         {
             Adapter = AttachAdapter(model, lora);
-            _frozenBase = new ManagedScorer(model, withAdapter: false);
+            _frozenBase = new ManagedScorer(model, withAdapter: false, settings.LogitsChunkRows);
         }
         // Tied embeddings appear once: each tensor gets one optimizer state.
         _parameters = Adapter is not null ? Adapter.Parameters.Select(p => p.Value).ToList()
@@ -55,6 +56,7 @@ public sealed class ManagedModel : ITrainableModel
     public IScorer? FrozenBase => _frozenBase;
 
     private readonly ManagedScorer? _frozenBase;
+    private readonly int _logitsChunkRows;
     private readonly string _baseDir;
 
     /// <summary>Name of the dropout pass counter in the optimizer state file (a resumed run draws the same masks).</summary>
@@ -90,7 +92,7 @@ public sealed class ManagedModel : ITrainableModel
         var packed = ManagedBackend.Unwrap(rows);
         return ManagedPass.Run(packed, withGradients, () => ValueHeadRow is { } row
             ? (Values(packed, row), null)
-            : ModelPasses.LogProbs(Model, packed, temperature), temperature, withEntropy && ValueHeadRow is null);
+            : ModelPasses.LogProbs(Model, packed, temperature, withEntropy: withEntropy, logitsChunkRows: _logitsChunkRows));
     }
 
     public float[][] Score(IPackedRows rows, float temperature)

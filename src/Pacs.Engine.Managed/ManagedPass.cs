@@ -27,17 +27,16 @@ internal sealed class ManagedPass : ITokenPass
 
     public float[][]? Entropy { get; }
 
-    /// <summary>Runs <paramref name="forward"/> ([B*T] per-position outputs, and the logits for entropy) in a new scope.</summary>
-    public static ManagedPass Run(PackedSequences rows, bool withGradients, Func<(Tensor Outputs, Tensor? Logits)> forward, float temperature, bool withEntropy)
+    /// <summary>Runs <paramref name="forward"/> ([B*T] per-position outputs, and the per-row response entropy when it was asked) in a new scope.</summary>
+    public static ManagedPass Run(PackedSequences rows, bool withGradients, Func<(Tensor Outputs, float[][]? Entropy)> forward)
     {
         var scope = TensorScope.Begin();
         try
         {
             Tensor outputs;
-            Tensor? logits;
+            float[][]? entropy;
             // No-grad holds only while the forward runs: a pass made after this one may record its graph.
-            using (withGradients ? null : Autograd.NoGrad()) (outputs, logits) = forward();
-            var entropy = withEntropy && logits is not null ? ModelPasses.ResponseEntropy(logits, rows, temperature) : null;
+            using (withGradients ? null : Autograd.NoGrad()) (outputs, entropy) = forward();
             return new ManagedPass(scope, rows, withGradients ? outputs : null, rows.Extract(outputs.Data), entropy);
         }
         catch

@@ -1,5 +1,6 @@
 using Pacs.Engine;
 using Pacs.Models;
+using Pacs.Tensors;
 
 namespace Pacs.Engine.Managed;
 
@@ -20,6 +21,31 @@ public sealed class ManagedRollout(Transformer model) : IRolloutEngine
     public IReadOnlyList<RolloutResult> Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancel = default)
     {
         cancel.ThrowIfCancellationRequested();
+        // Sampling uses no pooled tensors: the buffers the pool keeps for the next teacher-forced pass would sit idle
+        // beside the KV cache, and the cache would sit idle through the passes after it; both go before they would.
+        long pooled = TensorPool.Shared.CachedBytes;
+        TensorPool.Shared.Trim();
+        CollectIfLarge(pooled);
+        try
+        {
+            return Sample(requests);
+        }
+        finally
+        {
+            CollectIfLarge(_generator.ReleaseBuffers());
+        }
+    }
+
+    /// <summary>A full blocking collection when at least the pool's threshold of large buffers became garbage, so
+    /// their memory goes back before the next phase allocates its own (the GC would otherwise wait for its budget).</summary>
+    private static void CollectIfLarge(long releasedBytes)
+    {
+        if (releasedBytes >= TensorPool.Shared.CollectAfterReleasingBytes)
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+    }
+
+    private RolloutResult[] Sample(IReadOnlyList<RolloutRequest> requests)
+    {
         var results = new RolloutResult[requests.Count];
         // Requests that share sampling settings run as one batch; a response depends only on its own prompt and seed.
         foreach (var batch in requests.Select((request, index) => (request, index)).GroupBy(r => r.request.Sampling))

@@ -79,6 +79,16 @@ public sealed class PackedSequences : IPackedRows
         return new PackedSequences(batch, seqLen, tokens, targets, valid, start, length);
     }
 
+    /// <summary>The flat indices of every row's response positions (the only ones ever scored), row by row.</summary>
+    public int[] ResponsePositions()
+    {
+        var positions = new int[ResponseLength.Sum()];
+        int next = 0;
+        for (int b = 0; b < Batch; b++)
+            for (int j = 0; j < ResponseLength[b]; j++) positions[next++] = ResponseStart[b] + j;
+        return positions;
+    }
+
     /// <summary>Per-row response values out of a [B*T] array.</summary>
     public float[][] Extract(ReadOnlySpan<float> flat)
     {

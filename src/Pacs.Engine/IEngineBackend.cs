@@ -25,8 +25,17 @@ public enum WeightDtype
 /// <param name="GradientCheckpointing">Recompute activations in backward instead of keeping them.</param>
 /// <param name="Dtype">`model.dtype`: the precision of the loaded weights' values (see <see cref="WeightDtype"/>).</param>
 /// <param name="Lora">Train a LoRA adapter on the frozen model instead of every weight (null: full fine-tuning).</param>
+/// <param name="LogitsChunkRows">
+/// Scored positions whose vocabulary-wide logits are held at once in a teacher-forced pass (0: all of a pass's
+/// positions, [rows x tokens, vocab] floats). Log-probs and entropy do not depend on it; a trained output layer's
+/// gradient does, by float rounding only.
+/// </param>
 public sealed record TrainingSettings(OptimizerSettings Optimizer, bool GradientCheckpointing = false, WeightDtype Dtype = WeightDtype.Auto,
-    LoraSettings? Lora = null);
+    LoraSettings? Lora = null, int LogitsChunkRows = TrainingSettings.DefaultLogitsChunkRows)
+{
+    /// <summary>The default of <see cref="LogitsChunkRows"/> (`model.logits_chunk_rows`): 256 rows of Qwen's 151936-token vocabulary are 156 MB.</summary>
+    public const int DefaultLogitsChunkRows = 256;
+}
 
 /// <summary>
 /// A LoRA adapter to train: y = x W^T + (Alpha / Rank) * dropout(x) A^T B^T on each of <paramref name="TargetModules"/>

@@ -49,6 +49,25 @@ public sealed unsafe partial class Generator
         _cacheTokens = tokens;
     }
 
+    /// <summary>
+    /// Drops the KV cache and the step buffers, which otherwise stay allocated for the next call (the next Generate
+    /// allocates them again, at its own size): a trainer's rollout engine calls it after sampling, so the cache of a
+    /// whole batch of sequences does not stay resident through the update. Not while a live batch holds sequences.
+    /// </summary>
+    /// <returns>The bytes dropped (garbage for the next full collection).</returns>
+    public long ReleaseBuffers()
+    {
+        if (LiveCount > 0) throw new InvalidOperationException($"ReleaseBuffers: {LiveCount} live sequences still use the cache");
+        long floats = _kCache.Concat(_vCache).Concat([_x, _h, _q, _k, _v, _att, _gate, _up, _hs, _logits, _loraT]).Sum(b => b.Length);
+        _freeCache.Clear();
+        _kCache = [];
+        _vCache = [];
+        _cacheTokens = 0;
+        _x = _h = _q = _k = _v = _att = _gate = _up = _hs = _logits = _loraT = AlignedBuffer.Empty;
+        _rowCapacity = _sampleCapacity = _loraTCapacity = 0;
+        return 4 * floats;
+    }
+
     private void EnsureRows(int rows, int samples)
     {
         int d = _c.HiddenSize, qDim = _c.NumAttentionHeads * _c.HeadDim, kvDim = _c.NumKeyValueHeads * _c.HeadDim;

@@ -221,7 +221,10 @@ public sealed class LoraAdapter
 /// <summary>One forward pass's view of an adapter: adds the low-rank term to a projection's output.</summary>
 internal sealed class LoraPass(LoraAdapter adapter, ulong? dropoutKey)
 {
-    /// <summary>y + Scale * dropout(x) A^T B^T when the adapter targets this projection, else y itself.</summary>
+    /// <summary>
+    /// y + Scale * dropout(x) A^T B^T when the adapter targets this projection, else y itself. The sum is written into
+    /// y's buffer: y is the base projection's fresh output, which nothing else reads.
+    /// </summary>
     public Tensor Add(int layer, LoraTarget target, Tensor x, Tensor y)
     {
         if (adapter.Pair(layer, target) is not { } pair) return y;
@@ -229,6 +232,6 @@ internal sealed class LoraPass(LoraAdapter adapter, ulong? dropoutKey)
             ? Ops.Dropout(x, (float)adapter.Config.Dropout, LoraAdapter.Mix(key + (ulong)(layer * LoraTargets.All.Count + (int)target + 1)))
             : x;
         var t = Ops.Linear(input, pair.A);                              // [..., r]
-        return Ops.AddLowRank(y, t, pair.B, adapter.Config.Scale);       // [..., out]
+        return Ops.AddLowRank(y, t, pair.B, adapter.Config.Scale, inPlace: true); // [..., out]
     }
 }

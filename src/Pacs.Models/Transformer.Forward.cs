@@ -12,7 +12,15 @@ public sealed partial class Transformer
         Forward(tokens, batch, seqLen, validLengths, Adapter);
 
     /// <summary>The forward pass with an explicit adapter (null: the base model, e.g. a LoRA run's frozen reference).</summary>
-    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths, LoraAdapter? adapter)
+    public Tensor Forward(int[] tokens, int batch, int seqLen, int[]? validLengths, LoraAdapter? adapter) =>
+        Ops.Linear(FinalHidden(tokens, batch, seqLen, validLengths, adapter), LmHead); // [B*T, V]
+
+    /// <summary>
+    /// The final normed hidden state [B*T, D] that <see cref="LmHead"/> maps to the logits (<see cref="Forward(int[], int, int, int[], LoraAdapter)"/>
+    /// without its last projection), for passes that take the logits of a few rows at a time (<see cref="Ops.ChunkedLogProbs"/>).
+    /// Without autograd each layer's intermediates are freed as soon as the layer is done (<see cref="Ops.InferenceBlock"/>).
+    /// </summary>
+    public Tensor FinalHidden(int[] tokens, int batch, int seqLen, int[]? validLengths, LoraAdapter? adapter)
     {
         var c = Config;
         int n = batch * seqLen;
@@ -36,14 +44,14 @@ public sealed partial class Transformer
         {
             int index = l;
             Tensor Block(Tensor[] t) => DecoderLayer(index, lora, t[0], batch, seqLen, positions, validLengths);
-            if (!GradientCheckpointing || !Autograd.IsEnabled) x = Block([x]);
+            if (!Autograd.IsEnabled) x = Ops.InferenceBlock(Block, x);
+            else if (!GradientCheckpointing) x = Block([x]);
             // The last layer's backward comes first, right after the head's: recomputing it would save memory only
             // during the head, so it keeps its activations, in a scope of their own freed after its backward.
             else if (l == Layers.Count - 1) x = Ops.ScopedBlock(Block, x);
             else x = Ops.Checkpoint(Block, x);
         }
-        x = Ops.RmsNorm(x, FinalNorm, eps);                           // [B*T, D]
-        return Ops.Linear(x, LmHead);                                 // [B*T, V]
+        return Ops.RmsNorm(x, FinalNorm, eps);                        // [B*T, D]
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using Pacs.Cli.Bench;
 using Pacs.Cli.Init;
+using Pacs.Engine;
 
 namespace Pacs.Cli.Tests;
 
@@ -20,6 +21,23 @@ public sealed class RlModelBenchTests
         Assert.Equal(sizes.Rows * sizes.ResponseTokens / f.TimedSteps[0].Rollout, f.RolloutTokensPerSecond.Runs[0], 6);
         Assert.Equal(sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens) / f.TimedSteps[1].Update, f.UpdateTokensPerSecond.Runs[1], 6);
         Assert.True(f.Parameters > 0 && f.PeakResidentSetMiB > 0);
+    }
+
+    [Fact]
+    public void Lora_step_on_a_bf16_base_with_the_memory_knobs_reports_each_phases_peak()
+    {
+        var sizes = new RlStepShape(Prompts: 2, GroupSize: 2, PromptTokens: 16, ResponseTokens: 4, WarmupSteps: 0);
+        var held = new RlStepModel(WeightDtype.Bfloat16, LoraRank: 4, ["rollout.max_batch_rows=3", "model.gradient_checkpointing=true", "model.logits_chunk_rows=5"]);
+        var f = RlModelBench.Run("qwen2-tiny", ModelPresets.Shape("qwen2", "tiny"), sizes, RealPathTests.Repo("models", "tokenizers", "qwen3"), repeats: 1, held);
+        Assert.Equal(held, f.Model);
+        Assert.Equal(4, f.FirstStep.MeanResponseTokens);
+        Assert.True(f.ResidentBeforeMiB > 0);
+        if (f.Phases is { } phases) // null where the high-water mark cannot be reset
+        {
+            Assert.Equal([PhaseMemory.Rollout, PhaseMemory.LogProbs, PhaseMemory.Update], phases.Select(p => p.Phase));
+            Assert.All(phases, p => Assert.True(p.Step == 1 && p.PeakMiB + 1 >= p.EndMiB && p.EndMiB > 0, $"{p}"));
+            Assert.True(phases.Max(p => p.PeakMiB) <= f.PeakResidentSetMiB + 1);
+        }
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public static class DtypeBench
     /// tensor: much cheaper than the constructor's Gaussian draws at a 1.5B shape, and the timings do not depend on the
     /// distribution (but they do on the values being written: untouched zero pages would cost no memory traffic).
     /// </summary>
-    private static void FillUniform(Transformer model, double std)
+    internal static void FillUniform(Transformer model, double std)
     {
         float range = (float)(Math.Sqrt(3) * std);
         var weights = model.Parameters.Select(p => p.Value).Where(t => t.Dtype == TensorDtype.BFloat16).ToArray();

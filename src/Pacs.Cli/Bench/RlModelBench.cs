@@ -3,6 +3,7 @@ using System.Text.Json;
 using Pacs.Models;
 using Pacs.Rl.Config;
 using Pacs.Rl.Training;
+using Pacs.Tensors;
 using Pacs.Text;
 
 namespace Pacs.Cli.Bench;
@@ -16,12 +17,30 @@ public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int Prompt
     public int Rows => Prompts * GroupSize;
 }
 
+/// <summary>
+/// How the step's model is held: <paramref name="Dtype"/> of the weights (the model folder is written in it, and
+/// model.dtype asks for it), <paramref name="LoraRank"/> &gt; 0 trains a LoRA adapter of that rank on every attention and
+/// MLP projection (else every weight trains, float32), and <paramref name="Settings"/> are further `key=value` config
+/// overrides (the memory knobs: rollout.max_batch_rows, model.gradient_checkpointing, model.logits_chunk_rows).
+/// </summary>
+public sealed record RlStepModel(WeightDtype Dtype = WeightDtype.Float32, int LoraRank = 0, IReadOnlyList<string>? Settings = null)
+{
+    public string Describe() => $"{(Dtype == WeightDtype.Bfloat16 ? "bfloat16" : "float32")} weights, "
+        + (LoraRank > 0 ? $"LoRA rank {LoraRank} on every projection" : "full fine-tuning")
+        + (Settings is { Count: > 0 } s ? $", {string.Join(" ", s)}" : "");
+}
+
 /// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
 public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens);
 
-/// <summary>`pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set.</summary>
+/// <summary>
+/// `pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set;
+/// ResidentBeforeMiB is the resident set when the trainer started (the model folder written, the bench's copy
+/// collected), Phases the high-water mark of each phase of each step (null where it cannot be reset).
+/// </summary>
 public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
-    Measured StepSeconds, Measured RolloutTokensPerSecond, Measured LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope);
+    Measured StepSeconds, Measured RolloutTokensPerSecond, Measured LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope,
+    RlStepModel? Model = null, double ResidentBeforeMiB = 0, IReadOnlyList<PhasePeak>? Phases = null);
 
 /// <summary>
 /// One PACS step at a real model's shape on random weights, through the trainer as `pacs train` runs it: rollout
@@ -32,13 +51,16 @@ public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parame
 /// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). The first
 /// <see cref="RlStepShape.WarmupSteps"/> steps warm up (JIT, the tensor pool) and the rest are timed; at the full size a step
 /// takes many minutes, so `--rl-warmup-steps 0` times the first step, warm-up included on both sides. tools/bench_torch.py --only rl runs the same step in PyTorch eager.
+/// The model is float32 and fully fine-tuned unless <see cref="RlStepModel"/> asks for bfloat16 weights or a LoRA adapter;
+/// the trainer runs behind a <see cref="PhaseMemory"/> meter.
 /// </summary>
 public static class RlModelBench
 {
     private static readonly string[] s_words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "his", "home"];
 
-    public static RlModelFigures Run(string shapeName, ModelConfig shape, RlStepShape sizes, string tokenizerDir, int repeats)
+    public static RlModelFigures Run(string shapeName, ModelConfig shape, RlStepShape sizes, string tokenizerDir, int repeats, RlStepModel? held = null)
     {
+        held ??= new RlStepModel();
         if (sizes.Prompts < 1 || sizes.GroupSize < 2 || sizes.PromptTokens < 1 || sizes.ResponseTokens < 1 || sizes.WarmupSteps < 0)
             throw new ArgumentException($"rl step: prompts >= 1, group >= 2, prompt and response tokens >= 1, warm-up steps >= 0 (got {sizes})");
         if (!File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
@@ -48,11 +70,11 @@ public static class RlModelBench
         {
             string modelDir = Path.Combine(root, "model");
             var config = shape with { MaxPositionEmbeddings = Math.Max(shape.MaxPositionEmbeddings, sizes.PromptTokens + sizes.ResponseTokens) };
-            var model = new Transformer(config, seed: 4);
-            long parameters = model.ParameterCount;
-            model.Save(modelDir);
-            model = null; // the trainer loads its own copy; the peak counts from there
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            long parameters = WriteModel(config, held.Dtype, modelDir);
+            // The trainer loads its own copy; the peak counts from there. Aggressive: the freed weights' memory goes back
+            // to the system now, not over the GC's next collections.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            double residentBefore = BenchRunner.WorkingSetBytes() / 1048576.0;
             bool peakReset = BenchRunner.ResetPeakResidentSet();
             File.Copy(Path.Combine(tokenizerDir, "tokenizer.json"), Path.Combine(modelDir, "tokenizer.json"));
             string prompts = WritePrompts(Path.Combine(root, "prompts.jsonl"), modelDir, sizes);
@@ -64,18 +86,22 @@ public static class RlModelBench
                 $"rollout.batch_prompts={sizes.Prompts}", $"rollout.group_size={sizes.GroupSize}", $"rollout.max_response_tokens={sizes.ResponseTokens}",
                 "rollout.temperature=1", $"trainer.steps={sizes.WarmupSteps + repeats}", "trainer.eval_every=0", "trainer.save_every=0", "trainer.keep_checkpoints=1",
                 "trainer.track_ref_kl=false", "update.epochs=1", "update.mini_batches=1", $"update.micro_batch_size={sizes.MicroRows}", "optim.lr=1e-6",
-            })
+                $"model.dtype={(held.Dtype == WeightDtype.Bfloat16 ? "bfloat16" : "float32")}", $"model.lora.rank={held.LoraRank}",
+            }.Concat(held.Settings ?? []))
                 ConfigBinder.Set(train, kv);
 
             var steps = new List<RlStepTimes>();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            var trainer = RlTrainer.Start(ManagedBackend.Instance, train, Path.Combine(root, "run"));
+            var phases = new PhaseMemory();
+            var trainer = RlTrainer.Start(phases.Wrap(ManagedBackend.Instance), train, Path.Combine(root, "run"));
             trainer.StepCompleted += (step, m) =>
             {
+                phases.EndStep();
                 var now = Process.GetCurrentProcess().TotalProcessorTime;
                 steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds, m["response/length_mean"]));
                 Console.WriteLine($"  step {step}: {m["time/step"]:F1} s (rollout {m["time/rollout"]:F1}, score {m["time/score"]:F2}, log-probs {m["time/logprob"]:F1}, update {m["time/update"]:F1}; "
-                    + $"{(now - cpu).TotalSeconds:F0} CPU s), mean response {m["response/length_mean"]:F0} tokens");
+                    + $"{(now - cpu).TotalSeconds:F0} CPU s), mean response {m["response/length_mean"]:F0} tokens; resident-set peaks "
+                    + string.Join(", ", phases.Peaks.Where(p => p.Step == step).Select(p => $"{p.Phase} {p.PeakMiB:F0} MiB (ends at {p.EndMiB:F0})")));
                 cpu = now;
             };
             var outcome = trainer.Run();
@@ -89,12 +115,33 @@ public static class RlModelBench
                 Measured.Of([.. timed.Select(s => generated / s.Rollout)], "tokens/s"),
                 Measured.Of([.. timed.Select(s => packed / s.LogProb)], "tokens/s"),
                 Measured.Of([.. timed.Select(s => packed / s.Update)], "tokens/s"),
-                peakMiB, peakReset ? "from the trainer's start" : "process lifetime");
+                peakMiB, peakReset ? "from the trainer's start" : "process lifetime", held, residentBefore, phases.Resettable ? phases.Peaks : null);
         }
         finally
         {
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Writes a model folder of the shape with seeded random weights in <paramref name="dtype"/> and returns its
+    /// parameter count. bfloat16 weights are drawn uniform with the initializer's variance, in parallel (the
+    /// constructor's Gaussian draws take minutes at a 1.5B shape), norms 1, biases 0; no float32 copy is made.
+    /// </summary>
+    private static long WriteModel(ModelConfig config, WeightDtype dtype, string modelDir)
+    {
+        if (dtype != WeightDtype.Bfloat16)
+        {
+            var model = new Transformer(config, seed: 4);
+            model.Save(modelDir);
+            return model.ParameterCount;
+        }
+        var bf16 = new Transformer(config, seed: null, TensorDtype.BFloat16);
+        DtypeBench.FillUniform(bf16, config.InitializerRange);
+        foreach (var (name, p) in bf16.Parameters)
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(p.Data, 1f);
+        bf16.Save(modelDir);
+        return bf16.ParameterCount;
     }
 
     /// <summary>A plain JSONL prompt set whose prompts each encode to exactly <see cref="RlStepShape.PromptTokens"/> tokens.</summary>

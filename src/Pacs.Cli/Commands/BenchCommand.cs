@@ -22,14 +22,14 @@ public sealed class BenchCommand : ICliCommand
         var only = new Option<string>("--only") { Description = "Comma-separated parts to run: sgemm, shapes (SGEMM per shape, one thread, CPU time), train, generate, profile (where a bench-tiny training step spends its time), rl (bench-tiny: the trainer against the engine on the quick repro's shapes; a real model shape: one PACS step of --rl-prompts x --rl-group at that shape, against tools/bench_torch.py --only rl), decode (decode tokens/s at batch 1 and 16 with float32 vs bfloat16 weights of --model-shape, alternated), load (load --model in --dtype and decode: peak resident memory), lora (gradient and optimizer memory and step time, LoRA against full fine-tuning, on --model-shape), serve (pacs serve under 1, 8 and 64 concurrent clients, and 64 clients vs one local batch of 64)", DefaultValueFactory = _ => "sgemm,train,generate" };
         var modelDir = new Option<string?>("--model") { Description = "Model folder for the load part (e.g. written by `pacs init --dtype bfloat16`)" };
         var dtype = DtypeOption.Create();
-        dtype.Description = "Precision the load part holds --model's weights in: " + dtype.Description;
+        dtype.Description = "Precision the load part holds --model's weights in, and rl at a real model shape writes and loads its model in (auto: float32): " + dtype.Description;
         var memory = new Option<string>("--train-memory")
         {
             Description = $"Activation memory of the train part: {TrainMemory.Plain} (fresh arrays per op), {TrainMemory.Scope} (a TensorScope per step: "
                 + $"pooled buffers reused by the next step) or {TrainMemory.ScopeCheckpoint} (that plus per-layer gradient checkpointing)",
             DefaultValueFactory = _ => TrainMemory.ScopeCheckpoint,
         };
-        var loraRank = new Option<int>("--lora-rank") { Description = "lora part: adapter rank (every attention and MLP projection)", DefaultValueFactory = _ => 8 };
+        var loraRank = new Option<int>("--lora-rank") { Description = "lora part: adapter rank (every attention and MLP projection); rl at a real model shape: when given, train a LoRA adapter of this rank instead of every weight", DefaultValueFactory = _ => 8 };
         var loraTokens = new Option<string>("--lora-tokens") { Description = "lora part: rows x tokens per training step (half prompt, half scored response)", DefaultValueFactory = _ => "1x32" };
         var loraModes = new Option<string>("--lora-modes") { Description = "lora part: lora, full or both (lora,full); LoRA runs first", DefaultValueFactory = _ => "lora,full" };
         var rlPrompts = new Option<int>("--rl-prompts") { Description = "rl at a real model shape: prompts per step", DefaultValueFactory = _ => 16 };
@@ -38,9 +38,10 @@ public sealed class BenchCommand : ICliCommand
         var rlResponseTokens = new Option<int>("--rl-response-tokens") { Description = "rl at a real model shape: tokens per response (the end token is ignored)", DefaultValueFactory = _ => 256 };
         var rlWarmup = new Option<int>("--rl-warmup-steps") { Description = "rl at a real model shape: untimed steps before the timed ones (0: time the first step, warm-up included)", DefaultValueFactory = _ => 1 };
         var rlMicroBatch = new Option<int>("--rl-micro-batch") { Description = "rl at a real model shape: rows per forward/backward (0: one group)", DefaultValueFactory = _ => 0 };
+        var rlSet = new Option<string[]>("--rl-set") { Description = "rl at a real model shape: a train config override key=value (repeatable), e.g. rollout.max_batch_rows=32 model.gradient_checkpointing=true model.logits_chunk_rows=256", AllowMultipleArgumentsPerToken = true };
         var tokenizer = new Option<string>("--tokenizer") { Description = "rl at a real model shape: folder of the tokenizer.json the prompts are encoded with", DefaultValueFactory = _ => Path.Combine("models", "tokenizers", "qwen3") };
         var command = new Command("bench", "Measure SGEMM GFLOP/s, training tokens/s and generation tokens/s on a reference model shape");
-        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, rlWarmup, tokenizer }) command.Options.Add(option);
+        foreach (var option in new Option[] { json, repeats, shape, only, memory, modelDir, dtype, loraRank, loraTokens, loraModes, rlPrompts, rlGroup, rlPromptTokens, rlResponseTokens, rlMicroBatch, rlWarmup, rlSet, tokenizer }) command.Options.Add(option);
         command.SetAction(parse => ErrorReporting.Run(() =>
         {
             int n = parse.GetValue(repeats);
@@ -57,7 +58,10 @@ public sealed class BenchCommand : ICliCommand
             if (parts.Contains("load") && loadDir is null) throw new ArgumentException("--only load needs --model (a model folder)");
             var weightDtype = DtypeOption.Parse(parse.GetValue(dtype)!);
             var rlStep = new RlStepShape(parse.GetValue(rlPrompts), parse.GetValue(rlGroup), parse.GetValue(rlPromptTokens), parse.GetValue(rlResponseTokens), parse.GetValue(rlMicroBatch), parse.GetValue(rlWarmup));
-            var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype, rlStep, parse.GetValue(tokenizer)!);
+            bool rlLora = parse.GetResult(loraRank) is { Implicit: false };
+            var rlModel = new RlStepModel(weightDtype == WeightDtype.Bfloat16 ? WeightDtype.Bfloat16 : WeightDtype.Float32,
+                rlLora ? parse.GetValue(loraRank) : 0, parse.GetValue(rlSet) ?? []);
+            var report = Run(shapeName, config, n, parts, trainMemory, loadDir, weightDtype, rlStep, parse.GetValue(tokenizer)!, rlModel);
             if (parts.Contains("lora"))
                 report = report with { Lora = RunLora(config, parse.GetValue(loraRank), parse.GetValue(loraTokens)!, parse.GetValue(loraModes)!, n) };
             if (parse.GetValue(json) is { } path)
@@ -71,7 +75,7 @@ public sealed class BenchCommand : ICliCommand
     }
 
     private static BenchReport Run(string shapeName, ModelConfig config, int repeats, string[] parts, string trainMemory, string? loadDir, WeightDtype loadDtype,
-        RlStepShape rlStep, string tokenizerDir)
+        RlStepShape rlStep, string tokenizerDir, RlStepModel rlHeld)
     {
         var machine = MachineInfo.Capture();
         Console.WriteLine($"pacs bench: {shapeName}, {repeats} runs per figure (median), {machine.Nproc} cores ({machine.Cpu}), "
@@ -157,8 +161,8 @@ public sealed class BenchCommand : ICliCommand
         else if (parts.Contains("rl"))
         {
             Console.WriteLine($"rl {shapeName}: one PACS step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
-                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; {rlStep.WarmupSteps} warm-up step(s), {repeats} timed");
-            rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats);
+                + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; {rlStep.WarmupSteps} warm-up step(s), {repeats} timed; {rlHeld.Describe()}");
+            rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats, rlHeld);
             PrintRlModel(rlModel);
         }
         var dtypeDecode = parts.Contains("decode") ? DtypeBench.Decode(config, [1, 16], promptTokens: 16, decodeTokens: 16, repeats, Console.WriteLine) : null;
@@ -217,7 +221,10 @@ public sealed class BenchCommand : ICliCommand
         Console.WriteLine($"rl {f.Shape} ({f.Parameters:N0} parameters, random weights), median of {f.TimedSteps.Count} timed step(s): step {f.StepSeconds.Median:F1} s "
             + $"({Median(s => s.CpuSeconds):F0} CPU s) = rollout {Median(s => s.Rollout):F1} ({f.RolloutTokensPerSecond.Median:F1} tokens/s) + score {Median(s => s.Score):F2} "
             + $"+ log-probs {Median(s => s.LogProb):F1} ({f.LogProbTokensPerSecond.Median:F0} tokens/s) + update {Median(s => s.Update):F1} ({f.UpdateTokensPerSecond.Median:F0} tokens/s); "
-            + $"peak RSS {f.PeakResidentSetMiB:F0} MiB ({f.PeakScope})");
+            + $"peak RSS {f.PeakResidentSetMiB:F0} MiB ({f.PeakScope}; {f.ResidentBeforeMiB:F0} MiB resident when the trainer started)");
+        if (f.Phases is { } phases)
+            foreach (var phase in phases.GroupBy(p => p.Phase))
+                Console.WriteLine($"  {phase.Key}: peak RSS {phase.Max(p => p.PeakMiB):F0} MiB over {phase.Count()} step(s), resident at its end {phase.Last().EndMiB:F0} MiB");
     }
 
     private static void PrintProfile(ProfileFigures profile)

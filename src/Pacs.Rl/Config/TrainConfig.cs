@@ -83,6 +83,12 @@ public sealed class ModelSection
 
     [Knob("LoRA: train a low-rank adapter on the frozen model instead of every weight (rank 0: full fine-tuning).")]
     public LoraSection Lora { get; set; } = new();
+
+    [Knob("Activation recomputation in the update: of every decoder layer but the last only the input is kept, and the layer's forward runs again in the backward (about a third more update time, for one layer's activations instead of all of them). Gradients are identical to the bit.")]
+    public bool GradientCheckpointing { get; set; } = false;
+
+    [Knob("Response positions whose vocabulary-wide logits are held at once in the log-prob and update passes (the output layer and log-softmax fused, in chunks; the backward computes a chunk's logits again). 0: the whole [rows x tokens, vocab] logits of a micro-batch at once (8 x 384 positions of a 151936-token vocabulary are 1.9 GB). Log-probs and entropy do not depend on it; a trained output layer's gradient only by float rounding.")]
+    public int LogitsChunkRows { get; set; } = Pacs.Engine.TrainingSettings.DefaultLogitsChunkRows;
 }
 
 /// <summary>
@@ -150,6 +156,9 @@ public sealed class RolloutSection
 
     [Knob("PODS down-sampling: train on this many of each group's group_size rollouts, those with maximal reward variance (0 = all).")]
     public int PodsKeep { get; set; } = 0;
+
+    [Knob("Most responses asked of the rollout engine at once (0: the whole batch, batch_prompts x group_size; validation likewise). The local engine's KV cache holds that many sequences (Qwen2.5-1.5B: 22 MB per sequence of 384 tokens); each response depends only on its own prompt and seed, so the rollouts are the same whatever it is.")]
+    public int MaxBatchRows { get; set; } = 0;
 
     [Knob("Where responses are sampled: local (in process, from the weights being trained), vllm, sglang or pacs (inference servers at rollout.servers; the policy is written to rollout.sync_dir and loaded by every server after each optimizer step), or openai (any OpenAI-compatible completions server: it cannot load new weights, so only a run that never updates, trainer.steps=0, may use it). See README \"Scaling out\".")]
     public string Engine { get; set; } = "local";

@@ -66,6 +66,8 @@ public static class TrainConfigValidator
         if (!(c.Rollout.Temperature > 0)) throw new ArgumentException($"rollout.temperature must be > 0, got {c.Rollout.Temperature}");
         if (!(c.Rollout.TopP > 0 && c.Rollout.TopP <= 1)) throw new ArgumentException($"rollout.top_p must be in (0, 1], got {c.Rollout.TopP}");
         Positive(c.Rollout.MaxResponseTokens, "rollout.max_response_tokens");
+        if (c.Rollout.MaxBatchRows < 0) throw new ArgumentException($"rollout.max_batch_rows must be >= 0 (0: the whole batch at once), got {c.Rollout.MaxBatchRows}");
+        if (c.Model.LogitsChunkRows < 0) throw new ArgumentException($"model.logits_chunk_rows must be >= 0 (0: all logits of a pass at once), got {c.Model.LogitsChunkRows}");
         RolloutEngineRules.Validate(c);
         if (!(c.Algorithm.RolloutCorrectionThreshold > 0)) throw new ArgumentException($"algorithm.rollout_correction_threshold must be > 0, got {c.Algorithm.RolloutCorrectionThreshold}");
         if (c.Algorithm.RolloutCorrection != RolloutCorrectionMode.None && !c.Trainer.RecomputeLogprobs)

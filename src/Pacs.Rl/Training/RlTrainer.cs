@@ -83,7 +83,7 @@ public sealed class RlTrainer
             throw new InvalidDataException($"{_startModelDir}: tokenizer has {_tokenizer.VocabSize} ids but config.json vocab_size is {info.VocabSize}");
 
         var settings = new TrainingSettings(new OptimizerSettings(config.Optim.Beta1, config.Optim.Beta2, config.Optim.Eps, config.Optim.WeightDecay),
-            Dtype: config.Model.Dtype, Lora: config.Model.Lora.ToSettings(config.Trainer.Seed));
+            config.Model.GradientCheckpointing, config.Model.Dtype, config.Model.Lora.ToSettings(config.Trainer.Seed), config.Model.LogitsChunkRows);
         _policy = backend.LoadPolicy(_startModelDir, settings);
         // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the
         // first update; a LoRA policy scores it from its own base with the adapter off (no second copy).
@@ -346,7 +346,7 @@ public sealed class RlTrainer
             }
         }
         _dataPosition += prompts;
-        var results = _rollout.Generate(requests).ToArray();
+        var results = RolloutBatches.Generate(_rollout, requests, cfg.Rollout.MaxBatchRows);
         rolloutSeconds = watch.Elapsed.TotalSeconds;
         watch.Restart();
         var rewards = new float[results.Length];
@@ -538,7 +538,7 @@ public sealed class RlTrainer
             Samples = cfg.Task.EvalSamples,
             Problems = cfg.Task.EvalProblems,
             Seed = Rng.Hash(cfg.Trainer.Seed, EvalSeedTag),
-            BatchSize = cfg.Task.EvalProblems * cfg.Task.EvalSamples,
+            BatchSize = cfg.Rollout.MaxBatchRows > 0 ? cfg.Rollout.MaxBatchRows : cfg.Task.EvalProblems * cfg.Task.EvalSamples,
         };
         var report = Evaluator.Run(_task, new RolloutSampler(_rollout, _tokenizer, SamplingFor(cfg), _prompts), options);
         int samples = options.Samples;

@@ -79,6 +79,19 @@ public static partial class Ops
         return result;
     }
 
+    /// <summary>
+    /// Runs f(inputs) in a nested <see cref="TensorScope"/> that keeps only its output, when autograd is off: the
+    /// intermediates of a block of a no-grad pass (a decoder layer while scoring rollouts) go back to the pool as soon
+    /// as the block is done, and the next block reuses them, instead of staying rented until the pass ends. With
+    /// autograd on (a backward needs them) or outside a scope it is f(inputs). The output is the same either way.
+    /// </summary>
+    public static Tensor InferenceBlock(Func<Tensor[], Tensor> f, params Tensor[] inputs)
+    {
+        if (Autograd.IsEnabled || TensorScope.Current is null) return f(inputs);
+        using var scope = TensorScope.Begin();
+        return scope.Keep(f(inputs));
+    }
+
     /// <summary>Leaves sharing the inputs' buffers, owned by <paramref name="scope"/>: a block run on them has a graph
     /// that stops there, so its backward does not run on into the enclosing graph.</summary>
     private static Tensor[] LeavesOf(Tensor[] inputs, TensorScope? scope) =>

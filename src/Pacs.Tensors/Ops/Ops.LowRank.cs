@@ -7,15 +7,18 @@ public static partial class Ops
     /// <summary>
     /// y + scale * t @ b^T: the low-rank update of a LoRA projection, added without a temporary [rows, out] product.
     /// y [..., out], t [..., r], b [out, r]. With b all zeros the result equals y exactly (y + 0).
+    /// <paramref name="inPlace"/>: the sum is written into y's buffer, which the result then shares (no second
+    /// [rows, out] activation); only for a y that nothing reads afterwards, such as the fresh output of the base
+    /// projection (its backward needs neither y's nor the result's values). The numbers are the same either way.
     /// </summary>
-    public static Tensor AddLowRank(Tensor y, Tensor t, Tensor b, float scale)
+    public static Tensor AddLowRank(Tensor y, Tensor t, Tensor b, float scale, bool inPlace = false)
     {
         if (b.Rank != 2 || t.Rank < 1 || t.Shape[^1] != b.Shape[1] || y.Shape[^1] != b.Shape[0]
             || y.Numel / Math.Max(1, y.Shape[^1]) != t.Numel / Math.Max(1, t.Shape[^1]))
             throw ShapeError("AddLowRank", "y [..., out] and t [..., r] need b [out, r]", t, b);
         int outF = b.Shape[0], rank = b.Shape[1], rows = outF == 0 ? 0 : y.Numel / outF;
-        float[] td = t.Data, bd = b.Data, result = TensorScope.Allocate(y.Numel, clear: false);
-        y.Data.CopyTo(result, 0);
+        float[] td = t.Data, bd = b.Data, result = inPlace ? y.Data : TensorScope.Allocate(y.Numel, clear: false);
+        if (!inPlace) y.Data.CopyTo(result, 0);
         Gemm.Sgemm(false, true, rows, outF, rank, scale, td, rank, bd, rank, 1f, result, outF);
         var output = new Tensor(result, (int[])y.Shape.Clone());
         if (Autograd.Needs(y, t, b))

@@ -1,0 +1,90 @@
+using Pacs.Rl.Training;
+
+namespace Pacs.Rl.Tests.Training;
+
+/// <summary>
+/// The memory knobs of a run (rollout.max_batch_rows, model.gradient_checkpointing, model.logits_chunk_rows) change no
+/// result of a LoRA run: every deterministic metric, validation included, and the trained adapter are the same to the
+/// bit as with all three off.
+/// </summary>
+public sealed class MemoryKnobRunTests : IDisposable
+{
+    private readonly TinyRun _run = new(initializerRange: 0.2);
+
+    public void Dispose() => _run.Dispose();
+
+    private static List<Dictionary<string, double>> Deterministic(string runDir) =>
+        MetricsLog.Read(Path.Combine(runDir, MetricsLog.FileName))
+            .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
+            .ToList();
+
+    private (List<Dictionary<string, double>> Metrics, float[][] Adapter) Train(string name, string algorithm, params string[] knobs)
+    {
+        string dir = _run.RunDir(name);
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, ["model.lora.rank=4", "optim.lr=0.02", .. knobs]), dir);
+        Assert.Equal(StopReason.Completed, trainer.Run().Reason);
+        var adapter = ((ManagedModel)trainer.Policy).Adapter!.Parameters.Select(p => (float[])p.Value.Data.Clone()).ToArray();
+        return (Deterministic(dir), adapter);
+    }
+
+    [Theory]
+    [InlineData("pacs")]
+    [InlineData("grpo")]
+    public void Memory_knobs_change_no_metric_of_a_lora_run(string algorithm)
+    {
+        var plain = Train(algorithm + "-plain", algorithm, "rollout.max_batch_rows=0", "model.gradient_checkpointing=false", "model.logits_chunk_rows=0");
+        // 16 rollouts in batches of 5 (the last one short), validation's 8 in batches of 2 problems x 2 samples.
+        var bounded = Train(algorithm + "-bounded", algorithm, "rollout.max_batch_rows=5", "model.gradient_checkpointing=true", "model.logits_chunk_rows=3");
+        Assert.Equal(plain.Metrics.Count, bounded.Metrics.Count);
+        Assert.Contains("val/pass@1", plain.Metrics[2].Keys);
+        for (int i = 0; i < plain.Metrics.Count; i++)
+        {
+            Assert.Equal(plain.Metrics[i].Keys.Order(), bounded.Metrics[i].Keys.Order());
+            foreach (var (k, v) in plain.Metrics[i])
+                Assert.True(v.Equals(bounded.Metrics[i][k]), $"step {plain.Metrics[i]["step"]}: {k} = {v:R} plain vs {bounded.Metrics[i][k]:R} with the knobs");
+        }
+        Assert.Equal(plain.Adapter, bounded.Adapter);
+    }
+
+    [Fact]
+    public void Rollouts_in_batches_come_back_in_request_order_one_call_per_batch()
+    {
+        var engine = new CountingRollout();
+        var sampling = SamplingParams.Of(1f, 4, []);
+        var requests = Enumerable.Range(0, 12).Select(i => new RolloutRequest([i], (ulong)i, sampling)).ToList();
+        var results = RolloutBatches.Generate(engine, requests, maxRows: 5);
+        Assert.Equal([5, 5, 2], engine.Calls);
+        Assert.Equal(Enumerable.Range(0, 12), results.Select(r => r.ResponseIds[0]));
+        Assert.Equal(12, RolloutBatches.Generate(engine, requests, maxRows: 0).Length);
+        Assert.Equal(12, engine.Calls[^1]);
+    }
+
+    [Fact]
+    public void Negative_memory_knobs_are_refused_naming_the_key()
+    {
+        Assert.Contains("rollout.max_batch_rows must be >= 0", Assert.Throws<ArgumentException>(() =>
+            RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "rollout.max_batch_rows=-1"), _run.RunDir("bad-rows"))).Message);
+        Assert.Contains("model.logits_chunk_rows must be >= 0", Assert.Throws<ArgumentException>(() =>
+            RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "model.logits_chunk_rows=-2"), _run.RunDir("bad-chunk"))).Message);
+    }
+
+    /// <summary>Answers each request with its prompt's first id, and records how many requests each call had.</summary>
+    private sealed class CountingRollout : IRolloutEngine
+    {
+        public List<int> Calls { get; } = [];
+
+        public RolloutTraits Traits { get; } = new(LogProbsMatchTrainer: false, Reproducible: true);
+
+        public long WeightVersion => 0;
+
+        public IReadOnlyList<RolloutResult> Generate(IReadOnlyList<RolloutRequest> requests, CancellationToken cancel = default)
+        {
+            Calls.Add(requests.Count);
+            return [.. requests.Select(r => new RolloutResult([r.PromptIds[0]], [0f], FinishReason.Length, 0))];
+        }
+
+        public void SyncWeights(ITrainableModel policy, long version)
+        {
+        }
+    }
+}
