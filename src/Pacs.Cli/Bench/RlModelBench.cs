@@ -106,7 +106,8 @@ public static class RlModelBench
             };
             var outcome = trainer.Run();
             if (outcome.Reason != StopReason.Completed) throw new InvalidOperationException($"rl bench: {outcome.Message}");
-            double peakMiB = BenchRunner.PeakResidentSetBytes() / (1024.0 * 1024.0);
+            // Each phase resets the high-water mark, so the run's peak is the largest of the phases' and what came after the last.
+            double peakMiB = Math.Max(BenchRunner.PeakResidentSetBytes() / (1024.0 * 1024.0), phases.Peaks.Select(p => p.PeakMiB).DefaultIfEmpty(0).Max());
 
             var timed = steps.Skip(sizes.WarmupSteps).ToList();
             long generated = (long)sizes.Rows * sizes.ResponseTokens, packed = (long)sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens);
