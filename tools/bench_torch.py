@@ -132,20 +132,24 @@ class Decoder(nn.Module):
         return self.norm(x) @ self.embed.weight.t(), new_caches
 
 
+def decode(model, logits, caches, pos, new_tokens, generator):
+    # samples new_tokens at temperature 1 from the prefill's last logits on, feeding each token back through the cache
+    out = []
+    nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
+    out.append(nxt)
+    for _ in range(new_tokens - 1):
+        logits, caches = model(nxt, start=pos, caches=caches)
+        pos += 1
+        nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
+        out.append(nxt)
+    return torch.cat(out, dim=1)
+
+
 def generate(model, prompts, new_tokens, generator):
     # prompts [B, P]; temperature-1 sampling with a KV cache; returns [B, new_tokens]
     with torch.no_grad():
         logits, caches = model(prompts)
-        pos = prompts.shape[1]
-        out = []
-        nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
-        out.append(nxt)
-        for _ in range(new_tokens - 1):
-            logits, caches = model(nxt, start=pos, caches=caches)
-            pos += 1
-            nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
-            out.append(nxt)
-        return torch.cat(out, dim=1)
+        return decode(model, logits, caches, prompts.shape[1], new_tokens, generator)
 
 
 def measured(runs, unit):
@@ -268,16 +272,7 @@ def generate_fixed(model, prompts, new_tokens, generator, group=1):
             caches = [tuple(t.repeat_interleave(group, 0) for t in cache) for cache in caches]
         else:
             logits, caches = model(prompts, last_only=True)
-        pos = prompts.shape[1]
-        out = []
-        nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
-        out.append(nxt)
-        for _ in range(new_tokens - 1):
-            logits, caches = model(nxt, start=pos, caches=caches)
-            pos += 1
-            nxt = torch.multinomial(logits[:, -1].softmax(-1), 1, generator=generator)
-            out.append(nxt)
-        return torch.cat(out, dim=1)
+        return decode(model, logits, caches, prompts.shape[1], new_tokens, generator)
 
 
 def response_log_probs(model, rows, prompt_tokens, response_logits=False):
