@@ -186,11 +186,14 @@ public sealed unsafe partial class Generator
         return results;
     }
 
-    /// <summary>For each sequence, the first one with the same prompt and cache stride (itself when none is earlier).</summary>
+    /// <summary>
+    /// For each sequence, the first one with the same prompt (itself when none is earlier). Equal prompts in one call
+    /// have equal capacities, hence equal cache strides, so one's K/V block can be copied onto the other's.
+    /// </summary>
     private static int[] FirstWithSamePrompt(Sequence[] seqs)
     {
         var firstOf = new int[seqs.Length];
-        var seen = new Dictionary<(int Length, int Stride, int Hash), List<int>>();
+        var byHash = new Dictionary<int, List<int>>();
         for (int s = 0; s < seqs.Length; s++)
         {
             firstOf[s] = s;
@@ -198,11 +201,10 @@ public sealed unsafe partial class Generator
             if (prompt.Length < 2) continue; // nothing to share: the last position runs anyway
             var hash = new HashCode();
             hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(prompt.AsSpan()));
-            var key = (prompt.Length, seqs[s].Stride, hash.ToHashCode());
-            if (!seen.TryGetValue(key, out var candidates)) seen[key] = candidates = [];
-            int match = candidates.FindIndex(c => seqs[c].Prompt.AsSpan().SequenceEqual(prompt));
-            if (match >= 0) firstOf[s] = candidates[match];
-            else candidates.Add(s);
+            if (!byHash.TryGetValue(hash.ToHashCode(), out var firsts)) byHash[hash.ToHashCode()] = firsts = [];
+            int match = firsts.FindIndex(f => seqs[f].Prompt.AsSpan().SequenceEqual(prompt));
+            if (match >= 0) firstOf[s] = firsts[match];
+            else firsts.Add(s);
         }
         return firstOf;
     }
