@@ -66,13 +66,7 @@ public static class Gemm
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<ushort> b, int ldb, float beta, Span<float> c, int ldc)
     {
         long start = Profiling ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
-        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0)
-        {
-            ScaleC(m, n, beta, c, ldc);
-            return;
-        }
+        if (DoneWithoutKernel(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, beta, c, ldc)) return;
         fixed (float* pa = a)
         fixed (ushort* pb = b)
         fixed (float* pc = c)
@@ -95,22 +89,27 @@ public static class Gemm
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
         Run(&BlasNative.Sgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
-    /// <summary>Checks the arguments, handles the empty and k = 0 / alpha = 0 cases, then calls a pointer kernel.</summary>
+    /// <summary>Calls a pointer kernel unless <see cref="DoneWithoutKernel"/> has nothing left for it.</summary>
     private static unsafe void Run(delegate*<bool, bool, int, int, int, float, float*, int, float*, int, float, float*, int, void> kernel,
         bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
-        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0)
-        {
-            ScaleC(m, n, beta, c, ldc);
-            return;
-        }
+        if (DoneWithoutKernel(transA, transB, m, n, k, alpha, a.Length, lda, b.Length, ldb, beta, c, ldc)) return;
         fixed (float* pa = a)
         fixed (float* pb = b)
         fixed (float* pc = c)
             kernel(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    }
+
+    /// <summary>Checks the arguments and handles an empty C and the k = 0 / alpha = 0 cases (C = beta C); true when nothing is left to multiply.</summary>
+    private static bool DoneWithoutKernel(bool transA, bool transB, int m, int n, int k, float alpha, int aLength, int lda, int bLength, int ldb,
+        float beta, Span<float> c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, aLength, lda, bLength, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return true;
+        if (k != 0 && alpha != 0) return false;
+        ScaleC(m, n, beta, c, ldc);
+        return true;
     }
 
     /// <summary>The naive triple loop (one float accumulator, k ascending): the oracle for tests.</summary>
