@@ -36,8 +36,10 @@ public static class DtypeBench
         foreach (int batch in batches)
         {
             var requests = BenchRunner.RandomRequests(config, batch, promptTokens, seed: 11);
-            var warmUp = BenchRunner.RandomRequests(config, 1, 4, seed: 12);
-            foreach (var g in generators) g.Generate(warmUp, new SamplingOptions(MaxNewTokens: 2, StopTokenIds: []));
+            // A warm-up as long as a timed run: the kernels' first calls run unoptimised code until the JIT's
+            // tiering recompiles them, which a two-token warm-up does not wait for.
+            var warmUp = BenchRunner.RandomRequests(config, batch, promptTokens, seed: 12);
+            foreach (var g in generators) g.Generate(warmUp, new SamplingOptions(MaxNewTokens: 1 + decodeTokens, StopTokenIds: []));
             var rates = new[] { new List<double>(), new List<double>() };
             var cpuRates = new[] { new List<double>(), new List<double>() };
             for (int r = 0; r < repeats; r++)
