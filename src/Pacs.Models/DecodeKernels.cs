@@ -169,6 +169,11 @@ internal static unsafe class DecodeKernels
     private static void Tile<T>(float* x, int rows, int k, T* w, int cols, float* t, int ldt) where T : unmanaged
     {
         int j = 0;
+        // bfloat16 rows one x row at a time read eight weight rows a block: half the x loads per weight of four, and
+        // more weight streams in flight (docs/benchmarks.md, issue 13).
+        if (typeof(T) == typeof(ushort) && rows < 4 && Avx512BW.IsSupported)
+            for (; j + 8 <= cols; j += 8)
+                for (int r = 0; r < rows; r++) Dot1x8((ushort*)w + (long)j * k, x + (long)r * k, k, t + r * ldt + j);
         for (; j + 4 <= cols; j += 4)
         {
             T* wj = w + (long)j * k;
@@ -309,13 +314,13 @@ internal static unsafe class DecodeKernels
             var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             // bfloat16: 32 weights a step (one 64-byte load widened by BFloat16.Load512x2), each accumulator taking
             // elements i then i + 16: the order of two 16-element steps, so the results stay those of float32. Each
-            // step also asks for the same line of the next four rows (the next call's, rows being consecutive): with
-            // the hardware prefetchers alone these kernels read weights at about half float32's bytes per second
+            // step also asks for a line ahead in each row (PrefetchAhead: while four rows fit in L1, the same line of
+            // the next four, the next call's, rows being consecutive): with the hardware prefetchers alone these kernels read weights at about half float32's bytes per second
             // (docs/benchmarks.md, issue 13). Dot4x4 keeps Load512: with four x rows it is not memory-bound, and
             // the 32-step loop ran slower there.
             for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
             {
-                long ahead = 4L * k + i;
+                long ahead = PrefetchAhead(k, 4, i);
                 Sse.Prefetch0(w + ahead); Sse.Prefetch0(w1 + ahead); Sse.Prefetch0(w2 + ahead); Sse.Prefetch0(w3 + ahead);
                 var xv = Vector512.Load(x + i);
                 var xh = Vector512.Load(x + i + 16);
@@ -356,6 +361,61 @@ internal static unsafe class DecodeKernels
             s0 = s1 = s2 = s3 = 0;
         }
         Finish(x, w, k, i, result, s0, s1, s2, s3);
+    }
+
+    /// <summary>
+    /// Where the bfloat16 dot products of a block of rows (weights from element i on) ask for their next line: the
+    /// same line of the next block of rows while a block fits in the L1 cache (each row's line is then used soon),
+    /// else a fixed distance ahead in the same rows, as lines of the next block would be evicted before their turn.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long PrefetchAhead(int k, int rows, int i) => (long)rows * k * sizeof(ushort) <= L1Bytes ? (long)rows * k + i : i + PrefetchDistance;
+
+    /// <summary>L1 data cache of the cores the kernels were tuned on (Zen 4: 32 KiB).</summary>
+    private const int L1Bytes = 32 << 10;
+
+    /// <summary>Elements ahead in the same rows (1 KiB of bfloat16) when a block of rows outgrows L1.</summary>
+    private const int PrefetchDistance = 512;
+
+    /// <summary>
+    /// out[c] = x . w[c*k .. c*k+k) for eight consecutive bfloat16 rows of w, each reduced exactly like
+    /// <see cref="Dot1x4"/> (so like <see cref="Dot"/>): 32 weights a step, then 16, then the scalar tail. Each step
+    /// asks for one line ahead in each row (<see cref="PrefetchAhead"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot1x8(ushort* w, float* x, int k, float* result)
+    {
+        ushort* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k, w4 = w + 4 * k, w5 = w + 5 * k, w6 = w + 6 * k, w7 = w + 7 * k;
+        var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
+        int i = 0;
+        for (; i <= k - 32; i += 32)
+        {
+            long ahead = PrefetchAhead(k, 8, i);
+            Sse.Prefetch0(w + ahead); Sse.Prefetch0(w1 + ahead); Sse.Prefetch0(w2 + ahead); Sse.Prefetch0(w3 + ahead);
+            Sse.Prefetch0(w4 + ahead); Sse.Prefetch0(w5 + ahead); Sse.Prefetch0(w6 + ahead); Sse.Prefetch0(w7 + ahead);
+            var xv = Vector512.Load(x + i);
+            var xh = Vector512.Load(x + i + 16);
+            a0 = Step(w + i, xv, xh, a0); a1 = Step(w1 + i, xv, xh, a1); a2 = Step(w2 + i, xv, xh, a2); a3 = Step(w3 + i, xv, xh, a3);
+            a4 = Step(w4 + i, xv, xh, a4); a5 = Step(w5 + i, xv, xh, a5); a6 = Step(w6 + i, xv, xh, a6); a7 = Step(w7 + i, xv, xh, a7);
+        }
+        for (; i <= k - 16; i += 16)
+        {
+            var xv = Vector512.Load(x + i);
+            a0 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w + i), a0); a1 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w1 + i), a1);
+            a2 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w2 + i), a2); a3 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w3 + i), a3);
+            a4 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w4 + i), a4); a5 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w5 + i), a5);
+            a6 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w6 + i), a6); a7 = Vector512.FusedMultiplyAdd(xv, BFloat16.Load512(w7 + i), a7);
+        }
+        Finish(x, w, k, i, result, Tree(a0), Tree(a1), Tree(a2), Tree(a3));
+        Finish(x, w4, k, i, result + 4, Tree(a4), Tree(a5), Tree(a6), Tree(a7));
+
+        // Elements i .. i + 15 then i + 16 .. i + 31 into one accumulator: two 16-element steps' order.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<float> Step(ushort* p, Vector512<float> xv, Vector512<float> xh, Vector512<float> acc)
+        {
+            BFloat16.Load512x2(p, out var v, out var vh);
+            return Vector512.FusedMultiplyAdd(xh, vh, Vector512.FusedMultiplyAdd(xv, v, acc));
+        }
     }
 
     /// <summary>x . w with the same reduction order as one lane of <see cref="Dot1x4"/>.</summary>

@@ -9,14 +9,15 @@ namespace Pacs.Models.Tests;
 /// the float32 kernels on the widened weights, to the bit, and against a scalar reference of the kernels' summation
 /// order: 16 lanes of fused multiply-adds (weight i in lane i % 16), a fixed tree over the lanes, then a scalar tail.
 /// Input sizes around multiples of 16 and 32 exercise the 32-step loop, the 16-step loop and the scalar tail; row
-/// counts 1 to 9 the one-row and four-row kernels; output counts that are not multiples of 4 the single dot product.
+/// counts 1 to 9 the one-row, eight-row and four-row kernels; output counts that are not multiples of 4 the single dot
+/// product; an input of more than 2048 the prefetch of long rows.
 /// </summary>
 public class Bf16DecodeKernelTests
 {
     public static TheoryData<int, int> Sizes => new()
     {
         { 1, 5 }, { 15, 9 }, { 16, 4 }, { 17, 7 }, { 31, 13 }, { 32, 16 }, { 33, 19 }, { 47, 3 }, { 48, 21 },
-        { 63, 33 }, { 64, 12 }, { 65, 37 }, { 100, 18 }, { 129, 23 }, { 200, 40 },
+        { 63, 33 }, { 64, 12 }, { 65, 37 }, { 100, 18 }, { 129, 23 }, { 200, 40 }, { 2085, 17 },
     };
 
     private static float[] Gaussians(SplitMix64 rng, int count, double scale = 1) =>
