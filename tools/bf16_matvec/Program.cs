@@ -1,10 +1,18 @@
 // Usage: bf16_matvec [m=4864] [k=896] [layers=24] [passes=5] [threads=1] [variants=all, comma-separated]
-// One decode matrix-vector product y = W x per layer (W [m, k], a fresh matrix per layer, so the weights stream from
-// memory as in a decode step), timed for the repository kernels (pacs-f32, pacs-b16: DecodeKernels.Project) and for
-// copies of widening variants of the four-row dot-product loop: f32 (float32), b16zx (vpmovzxwd + shift per 16, the
-// kernels before issue 13's rework), b16p2w (one vpermt2w per 16), b16unpk (vpermq + unpack), b16eo (even/odd
-// halves of 32-bit lanes, x split once; a summation order of its own, as f32eo), *pf (software prefetch of the next
-// four rows into L1; pf1: into L2). Passes alternate the variants; medians of wall and process CPU time.
+// One decode matrix-vector product y = W x per layer (W [m, k], a fresh matrix per layer, so the weights stream
+// from memory as in a decode step), timed for the repository kernels (pacs-f32, pacs-b16: DecodeKernels.Project)
+// and for copies of widening variants of the four-row dot-product loop: f32 (float32), b16zx (vpmovzxwd + shift per
+// 16, the kernels before issue 13's rework), b16p2w (one vpermt2w per 16), b16unpk (vpermq + unpack), b16eo
+// (even/odd halves of 32-bit lanes, x split once; a summation order of its own, as f32eo), *pf (software prefetch
+// of the next four rows into L1; pf1: into L2), and two ceilings that are not bfloat16 kernels: rawb16 and pacs-raw
+// run the float32 kernels (f32, pacs-f32) over the bfloat16 buffer read as half as many floats, so they read
+// exactly the bytes a bfloat16 kernel reads, at float32's cost per byte (their results are meaningless and not
+// checked); gu-f32, gu-b16 and gu-raw time DecodeKernels.GateUpSwiGlu likewise, on layers 2l and 2l + 1 as one
+// MLP's gate and up. OFFSET=16 starts the weights 16 bytes past a cache line, as a managed array's elements do (it
+// made no difference to the ratios: docs/benchmarks.md). Eight warm-up passes per variant let the JIT's tiering
+// finish most of the time (with two, some kernels stayed unoptimised and their timings were bimodal, 5-20x apart);
+// DOTNET_TieredCompilation=0 removes the doubt, and the figures in docs/benchmarks.md since 2026-12-07 11:00 UTC
+// were taken with it. Passes alternate the variants; medians of wall and process CPU time.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -23,6 +31,9 @@ unsafe
     long per = (long)m * k;
     var w16 = (ushort*)NativeMemory.AlignedAlloc((nuint)(per * layers * 2 + 256), 64);
     var w32 = (float*)NativeMemory.AlignedAlloc((nuint)(per * layers * 4 + 256), 64);
+    // OFFSET (bytes): start the weights that far past a cache line, as a managed array's elements do.
+    int offset = int.Parse(Environment.GetEnvironmentVariable("OFFSET") ?? "0");
+    w16 = (ushort*)((byte*)w16 + offset); w32 = (float*)((byte*)w32 + offset);
     ulong s = 88172645463325252UL;
     for (long i = 0; i < per * layers; i++)
     {
@@ -36,10 +47,10 @@ unsafe
     for (int i = 0; i < k; i++) x[i] = MathF.Sin(i * 0.37f);
     var xs = (float*)NativeMemory.AlignedAlloc((nuint)(k * 4 + 256), 64);
     Variants.SplitEvenOdd(x, k, xs);
-    var ys = new float*[15];
+    var ys = new float*[20];
     for (int v = 0; v < ys.Length; v++) ys[v] = (float*)NativeMemory.AlignedAlloc((nuint)(m * 4 + 256), 64);
 
-    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16", "b16near", "b16auto" };
+    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16", "b16near", "b16auto", "rawb16", "pacs-raw", "gu-f32", "gu-b16", "gu-raw" };
     void Run(int v, int layer, int r0, int r1)
     {
         float* y = ys[v];
@@ -61,13 +72,19 @@ unsafe
             case 12: DecodeKernels.Project(x, 1, k, [new(null, m, null, y, w16: a)], parallel: threads > 1); break;
             case 13: Variants.MatP2w<Variants.Near>(x, a, k, r0, r1, y); break;
             case 14: Variants.MatP2w<Variants.Auto>(x, a, k, r0, r1, y); break;
+            case 15: Variants.MatF32<Variants.No>(x, (float*)a, k / 2, r0, r1, y); break;
+            case 16: DecodeKernels.Project(x, 1, k / 2, [new((float*)a, m, null, y)], parallel: threads > 1); break;
+            // Gate and up of one MLP: layers 2l and 2l + 1 (a pass runs half as many calls, each reading two matrices).
+            case 17: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k, f, f + per, m, y, parallel: threads > 1); break;
+            case 18: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k, a, a + per, m, y, parallel: threads > 1); break;
+            case 19: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k / 2, (float*)a, (float*)(a + per), m, y, parallel: threads > 1); break;
         }
     }
     void Pass(int v)
     {
         for (int l = 0; l < layers; l++)
         {
-            if (threads == 1 || v is 11 or 12) Run(v, l, 0, m);
+            if (threads == 1 || v is 11 or 12 or >= 16) Run(v, l, 0, m);
             else
             {
                 int chunk = ((m + threads - 1) / threads + 3) & ~3;
@@ -76,18 +93,21 @@ unsafe
         }
     }
     var chosen = Enumerable.Range(0, names.Length).Where(v => only == "" || only.Split(',').Contains(names[v])).ToArray();
-    foreach (int v in chosen) { Pass(v); Pass(v); }
+    foreach (int v in chosen) for (int wu = 0; wu < 8; wu++) Pass(v);
     // correctness
     for (int j = 0; j < m; j++)
     {
         float r = Variants.RefDot(x, w32 + (layers - 1) * per + (long)j * k, k);
-        foreach (int v in chosen)
+        foreach (int v in chosen.Where(v => v is < 15))
         {
             bool same = v is 4 or 5 or 7 ? ys[v][j] == ys[chosen.Contains(5) ? 5 : v][j] : ys[v][j] == ys[chosen.Contains(0) ? 0 : v][j];
             if (!same) { Console.WriteLine($"MISMATCH {names[v]} j={j} {ys[v][j]} vs ref {r}"); }
             if (Math.Abs(ys[v][j] - r) > 1e-4f * (1 + Math.Abs(r))) Console.WriteLine($"FAR {names[v]} j={j} {ys[v][j]} vs {r}");
         }
     }
+    if (chosen.Contains(17) && chosen.Contains(18))
+        for (int j = 0; j < m; j++)
+            if (ys[17][j] != ys[18][j]) Console.WriteLine($"MISMATCH gu-b16 j={j} {ys[18][j]} vs gu-f32 {ys[17][j]}");
     var wall = chosen.ToDictionary(v => v, _ => new List<double>());
     var cpu = chosen.ToDictionary(v => v, _ => new List<double>());
     using var proc = Process.GetCurrentProcess();
