@@ -299,6 +299,21 @@ internal sealed class PacsProcess : IDisposable
     private readonly StringBuilder _err = new();
     private readonly Lock _lock = new();
 
+    /// <summary>
+    /// A process started in the background of a non-interactive shell (`nohup .ci/run &amp;`) ignores SIGINT, its
+    /// children inherit that, and the .NET runtime then leaves SIGINT ignored in `pacs` too, so the Ctrl-C case would
+    /// wait out <see cref="Limit"/>. The default action is restored here, once, before the first child starts.
+    /// </summary>
+    static unsafe PacsProcess()
+    {
+        const int sigInt = 2;
+        const nint ignore = 1, defaultAction = 0;
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
+        // struct sigaction starts with the handler on both; the buffer is larger than either struct.
+        byte* current = stackalloc byte[512];
+        if (NativeSigaction(sigInt, null, current) == 0 && *(nint*)current == ignore) NativeSignal(sigInt, defaultAction);
+    }
+
     private PacsProcess(string workDir, Dictionary<string, string>? env, string[] args)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "pacs"))
@@ -381,4 +396,10 @@ internal sealed class PacsProcess : IDisposable
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int NativeKill(int pid, int signal);
+
+    [DllImport("libc", EntryPoint = "signal")]
+    private static extern nint NativeSignal(int signal, nint handler);
+
+    [DllImport("libc", EntryPoint = "sigaction")]
+    private static extern unsafe int NativeSigaction(int signal, byte* action, byte* previous);
 }
