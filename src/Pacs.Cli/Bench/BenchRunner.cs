@@ -9,12 +9,17 @@ namespace Pacs.Cli.Bench;
 /// <summary>A figure measured several times: the median is reported, every run is kept.</summary>
 public sealed record Measured(double Median, double Best, IReadOnlyList<double> Runs, string Unit)
 {
-    /// <summary>Rates (higher is better) from per-run values.</summary>
-    public static Measured Of(IReadOnlyList<double> runs, string unit)
+    /// <summary>Rates (higher is better) from per-run values: <see cref="Best"/> is the largest.</summary>
+    public static Measured Of(IReadOnlyList<double> runs, string unit) => Make(runs, unit, lowerIsBetter: false);
+
+    /// <summary>Times in seconds (lower is better) from per-run values: <see cref="Best"/> is the smallest.</summary>
+    public static Measured OfSeconds(IReadOnlyList<double> runs) => Make(runs, "s", lowerIsBetter: true);
+
+    private static Measured Make(IReadOnlyList<double> runs, string unit, bool lowerIsBetter)
     {
         var sorted = runs.Order().ToArray();
         double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        return new Measured(median, sorted[^1], runs, unit);
+        return new Measured(median, lowerIsBetter ? sorted[0] : sorted[^1], runs, unit);
     }
 }
 
@@ -232,7 +237,7 @@ public static class BenchRunner
         }
         double peakMiB = PeakResidentSetBytes() / (1024.0 * 1024.0);
         return new TrainFigures(batch, seqLen, model.ParameterCount, Measured.Of(seconds.Select(s => n / s).ToArray(), "tokens/s"),
-            Measured.Of(seconds, "s"), peakMiB, peakReset ? "training steps" : "process lifetime", firstLoss, lastLoss, memory,
+            Measured.OfSeconds(seconds), peakMiB, peakReset ? "training steps" : "process lifetime", firstLoss, lastLoss, memory,
             TensorPool.Shared.CachedBytes / (1024.0 * 1024.0), startMiB);
     }
 

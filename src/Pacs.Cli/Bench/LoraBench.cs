@@ -64,7 +64,7 @@ public static class LoraBench
                 run.Seconds.Add(watch.Elapsed.TotalSeconds);
             }
         var figures = runs.Select(r => new LoraModeFigures(r.Mode, r.Trainable.TrainableParameterCount, r.GradientMiB, r.OptimizerMiB,
-            Measured.Of(r.Seconds, "s"), r.PeakMiB)).ToList();
+            Measured.OfSeconds(r.Seconds), r.PeakMiB)).ToList();
         return new LoraFigures(rank, targets, batch, seqLen, model.ParameterCount, weightBytes / 1048576.0, figures);
     }
 

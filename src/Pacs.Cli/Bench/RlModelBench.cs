@@ -112,7 +112,7 @@ public static class RlModelBench
             var timed = steps.Skip(sizes.WarmupSteps).ToList();
             long generated = (long)sizes.Rows * sizes.ResponseTokens, packed = (long)sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens);
             return new RlModelFigures(shapeName, sizes, parameters, steps[0], timed,
-                Measured.Of([.. timed.Select(s => s.Step)], "s"),
+                Measured.OfSeconds([.. timed.Select(s => s.Step)]),
                 Measured.Of([.. timed.Select(s => generated / s.Rollout)], "tokens/s"),
                 Measured.Of([.. timed.Select(s => packed / s.LogProb)], "tokens/s"),
                 Measured.Of([.. timed.Select(s => packed / s.Update)], "tokens/s"),
