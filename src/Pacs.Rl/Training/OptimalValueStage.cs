@@ -23,12 +23,14 @@ public sealed class OptimalValueStage
     private readonly AStarPoOptions _options;
     private readonly string _path;
     private readonly long _seed;
+    private readonly int _maxBatchRows;
     private readonly Dictionary<long, double> _values = [];
 
-    public OptimalValueStage(IRolloutEngine initialPolicy, ITokenizer tokenizer, ITask task, AStarPoOptions options, string runDir, long seed)
+    /// <param name="maxBatchRows">Most samples asked of the engine at once (`rollout.max_batch_rows`; 0: all at once).</param>
+    public OptimalValueStage(IRolloutEngine initialPolicy, ITokenizer tokenizer, ITask task, AStarPoOptions options, string runDir, long seed, int maxBatchRows = 0)
     {
         _initialPolicy = initialPolicy;
-        (_tokenizer, _task, _options, _seed) = (tokenizer, task, options, seed);
+        (_tokenizer, _task, _options, _seed, _maxBatchRows) = (tokenizer, task, options, seed, maxBatchRows);
         _path = Path.Combine(runDir, FileName);
         if (!File.Exists(_path)) return;
         int line = 0;
@@ -58,7 +60,7 @@ public sealed class OptimalValueStage
         {
             int n = _options.ValueSamples;
             var requests = missing.SelectMany(p => Enumerable.Range(0, n).Select(j => new RolloutRequest(promptIds[p], Rng.Hash(_seed, 0xA5, indices[p], j), sampling))).ToList();
-            var results = _initialPolicy.Generate(requests);
+            var results = RolloutBatches.Generate(_initialPolicy, requests, _maxBatchRows);
             using var writer = File.AppendText(_path);
             for (int m = 0; m < missing.Count; m++)
             {

@@ -102,9 +102,10 @@ public sealed class RlTrainer
             throw new ArgumentException($"trainer.recompute_logprobs=false: algorithm {config.Algorithm.Name} needs the rollout policy's exact log-probs, and this rollout engine's are not computed as the trainer's; set it to true");
         // A*-PO: V* of each prompt from the frozen initial model, drawn once and cached in the run.
         if (_algorithm is AStarPoAlgorithm astar)
-            _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir, config.Model.Dtype), _tokenizer, _task, astar.Options, runDir, config.Trainer.Seed);
+            _optimalValues = new OptimalValueStage(backend.LoadRollout(_startModelDir, config.Model.Dtype), _tokenizer, _task, astar.Options, runDir,
+                config.Trainer.Seed, config.Rollout.MaxBatchRows);
         // VinePPO: Monte-Carlo values at reasoning-step boundaries from K extra rollouts of the policy.
-        if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_rollout, _tokenizer, _task, vine.Options, config.Trainer.Seed);
+        if (_algorithm is VinePpoAlgorithm vine) _vineValues = new VineValueStage(_rollout, _tokenizer, _task, vine.Options, config.Trainer.Seed, config.Rollout.MaxBatchRows);
         _builtInLoss = new BuiltInLossUpdate(config, _algorithm, _policy, _critic is not null, m => Message?.Invoke(m));
         _planner = new BatchPlanner(config.Rollout.BatchPrompts, config.Rollout.TrainGroupSize, config.Update.MiniBatches, config.Update.MicroBatchSize);
         _rng = new Rng(Rng.Hash(config.Trainer.Seed, 0x7EA1));

@@ -8,9 +8,10 @@ namespace Pacs.Rl.Training;
 /// VinePPO's value estimation: for every response, the start of each reasoning step (token 0 and the token after each
 /// one holding a newline) is a state; K continuations of the rollout policy from the prompt plus that prefix are
 /// verified, and their mean reward is the state's value. The advantages follow
-/// <see cref="VinePpoAlgorithm.StepAdvantages"/>. Continuations are seeded by (trainer seed, step, row, state, k).
+/// <see cref="VinePpoAlgorithm.StepAdvantages"/>. Continuations are seeded by (trainer seed, step, row, state, k), and asked
+/// of the engine at most <c>maxBatchRows</c> at a time (`rollout.max_batch_rows`; 0: all at once).
 /// </summary>
-public sealed class VineValueStage(IRolloutEngine policy, ITokenizer tokenizer, ITask task, VinePpoOptions options, long seed)
+public sealed class VineValueStage(IRolloutEngine policy, ITokenizer tokenizer, ITask task, VinePpoOptions options, long seed, int maxBatchRows = 0)
 {
     /// <summary>Per-token advantages of every row, and the number of value states estimated.</summary>
     public (float[][] Advantages, int States) Advantages(int step, IReadOnlyList<Problem> problems, int[][] rowPrompts, int[][] responses,
@@ -25,7 +26,7 @@ public sealed class VineValueStage(IRolloutEngine policy, ITokenizer tokenizer, 
                     requests.Add(new RolloutRequest([.. rowPrompts[r], .. responses[r][..starts[r][s]]], Rng.Hash(seed, 0x7135, step, r, s, k), sampling));
         // One batch per prefix length would match the budget exactly; one call with the full budget is simpler, and
         // a continuation past the response limit is cut when it is scored.
-        var results = policy.Generate(requests);
+        var results = RolloutBatches.Generate(policy, requests, maxBatchRows);
         var advantages = new float[responses.Length][];
         int next = 0;
         for (int r = 0; r < responses.Length; r++)

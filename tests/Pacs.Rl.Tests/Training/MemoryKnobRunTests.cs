@@ -1,4 +1,7 @@
+using Pacs.Rewards;
+using Pacs.Rl.Algorithms;
 using Pacs.Rl.Training;
+using Pacs.Text;
 
 namespace Pacs.Rl.Tests.Training;
 
@@ -30,6 +33,8 @@ public sealed class MemoryKnobRunTests : IDisposable
     [Theory]
     [InlineData("pacs")]
     [InlineData("grpo")]
+    [InlineData("vineppo")] // its value rollouts go through rollout.max_batch_rows too
+    [InlineData("astar_po")] // and so do its samples of V*
     public void Memory_knobs_change_no_metric_of_a_lora_run(string algorithm)
     {
         var plain = Train(algorithm + "-plain", algorithm, "rollout.max_batch_rows=0", "model.gradient_checkpointing=false", "model.logits_chunk_rows=0");
@@ -69,6 +74,31 @@ public sealed class MemoryKnobRunTests : IDisposable
     }
 
     /// <summary>Answers each request with its prompt's first id, and records how many requests each call had.</summary>
+    [Fact]
+    public void Value_stages_ask_for_at_most_max_batch_rows_rollouts_at_once()
+    {
+        var tokenizer = new CharTokenizer();
+        var task = new LetterAtTask(0);
+        var sampling = SamplingParams.Of(1f, 4, []);
+        Problem[] problems = [task.Get(Split.Train, 0), task.Get(Split.Train, 1), task.Get(Split.Train, 2)];
+        int[][] prompts = [[5], [6], [7]];
+
+        // A*-PO: 3 new prompts x 3 samples of V* = 9 rollouts, asked 4 at a time.
+        var astarEngine = new CountingRollout();
+        Directory.CreateDirectory(_run.RunDir("astar-rows"));
+        var astar = new OptimalValueStage(astarEngine, tokenizer, task, new AStarPoOptions { ValueSamples = 3 }, _run.RunDir("astar-rows"), seed: 0, maxBatchRows: 4);
+        Assert.Equal(3, astar.ForRows([0, 1, 2], problems, prompts, group: 1, sampling).Length);
+        Assert.Equal([4, 4, 1], astarEngine.Calls);
+
+        // VinePPO: 3 responses with no newline have one state each (token 0), x 2 continuations = 6, asked 4 at a time.
+        var vineEngine = new CountingRollout();
+        var vine = new VineValueStage(vineEngine, tokenizer, task, new VinePpoOptions { McRollouts = 2 }, seed: 0, maxBatchRows: 4);
+        var (advantages, states) = vine.Advantages(step: 1, problems, prompts, [[8, 9], [8], [9, 8]], [1f, 0f, 1f], group: 1, sampling);
+        Assert.Equal(3, states);
+        Assert.Equal(3, advantages.Length);
+        Assert.Equal([4, 2], vineEngine.Calls);
+    }
+
     private sealed class CountingRollout : IRolloutEngine
     {
         public List<int> Calls { get; } = [];
