@@ -315,9 +315,9 @@ internal static unsafe class DecodeKernels
             // bfloat16: 32 weights a step (one 64-byte load widened by BFloat16.Load512x2), each accumulator taking
             // elements i then i + 16: the order of two 16-element steps, so the results stay those of float32. Each
             // step also asks for a line ahead in each row (PrefetchAhead: while four rows fit in L1, the same line of
-            // the next four, the next call's, rows being consecutive): with the hardware prefetchers alone these kernels read weights at about half float32's bytes per second
-            // (docs/benchmarks.md, issue 13). Dot4x4 keeps Load512: with four x rows it is not memory-bound, and
-            // the 32-step loop ran slower there.
+            // the next four, the next call's, rows being consecutive): with the hardware prefetchers alone these
+            // kernels read weights at about half float32's bytes per second (docs/benchmarks.md, issue 13). Dot4x4
+            // keeps Load512: with four x rows it is not memory-bound, and the 32-step loop ran slower there.
             for (; typeof(T) == typeof(ushort) && i <= k - 32; i += 32)
             {
                 long ahead = PrefetchAhead(k, 4, i);
@@ -371,7 +371,10 @@ internal static unsafe class DecodeKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long PrefetchAhead(int k, int rows, int i) => (long)rows * k * sizeof(ushort) <= L1Bytes ? (long)rows * k + i : i + PrefetchDistance;
 
-    /// <summary>L1 data cache of the cores the kernels were tuned on (Zen 4: 32 KiB).</summary>
+    /// <summary>
+    /// An L1 data cache's size: Zen 4's (Zen 5, where the threshold was measured, has 48 KiB; the blocks of the shapes
+    /// measured, 14-24 KiB and 39-143 KiB, fall on the same side of either).
+    /// </summary>
     private const int L1Bytes = 32 << 10;
 
     /// <summary>Elements ahead in the same rows (1 KiB of bfloat16) when a block of rows outgrows L1.</summary>
