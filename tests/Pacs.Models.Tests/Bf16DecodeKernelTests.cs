@@ -9,8 +9,8 @@ namespace Pacs.Models.Tests;
 /// the float32 kernels on the widened weights, to the bit, and against a scalar reference of the kernels' summation
 /// order: 16 lanes of fused multiply-adds (weight i in lane i % 16), a fixed tree over the lanes, then a scalar tail.
 /// Input sizes around multiples of 16 and 32 exercise the 32-step loop, the 16-step loop and the scalar tail; row
-/// counts 1 to 9 the one-row, eight-row and four-row kernels; output counts that are not multiples of 4 the single dot
-/// product; an input of more than 2048 the prefetch of long rows.
+/// counts 1 to 9 the one-row kernels (eight or four weight rows a block) and the four-row kernel; output counts that are
+/// not multiples of 4 the single dot product; an input of more than 2048 the prefetch of long rows.
 /// </summary>
 public class Bf16DecodeKernelTests
 {

@@ -8,8 +8,8 @@ namespace Pacs.Rl.Training;
 /// VinePPO's value estimation: for every response, the start of each reasoning step (token 0 and the token after each
 /// one holding a newline) is a state; K continuations of the rollout policy from the prompt plus that prefix are
 /// verified, and their mean reward is the state's value. The advantages follow
-/// <see cref="VinePpoAlgorithm.StepAdvantages"/>. Continuations are seeded by (trainer seed, step, row, state, k), and asked
-/// of the engine at most <c>maxBatchRows</c> at a time (`rollout.max_batch_rows`; 0: all at once).
+/// <see cref="VinePpoAlgorithm.StepAdvantages"/>. Continuations are seeded by (trainer seed, step, row, state, k), and
+/// asked of the engine at most <c>maxBatchRows</c> at a time (`rollout.max_batch_rows`; 0: all at once).
 /// </summary>
 public sealed class VineValueStage(IRolloutEngine policy, ITokenizer tokenizer, ITask task, VinePpoOptions options, long seed, int maxBatchRows = 0)
 {

@@ -73,7 +73,6 @@ public sealed class MemoryKnobRunTests : IDisposable
             RlTrainer.Start(ManagedBackend.Instance, _run.Config("pacs", "model.logits_chunk_rows=-2"), _run.RunDir("bad-chunk"))).Message);
     }
 
-    /// <summary>Answers each request with its prompt's first id, and records how many requests each call had.</summary>
     [Fact]
     public void Value_stages_ask_for_at_most_max_batch_rows_rollouts_at_once()
     {
@@ -99,6 +98,7 @@ public sealed class MemoryKnobRunTests : IDisposable
         Assert.Equal([4, 2], vineEngine.Calls);
     }
 
+    /// <summary>Answers each request with its prompt's first id, and records how many requests each call had.</summary>
     private sealed class CountingRollout : IRolloutEngine
     {
         public List<int> Calls { get; } = [];
