@@ -8,8 +8,10 @@
 // run the float32 kernels (f32, pacs-f32) over the bfloat16 buffer read as half as many floats, so they read
 // exactly the bytes a bfloat16 kernel reads, at float32's cost per byte (their results are meaningless and not
 // checked); gu-f32, gu-b16 and gu-raw time DecodeKernels.GateUpSwiGlu likewise, on layers 2l and 2l + 1 as one
-// MLP's gate and up. OFFSET=16 starts the weights 16 bytes past a cache line, as a managed array's elements do (it
-// made no difference to the ratios: docs/benchmarks.md). Eight warm-up passes per variant let the JIT's tiering
+// MLP's gate and up; stream-f32 and stream-b16 only add up the same bytes (one contiguous stream per task, split as
+// DecodeKernels splits a projection): how fast the memory system hands them to a loop that does nothing else.
+// OFFSET=16 starts the weights 16 bytes past a cache line, as a managed array's elements do (it made no difference
+// to the ratios: docs/benchmarks.md). Eight warm-up passes per variant let the JIT's tiering
 // finish most of the time (with two, some kernels stayed unoptimised and their timings were bimodal, 5-20x apart);
 // DOTNET_TieredCompilation=0 removes the doubt, and the figures in docs/benchmarks.md since 2026-12-07 11:00 UTC
 // were taken with it. Passes alternate the variants; medians of wall and process CPU time.
@@ -47,10 +49,10 @@ unsafe
     for (int i = 0; i < k; i++) x[i] = MathF.Sin(i * 0.37f);
     var xs = (float*)NativeMemory.AlignedAlloc((nuint)(k * 4 + 256), 64);
     Variants.SplitEvenOdd(x, k, xs);
-    var ys = new float*[20];
+    var ys = new float*[32];
     for (int v = 0; v < ys.Length; v++) ys[v] = (float*)NativeMemory.AlignedAlloc((nuint)(m * 4 + 256), 64);
 
-    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16", "b16near", "b16auto", "rawb16", "pacs-raw", "gu-f32", "gu-b16", "gu-raw" };
+    var names = new[] { "f32", "b16zx", "b16p2w", "b16unpk", "b16eo", "f32eo", "f32pf", "b16eopf", "b16p2wpf", "f32pf1", "b16p2wpf1", "pacs-f32", "pacs-b16", "b16near", "b16auto", "rawb16", "pacs-raw", "gu-f32", "gu-b16", "gu-raw", "stream-f32", "stream-b16" };
     void Run(int v, int layer, int r0, int r1)
     {
         float* y = ys[v];
@@ -78,6 +80,8 @@ unsafe
             case 17: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k, f, f + per, m, y, parallel: threads > 1); break;
             case 18: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k, a, a + per, m, y, parallel: threads > 1); break;
             case 19: if (layer % 2 == 0) DecodeKernels.GateUpSwiGlu(x, 1, k / 2, (float*)a, (float*)(a + per), m, y, parallel: threads > 1); break;
+            case 20: Variants.Stream(f, m, k, y); break;
+            case 21: Variants.Stream((float*)a, m, k / 2, y); break;
         }
     }
     void Pass(int v)
@@ -145,6 +149,19 @@ static unsafe class Variants
     public struct No : IFlag { public static bool On => false; public static bool L2 => false; }
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Pf<TPf>(void* p) where TPf : struct, IFlag { if (TPf.L2) Sse.Prefetch1(p); else Sse.Prefetch0(p); }
+
+    // Reads rows [m, k] of floats as fast as it can (adds only), split as DecodeKernels splits a projection.
+    public static void Stream(float* w, int m, int k, float* y) =>
+        Pacs.Tensors.Kernels.RowParallel.ForRange((m + 15) / 16, (long)16 * k, (b, e) =>
+        {
+            var a0 = Vector512<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
+            float* p = w + (long)b * 16 * k, end = w + Math.Min((long)m, (long)e * 16) * k;
+            for (; p + 64 <= end; p += 64)
+            {
+                a0 += Vector512.Load(p); a1 += Vector512.Load(p + 16); a2 += Vector512.Load(p + 32); a3 += Vector512.Load(p + 48);
+            }
+            y[b * 16] = Vector512.Sum(a0 + a1 + a2 + a3);
+        });
 
     public static float RefDot(float* x, float* w, int k)
     {
