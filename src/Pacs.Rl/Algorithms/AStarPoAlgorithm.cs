@@ -58,6 +58,9 @@ public sealed class AStarPoAlgorithm : IRlAlgorithm
     /// <summary>The log-ratio is taken against the frozen initial model, not the rollout policy.</summary>
     public bool NeedsExactOldLogProbs => false;
 
+    /// <summary>Its loss is against the reference; the old log-probs are only the rows' lengths.</summary>
+    public bool PrepareReadsOldLogProbs => false;
+
     public bool NeedsWholeGroups => false;
 
     public bool NeedsCritic => false;

@@ -69,6 +69,9 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
     /// <summary>The importance ratio pi / pi_old is taken against the rollout policy's log-probs.</summary>
     public bool NeedsExactOldLogProbs => true;
 
+    /// <summary>Advantages from rewards (and values) alone; a KL penalty in the reward reads the old log-probs.</summary>
+    public virtual bool PrepareReadsOldLogProbs => false;
+
     public abstract IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch);
 
     public virtual LossOutput Loss(PolicyBatch miniBatch)

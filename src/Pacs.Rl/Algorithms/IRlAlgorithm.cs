@@ -32,6 +32,14 @@ public interface IRlAlgorithm
     bool NeedsExactOldLogProbs { get; }
 
     /// <summary>
+    /// <see cref="Prepare"/> reads the values of <see cref="PolicyBatch.OldLogProbs"/>, not only their lengths (a KL
+    /// penalty in the reward does). When it does not, an on-policy step may fill them from the update's own forward
+    /// (`trainer.logprobs_from_update`): until then they hold NaN, so a Prepare that reads them anyway gives a
+    /// non-finite loss and a skipped step, never a silent wrong one.
+    /// </summary>
+    bool PrepareReadsOldLogProbs => true;
+
+    /// <summary>
     /// Computes what needs the whole rollout batch before any update (group or batch-whitened advantages, GAE
     /// returns) and stores it in the batch. Returns batch-level metrics (reward mean, fraction of uniform groups, ...).
     /// </summary>

@@ -287,6 +287,9 @@ public sealed class PacsAlgorithm : IRlAlgorithm
     /// <summary>The sum proxy against the rollout policy is log pi - log pi_old: the first update's proxy is 0 only with the trainer's own log-probs.</summary>
     public bool NeedsExactOldLogProbs => Options.Proxy == PacsProxy.Sum && Options.Reference == PacsReference.Rollout;
 
+    /// <summary>The proxy reads them in the loss only.</summary>
+    public bool PrepareReadsOldLogProbs => false;
+
     public IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         if (Options.Psi != PacsPsi.None && batch.GroupSize < 2)

@@ -49,6 +49,9 @@ public sealed class PpoAlgorithm(PpoOptions options) : ClippedPolicyAlgorithm("p
 
     public override bool NeedsReference => base.NeedsReference || Options.KlInRewardCoef > 0;
 
+    /// <summary>The in-reward KL penalty is taken at the old log-probs.</summary>
+    public override bool PrepareReadsOldLogProbs => Options.KlInRewardCoef != 0;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var oldValues = batch.Require(batch.OldValues, "old_values", Name);

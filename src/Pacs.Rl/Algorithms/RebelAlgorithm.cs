@@ -56,6 +56,9 @@ public sealed class RebelAlgorithm : IRlAlgorithm
     /// <summary>The regressed quantity is log pi - log pi_old of the rollout policy.</summary>
     public bool NeedsExactOldLogProbs => true;
 
+    /// <summary>The log-ratios are taken in the loss only.</summary>
+    public bool PrepareReadsOldLogProbs => false;
+
     public IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         CheckPairs(batch);

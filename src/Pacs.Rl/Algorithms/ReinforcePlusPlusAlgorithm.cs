@@ -32,6 +32,9 @@ public sealed class ReinforcePlusPlusAlgorithm(ReinforcePlusPlusOptions options)
 
     public override bool NeedsReference => base.NeedsReference || Options.KlInRewardCoef > 0;
 
+    /// <summary>The in-reward KL penalty is taken at the old log-probs.</summary>
+    public override bool PrepareReadsOldLogProbs => Options.KlInRewardCoef != 0;
+
     /// <summary>The built-in `ppo` loss when dual_clip_c and kl_loss_coef are 0 (the in-reward KL acts before the loss).</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
 

@@ -265,6 +265,9 @@ public sealed class TrainerSection
     [Knob("Recompute the rollout policy's log-probs with a training-mode forward (as verl) instead of using the sampler's.")]
     public bool RecomputeLogprobs { get; set; } = true;
 
+    [Knob("When recomputing them on an on-policy step (update.epochs=1, update.mini_batches=1, rollouts of the current weights, no algorithm.rollout_correction), take them from the update's own forward, as TRL's GRPOTrainer does: the same values, one forward pass fewer.")]
+    public bool LogprobsFromUpdate { get; set; } = true;
+
     [Knob("Compute the initial model's log-probs every step for the KL-to-reference metric even when no loss needs them.")]
     public bool TrackRefKl { get; set; } = true;
 }

@@ -32,6 +32,9 @@ internal sealed class BuiltInLossUpdate
         _model = _off is null ? model : null;
     }
 
+    /// <summary>Micro-batches may go to the server as a built-in loss, which carries the old log-probs: they are needed before any forward.</summary>
+    public bool MaySend => _model is not null;
+
     /// <summary>
     /// Sends <paramref name="micro"/>'s loss as a built-in loss when it is exact and returns the loss output (its
     /// gradient is on the server; entropy, when reported, goes into <paramref name="entropy"/> by row); null: take

@@ -51,6 +51,7 @@ public sealed class RlTrainer
     private readonly Split _promptSplit;
     private readonly string _dataReport;
     private bool _dataReported;
+    private bool _logProbsFromUpdateReported;
     private readonly OptimalValueStage? _optimalValues;
     private readonly VineValueStage? _vineValues;
     private readonly BuiltInLossUpdate _builtInLoss;
@@ -271,12 +272,20 @@ public sealed class RlTrainer
         bool[]? masked = cfg.Reward.MaskTruncated ? [.. results.Select(r => r.Clipped)] : null;
         if (masked is not null) metrics["response/masked_fraction"] = masked.Count(m => m) / (double)rows;
 
-        // 3. Log-probs of the rollout policy, the initial model and the critic's values, over rows packed once.
+        // 3. Log-probs of the rollout policy, the initial model and the critic's values, over rows packed once. An
+        // on-policy step leaves the rollout policy's to the update's forward, which fills them before its loss.
         var watch = Stopwatch.StartNew();
-        var scores = ScoreRollouts(rowPrompts, responses, temperature);
+        bool fromUpdate = LogProbsFromUpdate(results);
+        if (fromUpdate && !_logProbsFromUpdateReported)
+        {
+            _logProbsFromUpdateReported = true;
+            Message?.Invoke("log-probs: on-policy steps take the rollout policy's from the update's forward, one pass fewer (trainer.logprobs_from_update)");
+        }
+        var scores = ScoreRollouts(rowPrompts, responses, temperature, recompute: cfg.Trainer.RecomputeLogprobs && !fromUpdate);
         // The policy's entropy is taken from the update's first forward pass (as verl), so turning
         // recompute_logprobs off saves a whole forward pass.
-        float[][] oldLogProbs = scores.OldLogProbs ?? results.Select(r => r.LogProbs).ToArray();
+        float[][] oldLogProbs = fromUpdate ? [.. responses.Select(r => Enumerable.Repeat(float.NaN, r.Length).ToArray())]
+            : scores.OldLogProbs ?? results.Select(r => r.LogProbs).ToArray();
         double logProbTime = watch.Elapsed.TotalSeconds;
         var correction = RolloutMismatch(metrics, results, scores.OldLogProbs);
 
@@ -292,8 +301,9 @@ public sealed class RlTrainer
         // 4. Update.
         watch.Restart();
         var entropy = new float[]?[rows];
-        var update = Update(batch, rowPrompts, responses, step, entropy, masked, correction);
+        var update = Update(batch, rowPrompts, responses, step, entropy, masked, correction, fromUpdate ? oldLogProbs : null);
         double updateTime = watch.Elapsed.TotalSeconds;
+        if (fromUpdate) AddMismatchMetrics(metrics, results, oldLogProbs);
         foreach (var (k, v) in update.Metrics) metrics[k] = v;
 
         // 5. Metrics of the batch.
@@ -386,18 +396,40 @@ public sealed class RlTrainer
         metrics["rollout/staleness_max"] = results.Max(r => _policy.StepCount - r.WeightVersion);
         if (recomputed is null) return null;
         var algorithm = _config.Algorithm;
+        AddMismatchMetrics(metrics, results, recomputed);
+        return RolloutCorrection.Weights(algorithm.RolloutCorrection, algorithm.RolloutCorrectionThreshold, recomputed, [.. results.Select(r => r.LogProbs)]);
+    }
+
+    /// <summary>rollout_corr/*: how far the sampler's log-probs are from the trainer's <paramref name="recomputed"/> ones.</summary>
+    private void AddMismatchMetrics(Dictionary<string, double> metrics, IReadOnlyList<RolloutResult> results, float[][] recomputed)
+    {
+        var algorithm = _config.Algorithm;
         float[][] sampled = [.. results.Select(r => r.LogProbs)];
         foreach (var (k, v) in RolloutCorrection.Metrics(recomputed, sampled, algorithm.RolloutCorrection, algorithm.RolloutCorrectionThreshold)) metrics[k] = v;
-        return RolloutCorrection.Weights(algorithm.RolloutCorrection, algorithm.RolloutCorrectionThreshold, recomputed, sampled);
+    }
+
+    /// <summary>
+    /// Whether this step's rollout-policy log-probs come from the update's forward (`trainer.logprobs_from_update`, as
+    /// TRL's GRPOTrainer when it has one iteration per generation): only when that forward runs on the very weights that
+    /// sampled every rollout, before any optimizer step, and nothing needs the log-probs before it (Prepare, rollout
+    /// correction weights, a built-in loss sent to the server).
+    /// </summary>
+    private bool LogProbsFromUpdate(IReadOnlyList<RolloutResult> results)
+    {
+        var cfg = _config;
+        return cfg.Trainer.RecomputeLogprobs && cfg.Trainer.LogprobsFromUpdate
+            && cfg.Update.Epochs == 1 && cfg.Update.MiniBatches == 1
+            && cfg.Algorithm.RolloutCorrection == RolloutCorrectionMode.None
+            && !_algorithm.PrepareReadsOldLogProbs && !_builtInLoss.MaySend
+            && results.All(r => r.WeightVersion == _policy.StepCount);
     }
 
     /// <summary>What the no-grad passes of a step computed: null where the step does not need it.</summary>
     private sealed record RolloutScores(float[][]? OldLogProbs, float[][]? RefLogProbs, float[][]? OldValues);
 
     /// <summary>The rollout policy's log-probs (when recomputed), the reference's and the critic's values, each chunk of rows packed once for all three.</summary>
-    private RolloutScores ScoreRollouts(int[][] rowPrompts, int[][] responses, float temperature)
+    private RolloutScores ScoreRollouts(int[][] rowPrompts, int[][] responses, float temperature, bool recompute)
     {
-        bool recompute = _config.Trainer.RecomputeLogprobs;
         if (!recompute && _reference is null && _critic is null) return new RolloutScores(null, null, null);
         int rows = rowPrompts.Length;
         var old = recompute ? new float[rows][] : null;
@@ -420,9 +452,11 @@ public sealed class RlTrainer
 
     /// <summary>
     /// The optimizer steps of one batch; fills <paramref name="entropy"/> (per row) from the first epoch's forward
-    /// passes. A non-finite loss or gradient anywhere undoes every optimizer step this batch took.
+    /// passes, and <paramref name="oldLogProbs"/> (the batch's rows, when given) from each micro-batch's forward before
+    /// its loss. A non-finite loss or gradient anywhere undoes every optimizer step this batch took.
     /// </summary>
-    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked, float[][]? correction)
+    private UpdateResult Update(PolicyBatch batch, int[][] rowPrompts, int[][] responses, int step, float[]?[] entropy, bool[]? masked, float[][]? correction,
+        float[][]? oldLogProbs)
     {
         var cfg = _config;
         int group = cfg.Rollout.TrainGroupSize;
@@ -473,6 +507,9 @@ public sealed class RlTrainer
                     }
                     using var policyPass = _policy.Forward(packed, temperature, withEntropy: epoch == 0, withGradients: !criticOnly);
                     micro.LogProbs = policyPass.Outputs;
+                    // The micro-batch's rows are the batch's arrays: its OldLogProbs see these values too.
+                    if (oldLogProbs is not null)
+                        for (int i = 0; i < microRows.Length; i++) policyPass.Outputs[i].CopyTo(oldLogProbs[microRows[i]], 0);
                     if (policyPass.Entropy is { } rowEntropy)
                         for (int i = 0; i < microRows.Length; i++) entropy[microRows[i]] = rowEntropy[i];
                     using var valuePass = _critic?.Forward(packed, temperature);

@@ -89,6 +89,50 @@ public sealed class SeamTrainerTests : IDisposable
         Assert.All(metrics.Where(m => m["step"] > 0), m => Assert.True(m.ContainsKey("time/sync")));
     }
 
+    /// <summary>Deterministic metrics of every logged step, one string per step.</summary>
+    private static List<string> Lines(string dir) => MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName))
+        .Select(m => string.Join(",", m.Where(kv => MetricsLog.IsDeterministic(kv.Key)).OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value:R}"))).ToList();
+
+    /// <summary>3 steps with and without `trainer.logprobs_from_update`: the policy's no-grad passes, metrics and weights of each.</summary>
+    private (int ScoreCalls, List<string> Metrics, double[] Theta)[] WithAndWithoutLogProbsFromUpdate(string algorithm, params string[] settings) =>
+        [.. new[] { false, true }.Select(fromUpdate =>
+        {
+            string dir = _run.RunDir($"{algorithm}-{string.Join("-", settings)}-{fromUpdate}");
+            var trainer = RlTrainer.Start(new TableBackend(), Bandit(algorithm, ["trainer.steps=3", $"trainer.logprobs_from_update={(fromUpdate ? "true" : "false")}", .. settings]),
+                dir, new Training.LetterAtTask(2));
+            trainer.Run();
+            var policy = (TableModel)trainer.Policy;
+            return (policy.ScoreCalls, Lines(dir), policy.Theta);
+        })];
+
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void On_policy_steps_take_the_old_log_probs_from_the_update_and_change_no_result(string algorithm)
+    {
+        // reinforce_plus_plus puts a KL penalty in its reward by default, which needs the old log-probs in Prepare.
+        var runs = WithAndWithoutLogProbsFromUpdate(algorithm, algorithm == "reinforce_plus_plus" ? ["algorithm.kl_in_reward_coef=0"] : []);
+        var (separate, fromUpdate) = (runs[0], runs[1]);
+        Assert.Equal(3, separate.ScoreCalls);
+        Assert.Equal(0, fromUpdate.ScoreCalls);
+        Assert.Equal(separate.Metrics, fromUpdate.Metrics);
+        Assert.Equal(separate.Theta, fromUpdate.Theta);
+    }
+
+    [Theory]
+    [InlineData("grpo", "update.epochs=2")]
+    [InlineData("grpo", "update.mini_batches=2")]
+    [InlineData("grpo", "algorithm.rollout_correction=tis_token")]
+    [InlineData("reinforce_plus_plus", "algorithm.kl_in_reward_coef=0.01")]
+    [InlineData("ppo", "algorithm.kl_in_reward_coef=0.01")]
+    public void Steps_that_need_the_old_log_probs_before_the_update_keep_their_own_pass(string algorithm, string setting)
+    {
+        var runs = WithAndWithoutLogProbsFromUpdate(algorithm, setting);
+        Assert.True(runs[0].ScoreCalls >= 3, $"{runs[0].ScoreCalls} passes");
+        Assert.Equal(runs[0].ScoreCalls, runs[1].ScoreCalls);
+        Assert.Equal(runs[0].Metrics, runs[1].Metrics);
+        Assert.Equal(runs[0].Theta, runs[1].Theta);
+    }
+
     [Fact]
     public void Engine_log_probs_that_differ_from_the_trainers_need_recomputation()
     {
@@ -107,8 +151,6 @@ public sealed class SeamTrainerTests : IDisposable
         var resumed = RlTrainer.Resume(new TableBackend(), killed, steps: null, log: null, task: new Training.LetterAtTask(1));
         Assert.Equal(2, resumed.Step);
         resumed.Run();
-        static List<string> Lines(string dir) => MetricsLog.Read(Path.Combine(dir, MetricsLog.FileName))
-            .Select(m => string.Join(",", m.Where(kv => MetricsLog.IsDeterministic(kv.Key)).OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value:R}"))).ToList();
         Assert.Equal(Lines(full), Lines(killed));
     }
 }

@@ -100,8 +100,12 @@ internal sealed class TableModel : ITrainableModel
     public ITokenPass Forward(IPackedRows rows, float temperature, bool withEntropy = false, bool withGradients = true) =>
         new TablePass(this, (TableRows)rows, temperature, withEntropy, withGradients);
 
+    /// <summary>No-grad passes scored so far (old log-probs, reference or values).</summary>
+    public int ScoreCalls { get; private set; }
+
     public float[][] Score(IPackedRows rows, float temperature)
     {
+        ScoreCalls++;
         using var pass = Forward(rows, temperature, withGradients: false);
         return pass.Outputs;
     }

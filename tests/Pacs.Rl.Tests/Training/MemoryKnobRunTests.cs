@@ -21,10 +21,14 @@ public sealed class MemoryKnobRunTests : IDisposable
             .Select(r => r.Where(kv => MetricsLog.IsDeterministic(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value))
             .ToList();
 
-    private (List<Dictionary<string, double>> Metrics, float[][] Adapter) Train(string name, string algorithm, params string[] knobs)
+    private (List<Dictionary<string, double>> Metrics, float[][] Adapter) Train(string name, string algorithm, params string[] knobs) =>
+        Train(name, algorithm, [], knobs);
+
+    private (List<Dictionary<string, double>> Metrics, float[][] Adapter) Train(string name, string algorithm, List<string> messages, params string[] knobs)
     {
         string dir = _run.RunDir(name);
         var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, ["model.lora.rank=4", "optim.lr=0.02", .. knobs]), dir);
+        trainer.Message += messages.Add;
         Assert.Equal(StopReason.Completed, trainer.Run().Reason);
         var adapter = ((ManagedModel)trainer.Policy).Adapter!.Parameters.Select(p => (float[])p.Value.Data.Clone()).ToArray();
         return (Deterministic(dir), adapter);
@@ -40,15 +44,42 @@ public sealed class MemoryKnobRunTests : IDisposable
         var plain = Train(algorithm + "-plain", algorithm, "rollout.max_batch_rows=0", "model.gradient_checkpointing=false", "model.logits_chunk_rows=0");
         // 16 rollouts in batches of 5 (the last one short), validation's 8 in batches of 2 problems x 2 samples.
         var bounded = Train(algorithm + "-bounded", algorithm, "rollout.max_batch_rows=5", "model.gradient_checkpointing=true", "model.logits_chunk_rows=3");
-        Assert.Equal(plain.Metrics.Count, bounded.Metrics.Count);
         Assert.Contains("val/pass@1", plain.Metrics[2].Keys);
-        for (int i = 0; i < plain.Metrics.Count; i++)
+        AssertSameRun(plain, bounded, "with the knobs");
+    }
+
+    /// <summary>
+    /// trainer.logprobs_from_update (on by default) takes an on-policy step's old log-probs from the update's forward:
+    /// the managed engine's no-grad pass gives the same bits, so nothing else changes (PPO: its critic's values are
+    /// still scored in a pass of their own).
+    /// </summary>
+    [Theory]
+    [InlineData("pacs")]
+    [InlineData("grpo")]
+    [InlineData("ppo")]
+    public void Old_log_probs_from_the_update_change_no_metric_of_a_lora_run(string algorithm)
+    {
+        // One optimizer step per batch: the update's forward runs on the weights that sampled the rollouts.
+        string[] onPolicy = ["update.mini_batches=1", "update.epochs=1"];
+        List<string> separateLog = [], fromUpdateLog = [];
+        var separate = Train(algorithm + "-separate", algorithm, separateLog, [.. onPolicy, "trainer.logprobs_from_update=false"]);
+        var fromUpdate = Train(algorithm + "-from-update", algorithm, fromUpdateLog, [.. onPolicy, "trainer.logprobs_from_update=true"]);
+        Assert.DoesNotContain(separateLog, m => m.Contains("trainer.logprobs_from_update"));
+        Assert.Single(fromUpdateLog, m => m.Contains("trainer.logprobs_from_update"));
+        AssertSameRun(separate, fromUpdate, "from the update");
+    }
+
+    private static void AssertSameRun((List<Dictionary<string, double>> Metrics, float[][] Adapter) expected,
+        (List<Dictionary<string, double>> Metrics, float[][] Adapter) actual, string how)
+    {
+        Assert.Equal(expected.Metrics.Count, actual.Metrics.Count);
+        for (int i = 0; i < expected.Metrics.Count; i++)
         {
-            Assert.Equal(plain.Metrics[i].Keys.Order(), bounded.Metrics[i].Keys.Order());
-            foreach (var (k, v) in plain.Metrics[i])
-                Assert.True(v.Equals(bounded.Metrics[i][k]), $"step {plain.Metrics[i]["step"]}: {k} = {v:R} plain vs {bounded.Metrics[i][k]:R} with the knobs");
+            Assert.Equal(expected.Metrics[i].Keys.Order(), actual.Metrics[i].Keys.Order());
+            foreach (var (k, v) in expected.Metrics[i])
+                Assert.True(v.Equals(actual.Metrics[i][k]), $"step {expected.Metrics[i]["step"]}: {k} = {v:R} plain vs {actual.Metrics[i][k]:R} {how}");
         }
-        Assert.Equal(plain.Adapter, bounded.Adapter);
+        Assert.Equal(expected.Adapter, actual.Adapter);
     }
 
     [Fact]
