@@ -15,10 +15,12 @@ public sealed class RlModelBenchTests
         foreach (var s in f.TimedSteps.Prepend(f.FirstStep))
         {
             Assert.Equal(5, s.MeanResponseTokens); // no end token: every response runs to the length cap
-            Assert.True(s.Rollout > 0 && s.LogProb > 0 && s.Update > 0 && s.CpuSeconds > 0);
+            Assert.True(s.Rollout > 0 && s.Update > 0 && s.CpuSeconds > 0);
+            Assert.False(s.LogProbPass); // on-policy: the old log-probs come from the update's forward
             Assert.True(s.Rollout + s.Score + s.LogProb + s.Update <= s.Step + 1e-6, "the parts exceed the step");
         }
         Assert.Equal(sizes.Rows * sizes.ResponseTokens / f.TimedSteps[0].Rollout, f.RolloutTokensPerSecond.Runs[0], 6);
+        Assert.Null(f.LogProbTokensPerSecond);
         Assert.Equal(sizes.Rows * (sizes.PromptTokens + sizes.ResponseTokens) / f.TimedSteps[1].Update, f.UpdateTokensPerSecond.Runs[1], 6);
         Assert.True(f.Parameters > 0 && f.PeakResidentSetMiB > 0);
     }
@@ -43,6 +45,8 @@ public sealed class RlModelBenchTests
         {
             Assert.Equal(logProbsFromUpdate ? [PhaseMemory.Rollout, PhaseMemory.Update] : [PhaseMemory.Rollout, PhaseMemory.LogProbs, PhaseMemory.Update],
                 phases.Select(p => p.Phase));
+            Assert.Equal(!logProbsFromUpdate, f.FirstStep.LogProbPass);
+            Assert.Equal(logProbsFromUpdate, f.LogProbTokensPerSecond is null);
             Assert.All(phases, p => Assert.True(p.Step == 1 && p.PeakMiB + 1 >= p.EndMiB && p.EndMiB > 0, $"{p}"));
             Assert.True(phases.Max(p => p.PeakMiB) <= f.PeakResidentSetMiB + 1);
         }

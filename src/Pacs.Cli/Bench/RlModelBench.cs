@@ -31,21 +31,24 @@ public sealed record RlStepModel(WeightDtype Dtype = WeightDtype.Float32, int Lo
 }
 
 /// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
-public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens);
+/// <param name="LogProbPass">The step scored the old log-probs in a pass of their own (not from the update's forward: trainer.logprobs_from_update).</param>
+public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens, bool LogProbPass = true);
 
 /// <summary>
 /// `pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set;
 /// ResidentBeforeMiB is the resident set when the trainer started (the model folder written, the bench's copy
-/// collected), Phases the high-water mark of each phase of each step (null where it cannot be reset).
+/// collected), Phases the high-water mark of each phase of each step (null where it cannot be reset);
+/// LogProbTokensPerSecond is null when no timed step scored the old log-probs in a pass of their own.
 /// </summary>
 public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
-    Measured StepSeconds, Measured RolloutTokensPerSecond, Measured LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope,
+    Measured StepSeconds, Measured RolloutTokensPerSecond, Measured? LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope,
     RlStepModel? Model = null, double ResidentBeforeMiB = 0, IReadOnlyList<PhasePeak>? Phases = null);
 
 /// <summary>
 /// One PACS step at a real model's shape on random weights, through the trainer as `pacs train` runs it: rollout
-/// (KV-cached sampling at temperature 1), scoring, the old log-probs (a no-grad forward), and one update (update.mini_batches
-/// = 1: forward, PACS loss, backward over micro-batches of whole groups, gradient clipping, AdamW). The model folder
+/// (KV-cached sampling at temperature 1), scoring, and one update (update.mini_batches = 1: forward, PACS loss, backward
+/// over micro-batches of whole groups, gradient clipping, AdamW); the step is on-policy, so its old log-probs come
+/// from the update's forward unless `--rl-set trainer.logprobs_from_update=false` asks for their no-grad pass. The model folder
 /// holds the shape's config.json, seeded random weights and the Qwen3 tokenizer.json only: no chat template (prompts
 /// are the raw text, built to encode to exactly the prompt length) and no end token, so every response runs to the
 /// length cap, as in tools/bench_torch.py's twin (random weights rarely sample an end token anyway). The first
@@ -98,7 +101,9 @@ public static class RlModelBench
             {
                 phases.EndStep();
                 var now = Process.GetCurrentProcess().TotalProcessorTime;
-                steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds, m["response/length_mean"]));
+                bool scored = phases.Peaks.Any(p => p.Step == step && p.Phase == PhaseMemory.LogProbs);
+                steps.Add(new RlStepTimes(m["time/rollout"], m["time/score"], m["time/logprob"], m["time/update"], m["time/step"], (now - cpu).TotalSeconds,
+                    m["response/length_mean"], scored));
                 Console.WriteLine($"  step {step}: {m["time/step"]:F1} s (rollout {m["time/rollout"]:F1}, score {m["time/score"]:F2}, log-probs {m["time/logprob"]:F1}, update {m["time/update"]:F1}; "
                     + $"{(now - cpu).TotalSeconds:F0} CPU s), mean response {m["response/length_mean"]:F0} tokens; resident-set peaks "
                     + string.Join(", ", phases.Peaks.Where(p => p.Step == step).Select(p => $"{p.Phase} {p.PeakMiB:F0} MiB (ends at {p.EndMiB:F0})")));
@@ -114,7 +119,7 @@ public static class RlModelBench
             return new RlModelFigures(shapeName, sizes, parameters, steps[0], timed,
                 Measured.OfSeconds([.. timed.Select(s => s.Step)]),
                 Measured.Of([.. timed.Select(s => generated / s.Rollout)], "tokens/s"),
-                Measured.Of([.. timed.Select(s => packed / s.LogProb)], "tokens/s"),
+                timed.All(s => s.LogProbPass) ? Measured.Of([.. timed.Select(s => packed / s.LogProb)], "tokens/s") : null,
                 Measured.Of([.. timed.Select(s => packed / s.Update)], "tokens/s"),
                 peakMiB, peakReset ? "from the trainer's start" : "process lifetime", held, residentBefore, phases.Resettable ? phases.Peaks : null);
         }

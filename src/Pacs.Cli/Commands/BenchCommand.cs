@@ -220,7 +220,7 @@ public sealed class BenchCommand : ICliCommand
         double Median(Func<RlStepTimes, double> phase) => Measured.OfSeconds([.. f.TimedSteps.Select(phase)]).Median;
         Console.WriteLine($"rl {f.Shape} ({f.Parameters:N0} parameters, random weights), median of {f.TimedSteps.Count} timed step(s): step {f.StepSeconds.Median:F1} s "
             + $"({Median(s => s.CpuSeconds):F0} CPU s) = rollout {Median(s => s.Rollout):F1} ({f.RolloutTokensPerSecond.Median:F1} tokens/s) + score {Median(s => s.Score):F2} "
-            + $"+ log-probs {Median(s => s.LogProb):F1} ({f.LogProbTokensPerSecond.Median:F0} tokens/s) + update {Median(s => s.Update):F1} ({f.UpdateTokensPerSecond.Median:F0} tokens/s); "
+            + $"+ log-probs {Median(s => s.LogProb):F1} ({(f.LogProbTokensPerSecond is { } logProbs ? $"{logProbs.Median:F0} tokens/s" : "from the update's forward")}) + update {Median(s => s.Update):F1} ({f.UpdateTokensPerSecond.Median:F0} tokens/s); "
             + $"peak RSS {f.PeakResidentSetMiB:F0} MiB ({f.PeakScope}; {f.ResidentBeforeMiB:F0} MiB resident when the trainer started)");
         if (f.Phases is { } phases)
             foreach (var phase in phases.GroupBy(p => p.Phase))
