@@ -154,12 +154,15 @@ public sealed class ManagedModel : ITrainableModel
         for (int i = 0; i < stored.Parameters.Count; i++) stored.Parameters[i].Value.Data.CopyTo(Adapter.Parameters[i].Value.Data, 0);
     }
 
-    /// <summary>Values at every position: [B*T], the logits' column <paramref name="row"/>.</summary>
-    private Tensor Values(PackedSequences packed, int row)
+    /// <summary>
+    /// Values at every position: [B*T], the logits' column <paramref name="row"/>, computed from that one row of the
+    /// output layer rather than cut from the [B*T, V] logits (a vocabulary's worth of work and memory per position).
+    /// </summary>
+    internal Tensor Values(PackedSequences packed, int row)
     {
-        var logits = Model.Forward(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths); // [B*T, V]
-        var column = Ops.Slice(logits, 1, row, 1);                                                  // [B*T, 1]
-        return Ops.Reshape(column, packed.Batch * packed.SeqLen);                                   // [B*T]
+        var hidden = Model.FinalHidden(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths, Model.Adapter); // [B*T, D]
+        var head = Ops.SliceRows(Model.LmHead, row, 1);                                                                 // [1, D]
+        return Ops.Reshape(Ops.Linear(hidden, head), packed.Batch * packed.SeqLen);                                     // [B*T]
     }
 
     private sealed class WeightsAndMoments : ITrainingSnapshot

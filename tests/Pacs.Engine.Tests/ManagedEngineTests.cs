@@ -144,6 +144,43 @@ public sealed class ManagedEngineTests : IDisposable
         Assert.Equal(Weights(model), Weights(resumed));
     }
 
+    /// <summary>
+    /// The critic computes its values from the head row alone; they and every gradient are those of the full logits'
+    /// column, to the bit.
+    /// </summary>
+    [Fact]
+    public void A_critics_values_and_gradients_are_those_of_its_head_rows_logits()
+    {
+        string baseDir = Path.Combine(_dir, "base-values");
+        NewPolicy().SaveHuggingFace(baseDir);
+        var critic = (ManagedModel)ManagedBackend.Instance.CreateCritic(baseDir, headRow: 5, Settings);
+        var head = critic.Model.LmHead;
+        int hidden = head.Shape[1];
+        for (int e = 0; e < hidden; e++) head.Data[5 * hidden + e] = MathF.Sin(e + 1f); // a head that is not yet zero
+        var packed = PackedSequences.Build([[1, 5, 6], [1, 7], [1, 9, 4, 3]], [[8, 9, 2], [3, 2], [11]], padId: 0);
+        float[][] upstream = [.. packed.ResponseLengths.Select((n, r) => Enumerable.Range(0, n).Select(t => 0.5f - r + 0.25f * t).ToArray())];
+        float[][] Grads() => [.. critic.Model.Parameters.Select(p => (float[])(p.Value.Grad ?? new float[p.Value.Numel]).Clone())];
+
+        critic.ZeroGrad();
+        float[][] values;
+        using (var pass = critic.Forward(packed, 1f))
+        {
+            values = pass.Outputs;
+            pass.Backward(upstream);
+        }
+        var grads = Grads();
+        critic.ZeroGrad();
+        using (TensorScope.Begin())
+        {
+            var logits = critic.Model.Forward(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths); // [B*T, V]
+            var column = Ops.Reshape(Ops.Slice(logits, 1, 5, 1), packed.Batch * packed.SeqLen);
+            Assert.Equal(packed.Extract(column.Data), values);
+            column.Backward(packed.Scatter(upstream, 1.0));
+        }
+        Assert.Equal(Grads(), grads);
+        Assert.Contains(grads, g => g.Any(v => v != 0));
+    }
+
     [Fact]
     public void A_fresh_critic_values_every_position_at_zero_and_learns_them()
     {
