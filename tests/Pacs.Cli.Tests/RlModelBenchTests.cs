@@ -26,27 +26,30 @@ public sealed class RlModelBenchTests
     }
 
     /// <summary>
-    /// The bench's step is on-policy, so by default its old log-probs come from the update's forward and it has no
-    /// log-prob phase; with trainer.logprobs_from_update=false the no-grad pass is a phase of its own.
+    /// The bench's step is on-policy, so by default its old log-probs come from the update's forward and PACS has no
+    /// scoring phase; with trainer.logprobs_from_update=false their no-grad pass is a phase of its own, and PPO's
+    /// critic scores its values there either way.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Lora_step_on_a_bf16_base_with_the_memory_knobs_reports_each_phases_peak(bool logProbsFromUpdate)
+    [InlineData("pacs", true)]
+    [InlineData("pacs", false)]
+    [InlineData("ppo", true)]
+    public void Lora_step_on_a_bf16_base_with_the_memory_knobs_reports_each_phases_peak(string algorithm, bool logProbsFromUpdate)
     {
         var sizes = new RlStepShape(Prompts: 2, GroupSize: 2, PromptTokens: 16, ResponseTokens: 4, WarmupSteps: 0);
         var held = new RlStepModel(WeightDtype.Bfloat16, LoraRank: 4, ["rollout.max_batch_rows=3", "model.gradient_checkpointing=true", "model.logits_chunk_rows=5",
-            $"trainer.logprobs_from_update={(logProbsFromUpdate ? "true" : "false")}"]);
+            $"trainer.logprobs_from_update={(logProbsFromUpdate ? "true" : "false")}", $"algorithm.name={algorithm}"]);
+        bool scored = !logProbsFromUpdate || algorithm == "ppo";
         var f = RlModelBench.Run("qwen2-tiny", ModelPresets.Shape("qwen2", "tiny"), sizes, RealPathTests.Repo("models", "tokenizers", "qwen3"), repeats: 1, held);
         Assert.Equal(held, f.Model);
         Assert.Equal(4, f.FirstStep.MeanResponseTokens);
         Assert.True(f.ResidentBeforeMiB > 0);
         if (f.Phases is { } phases) // null where the high-water mark cannot be reset
         {
-            Assert.Equal(logProbsFromUpdate ? [PhaseMemory.Rollout, PhaseMemory.Update] : [PhaseMemory.Rollout, PhaseMemory.LogProbs, PhaseMemory.Update],
+            Assert.Equal(scored ? [PhaseMemory.Rollout, PhaseMemory.LogProbs, PhaseMemory.Update] : [PhaseMemory.Rollout, PhaseMemory.Update],
                 phases.Select(p => p.Phase));
-            Assert.Equal(!logProbsFromUpdate, f.FirstStep.LogProbPass);
-            Assert.Equal(logProbsFromUpdate, f.LogProbTokensPerSecond is null);
+            Assert.Equal(scored, f.FirstStep.LogProbPass);
+            Assert.Equal(scored, f.LogProbTokensPerSecond is not null);
             Assert.All(phases, p => Assert.True(p.Step == 1 && p.PeakMiB + 1 >= p.EndMiB && p.EndMiB > 0, $"{p}"));
             Assert.True(phases.Max(p => p.PeakMiB) <= f.PeakResidentSetMiB + 1);
         }

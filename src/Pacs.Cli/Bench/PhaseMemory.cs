@@ -8,7 +8,7 @@ public sealed record PhasePeak(int Step, string Phase, double PeakMiB, double En
 /// <summary>
 /// The resident-set high-water mark of each phase of the trainer's steps (Linux: VmHWM, reset when a phase begins by
 /// writing 5 to /proc/self/clear_refs). A phase begins when the trainer first calls into it after another phase:
-/// rollout (the rollout engine's Generate), log-probs (scoring: the policy's and the reference's Score) and update
+/// rollout (the rollout engine's Generate), log-probs (scoring: the policy's, the reference's and the critic's Score) and update
 /// (the policy's forward and backward passes, gradient clipping and optimizer step). What a phase leaves allocated
 /// counts in the next phase's peak too, as it does in the process.
 /// </summary>
@@ -61,7 +61,7 @@ public sealed class PhaseMemory
 
         public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) => new Model(inner.CreatePolicy(spec, seed, settings), meter);
 
-        public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => inner.CreateCritic(modelDir, headRow, settings);
+        public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => new Model(inner.CreateCritic(modelDir, headRow, settings), meter);
 
         public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new Scorer(inner.LoadFrozen(modelDir, dtype), meter);
 

@@ -31,14 +31,17 @@ public sealed record RlStepModel(WeightDtype Dtype = WeightDtype.Float32, int Lo
 }
 
 /// <summary>One step: wall seconds of each phase as the trainer logs them, the process's CPU seconds over the step, and the mean response length.</summary>
-/// <param name="LogProbPass">The step scored the old log-probs in a pass of their own (not from the update's forward: trainer.logprobs_from_update).</param>
+/// <param name="LogProbPass">
+/// The step had a no-grad scoring phase (old log-probs, the reference's, the critic's values); false when its old
+/// log-probs came from the update's forward (trainer.logprobs_from_update) and nothing else needed scoring.
+/// </param>
 public sealed record RlStepTimes(double Rollout, double Score, double LogProb, double Update, double Step, double CpuSeconds, double MeanResponseTokens, bool LogProbPass = true);
 
 /// <summary>
 /// `pacs bench --only rl` at a real model's shape: the split of the timed steps and the process's peak resident set;
 /// ResidentBeforeMiB is the resident set when the trainer started (the model folder written, the bench's copy
 /// collected), Phases the high-water mark of each phase of each step (null where it cannot be reset);
-/// LogProbTokensPerSecond is null when no timed step scored the old log-probs in a pass of their own.
+/// LogProbTokensPerSecond is null when no timed step had a scoring phase.
 /// </summary>
 public sealed record RlModelFigures(string Shape, RlStepShape Sizes, long Parameters, RlStepTimes FirstStep, IReadOnlyList<RlStepTimes> TimedSteps,
     Measured StepSeconds, Measured RolloutTokensPerSecond, Measured? LogProbTokensPerSecond, Measured UpdateTokensPerSecond, double PeakResidentSetMiB, string PeakScope,
