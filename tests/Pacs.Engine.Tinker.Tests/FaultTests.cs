@@ -127,19 +127,27 @@ public sealed class FaultTests : IDisposable
         Assert.Contains("was not sent", e.Message);
     }
 
-    [Fact]
-    public void One_custom_loss_step_costs_the_round_trips_docs_tinker_md_lists()
+    /// <param name="builtInLoss">
+    /// auto: PACS has no built-in form, so every micro-batch takes the custom path, but one might have gone as a
+    /// built-in loss, so the rollout log-probs are asked first; off: the update's forward gives them
+    /// (trainer.logprobs_from_update), one forward per micro-batch fewer.
+    /// </param>
+    [Theory]
+    [InlineData(BuiltInLossMode.Auto, 2 + 2 + 2)] // rollout log-probs, reference log-probs, the update's pass: one per micro-batch each
+    [InlineData(BuiltInLossMode.Off, 2 + 2)]
+    public void One_custom_loss_step_costs_the_round_trips_docs_tinker_md_lists(BuiltInLossMode builtInLoss, int forwards)
     {
         // 4 prompts x 4 samples = 16 rows in 2 micro-batches of 8; one optimizer step; the end-of-run checkpoint.
         var counting = new FaultHandler(_server.Handler) { Route = "none" };
         using var backend = Backend(counting);
         var config = Config();
         config.Trainer.Steps = 1;
-        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.RunDir("costs")).Run().Reason);
+        config.Tinker.BuiltinLoss = builtInLoss;
+        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.RunDir($"costs-{builtInLoss}")).Run().Reason);
         var calls = counting.Calls;
         Assert.Equal(2, calls["create_model"]); // the policy and the frozen reference
         Assert.Equal(16, calls["asample"]); // one per response
-        Assert.Equal(2 + 2 + 2, calls["forward"]); // rollout log-probs, reference log-probs, the update's pass: one per micro-batch each
+        Assert.Equal(forwards, calls["forward"]);
         Assert.Equal(2, calls["forward_backward"]); // one per micro-batch
         Assert.Equal(1, calls["optim_step"]);
         Assert.Equal(2, calls["save_weights_for_sampler"]); // before the first rollout and after the step
