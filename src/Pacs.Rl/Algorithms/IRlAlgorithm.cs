@@ -34,8 +34,9 @@ public interface IRlAlgorithm
     /// <summary>
     /// <see cref="Prepare"/> reads the values of <see cref="PolicyBatch.OldLogProbs"/>, not only their lengths (a KL
     /// penalty in the reward does). When it does not, an on-policy step may fill them from the update's own forward
-    /// (`trainer.logprobs_from_update`): until then they hold NaN, so a Prepare that reads them anyway gives a
-    /// non-finite loss and a skipped step, never a silent wrong one.
+    /// (`trainer.logprobs_from_update`, as TRL's GRPOTrainer with num_iterations = 1). Until then they hold NaN, so
+    /// a Prepare that reads them anyway sees NaN, never plausible numbers (a KL penalty's would make the loss
+    /// non-finite and the step skipped).
     /// </summary>
     bool PrepareReadsOldLogProbs => true;
 
