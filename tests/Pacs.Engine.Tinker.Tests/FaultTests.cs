@@ -127,23 +127,22 @@ public sealed class FaultTests : IDisposable
         Assert.Contains("was not sent", e.Message);
     }
 
-    /// <param name="builtInLoss">
-    /// auto: PACS has no built-in form, so every micro-batch takes the custom path, but one might have gone as a
-    /// built-in loss, so the rollout log-probs are asked first; off: the update's forward gives them
-    /// (trainer.logprobs_from_update), one forward per micro-batch fewer.
+    /// <param name="logProbsFromUpdate">
+    /// PACS has no built-in form, so its micro-batches take the custom path; on this on-policy step the update's
+    /// forward gives the rollout log-probs (trainer.logprobs_from_update), one forward per micro-batch fewer.
     /// </param>
     [Theory]
-    [InlineData(BuiltInLossMode.Auto, 2 + 2 + 2)] // rollout log-probs, reference log-probs, the update's pass: one per micro-batch each
-    [InlineData(BuiltInLossMode.Off, 2 + 2)]
-    public void One_custom_loss_step_costs_the_round_trips_docs_tinker_md_lists(BuiltInLossMode builtInLoss, int forwards)
+    [InlineData(false, 2 + 2 + 2)] // rollout log-probs, reference log-probs, the update's pass: one per micro-batch each
+    [InlineData(true, 2 + 2)]
+    public void One_custom_loss_step_costs_the_round_trips_docs_tinker_md_lists(bool logProbsFromUpdate, int forwards)
     {
         // 4 prompts x 4 samples = 16 rows in 2 micro-batches of 8; one optimizer step; the end-of-run checkpoint.
         var counting = new FaultHandler(_server.Handler) { Route = "none" };
         using var backend = Backend(counting);
         var config = Config();
         config.Trainer.Steps = 1;
-        config.Tinker.BuiltinLoss = builtInLoss;
-        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.RunDir($"costs-{builtInLoss}")).Run().Reason);
+        config.Trainer.LogprobsFromUpdate = logProbsFromUpdate;
+        Assert.Equal(StopReason.Completed, RlTrainer.Start(backend, config, _model.RunDir($"costs-{logProbsFromUpdate}")).Run().Reason);
         var calls = counting.Calls;
         Assert.Equal(2, calls["create_model"]); // the policy and the frozen reference
         Assert.Equal(16, calls["asample"]); // one per response

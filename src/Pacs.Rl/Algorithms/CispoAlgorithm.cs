@@ -46,8 +46,11 @@ public sealed class CispoAlgorithm(CispoOptions options) : GrpoAlgorithm(options
     /// where a token's log-ratio is below −20 and lo is 0 (then by less than e^−20 A').
     /// </summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) =>
-        Options.KlLossCoef > 0 ? null
+        !HasBuiltInForm ? null
             : new BuiltInLoss(BuiltInLossKind.Cispo, miniBatch.OldLogProbs, WeightedAdvantages(miniBatch), 1 - Options.ClipEpsLow, 1 + Options.ClipEpsHigh);
+
+    /// <summary>No dual clip applies to CISPO: only a KL loss rules the built-in form out.</summary>
+    public override bool HasBuiltInForm => !(Options.KlLossCoef > 0);
 
     protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages) =>
         EachToken(logProbs, (r, t) =>

@@ -83,13 +83,18 @@ public abstract class ClippedPolicyAlgorithm : IRlAlgorithm
     /// <summary>No built-in form unless the algorithm states one (a subclass with its own token loss must not inherit PPO's).</summary>
     public virtual BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
 
+    public virtual bool HasBuiltInForm => false;
+
+    /// <summary>Whether <see cref="PpoForm"/> gives a loss: no dual clip and no KL loss.</summary>
+    protected bool HasPpoForm => !(_options.DualClipC > 0 || _options.KlLossCoef > 0);
+
     /// <summary>
     /// The Tinker API's `ppo` loss with lo = 1 − ε_low, hi = 1 + ε_high and per-token advantages A × w_r (w_r ≥ 0 the
     /// aggregation's row weight, which moves inside the min), when this loss is exactly that: no dual clip and no KL
     /// loss. The built-in takes the ratio's log unclamped where ours clamps it at ±20 (verl), the one difference.
     /// </summary>
     protected BuiltInLoss? PpoForm(PolicyBatch miniBatch) =>
-        _options.DualClipC > 0 || _options.KlLossCoef > 0 ? null
+        !HasPpoForm ? null
             : new BuiltInLoss(BuiltInLossKind.Ppo, miniBatch.OldLogProbs, WeightedAdvantages(miniBatch), 1 - _options.ClipEpsLow, 1 + _options.ClipEpsHigh);
 
     /// <summary>

@@ -34,6 +34,8 @@ public class GrpoAlgorithm(GrpoOptions options, string name = "grpo") : ClippedP
     /// <summary>The built-in `ppo` loss (Dr.GRPO and DAPO too) when dual_clip_c and kl_loss_coef are 0.</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
 
+    public override bool HasBuiltInForm => HasPpoForm;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var rewards = batch.Rewards.Select(r => (double)r).ToArray();

@@ -39,6 +39,8 @@ public sealed class GspoAlgorithm(GspoOptions options) : GrpoAlgorithm(options, 
     /// <summary>None: the ratio is the sequence's, which no built-in loss (all token-level) computes.</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
 
+    public override bool HasBuiltInForm => false;
+
     protected override ClippedTokenLoss[][] TokenLosses(PolicyBatch batch, float[][] logProbs, float[][] advantages)
     {
         var losses = new ClippedTokenLoss[batch.Count][];

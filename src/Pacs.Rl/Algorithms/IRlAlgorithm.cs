@@ -55,4 +55,11 @@ public interface IRlAlgorithm
     /// or null when these options have no such form (docs/tinker.md lists which algorithms do).
     /// </summary>
     BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => null;
+
+    /// <summary>
+    /// <see cref="BuiltInForm"/> can give a loss with these options (else it always gives null). The trainer sends a
+    /// built-in loss only when this holds; when it does not, the old log-probs are not needed before the update's
+    /// forward, which may then give them (`trainer.logprobs_from_update`).
+    /// </summary>
+    bool HasBuiltInForm => false;
 }

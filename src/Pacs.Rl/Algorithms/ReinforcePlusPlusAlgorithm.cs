@@ -38,6 +38,8 @@ public sealed class ReinforcePlusPlusAlgorithm(ReinforcePlusPlusOptions options)
     /// <summary>The built-in `ppo` loss when dual_clip_c and kl_loss_coef are 0 (the in-reward KL acts before the loss).</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
 
+    public override bool HasBuiltInForm => HasPpoForm;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var refLogProbs = Options.KlInRewardCoef > 0 ? batch.Require(batch.RefLogProbs, "ref_log_probs", Name) : null;

@@ -13,6 +13,8 @@ public sealed class RlooAlgorithm(RlooOptions options) : ClippedPolicyAlgorithm(
     /// <summary>The built-in `ppo` loss when dual_clip_c and kl_loss_coef are 0.</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
 
+    public override bool HasBuiltInForm => HasPpoForm;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var perResponse = AdvantageEstimators.Rloo(batch.Rewards.Select(r => (double)r).ToArray(), batch.GroupSize);

@@ -56,6 +56,8 @@ public sealed class VinePpoAlgorithm(VinePpoOptions options) : ClippedPolicyAlgo
     /// <summary>The built-in `ppo` loss when dual_clip_c and kl_loss_coef are 0 (the Monte-Carlo advantages come before the loss).</summary>
     public override BuiltInLoss? BuiltInForm(PolicyBatch miniBatch) => PpoForm(miniBatch);
 
+    public override bool HasBuiltInForm => HasPpoForm;
+
     public override IReadOnlyDictionary<string, double> Prepare(PolicyBatch batch)
     {
         var advantages = batch.Require(batch.Advantages, "advantages (set by the trainer's VinePPO value stage)", Name);

@@ -33,7 +33,7 @@ internal sealed class BuiltInLossUpdate
     }
 
     /// <summary>Micro-batches may go to the server as a built-in loss, which carries the old log-probs: they are needed before any forward.</summary>
-    public bool MaySend => _model is not null;
+    public bool MaySend => _model is not null && _algorithm.HasBuiltInForm;
 
     /// <summary>
     /// Sends <paramref name="micro"/>'s loss as a built-in loss when it is exact and returns the loss output (its
@@ -49,7 +49,7 @@ internal sealed class BuiltInLossUpdate
             if (_off is not null) Report($"update: the custom-loss path ({_off})");
             return null;
         }
-        var form = _algorithm.BuiltInForm(micro);
+        var form = _algorithm.HasBuiltInForm ? _algorithm.BuiltInForm(micro) : null;
         if (form is null || !Finite(form))
         {
             Report(form is null

@@ -90,6 +90,7 @@ public sealed class BuiltInLossTests
             var form = algorithm.BuiltInForm(batch);
             if (Eligible.TryGetValue(name, out var kind)) Assert.Equal(kind, form?.Kind);
             else Assert.True(form is null, $"{name} must have no built-in form");
+            Assert.True(algorithm.HasBuiltInForm == form is not null, $"{name}: HasBuiltInForm {algorithm.HasBuiltInForm}, form {form?.Kind}");
         }
         foreach (var name in Eligible.Keys)
         {
@@ -97,19 +98,23 @@ public sealed class BuiltInLossTests
             var withKl = Create(name, o => (o.DualClipC, o.KlLossCoef) = (0, 0.01));
             withKl.Prepare(batch);
             Assert.Null(withKl.BuiltInForm(batch));
+            Assert.False(withKl.HasBuiltInForm);
             if (name == "cispo") continue; // no dual clip in CISPO
             var dualClip = Create(name, o => (o.DualClipC, o.KlLossCoef) = (3, 0));
             dualClip.Prepare(batch);
             Assert.Null(dualClip.BuiltInForm(batch));
+            Assert.False(dualClip.HasBuiltInForm);
         }
         // Our defaults keep verl's dual clip (c = 3), so GRPO, DAPO, ... take the custom path unless it is turned off.
         var grpo = AlgorithmRegistry.Create("grpo");
         var defaults = RandomBatch(5);
         grpo.Prepare(defaults);
         Assert.Null(grpo.BuiltInForm(defaults));
+        Assert.False(grpo.HasBuiltInForm);
         var cispo = AlgorithmRegistry.Create("cispo");
         cispo.Prepare(defaults);
         Assert.Equal(BuiltInLossKind.Cispo, cispo.BuiltInForm(defaults)?.Kind);
+        Assert.True(cispo.HasBuiltInForm);
     }
 
     [Fact]
