@@ -158,7 +158,7 @@ public sealed class ManagedModel : ITrainableModel
     /// Values at every position: [B*T], the logits' column <paramref name="row"/>, computed from that one row of the
     /// output layer rather than cut from the [B*T, V] logits (a vocabulary's worth of work and memory per position).
     /// </summary>
-    internal Tensor Values(PackedSequences packed, int row)
+    private Tensor Values(PackedSequences packed, int row)
     {
         var hidden = Model.FinalHidden(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths, Model.Adapter); // [B*T, D]
         var head = Ops.SliceRows(Model.LmHead, row, 1);                                                                 // [1, D]
