@@ -42,6 +42,8 @@ public sealed class RlModelBenchTests
         bool scored = !logProbsFromUpdate || algorithm == "ppo";
         var f = RlModelBench.Run("qwen2-tiny", ModelPresets.Shape("qwen2", "tiny"), sizes, RealPathTests.Repo("models", "tokenizers", "qwen3"), repeats: 1, held);
         Assert.Equal(held, f.Model);
+        Assert.Equal(algorithm.ToUpperInvariant(), held.Algorithm);
+        Assert.Equal("PACS", new RlStepModel().Algorithm);
         Assert.Equal(4, f.FirstStep.MeanResponseTokens);
         Assert.True(f.ResidentBeforeMiB > 0);
         if (f.Phases is { } phases) // null where the high-water mark cannot be reset

@@ -25,6 +25,10 @@ public sealed record RlStepShape(int Prompts = 16, int GroupSize = 8, int Prompt
 /// </summary>
 public sealed record RlStepModel(WeightDtype Dtype = WeightDtype.Float32, int LoraRank = 0, IReadOnlyList<string>? Settings = null)
 {
+    /// <summary>The step's algorithm: the last `algorithm.name` among <see cref="Settings"/>, else the bench's PACS.</summary>
+    public string Algorithm => Settings?.LastOrDefault(s => s.StartsWith("algorithm.name=", StringComparison.Ordinal)) is { } set
+        ? set["algorithm.name=".Length..].ToUpperInvariant() : "PACS";
+
     public string Describe() => $"{(Dtype == WeightDtype.Bfloat16 ? "bfloat16" : "float32")} weights, "
         + (LoraRank > 0 ? $"LoRA rank {LoraRank} on every projection" : "full fine-tuning")
         + (Settings is { Count: > 0 } s ? $", {string.Join(" ", s)}" : "");

@@ -160,7 +160,7 @@ public sealed class BenchCommand : ICliCommand
         }
         else if (parts.Contains("rl"))
         {
-            Console.WriteLine($"rl {shapeName}: one PACS step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
+            Console.WriteLine($"rl {shapeName}: one {rlHeld.Algorithm} step of {rlStep.Prompts} prompts x {rlStep.GroupSize}, {rlStep.PromptTokens}-token prompts, {rlStep.ResponseTokens} response tokens "
                 + $"(end token ignored), micro-batches of {rlStep.MicroRows} rows; {rlStep.WarmupSteps} warm-up step(s), {repeats} timed; {rlHeld.Describe()}");
             rlModel = RlModelBench.Run(shapeName, config, rlStep, tokenizerDir, repeats, rlHeld);
             PrintRlModel(rlModel);
