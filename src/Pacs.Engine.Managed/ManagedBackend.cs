@@ -55,18 +55,21 @@ public sealed class ManagedBackend : IEngineBackend
         return new ManagedModel(model, settings);
     }
 
+    /// <summary>
+    /// PPO's value model from the policy's starting weights: in full (float32 masters, the output layer's row
+    /// <paramref name="headRow"/> as its value head), or with <see cref="TrainingSettings.Lora"/> a LoRA adapter and
+    /// a value head of its own on a frozen copy of the base in <see cref="TrainingSettings.Dtype"/>.
+    /// </summary>
     public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
     {
-        var model = LoadTrainable(modelDir, settings.Dtype);
-        // The critic is always a full model: its value head is a row of the output layer, which LoRA would freeze.
-        settings = settings with { Lora = null };
+        var model = settings.Lora is null ? LoadTrainable(modelDir, settings.Dtype) : LoadFrozenModel(modelDir, settings.Dtype);
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
         // other rows never matter.
         int hidden = model.Config.HiddenSize;
-        Array.Clear(model.LmHead.Data, headRow * hidden, hidden);
-        return new ManagedModel(model, settings, headRow);
+        if (settings.Lora is null) Array.Clear(model.LmHead.Data, headRow * hidden, hidden);
+        return new ManagedModel(model, settings, headRow, baseDir: modelDir);
     }
 
     public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new ManagedScorer(LoadFrozenModel(modelDir, dtype));

@@ -11,6 +11,8 @@ namespace Pacs.Engine.Managed;
 /// read as a bias-free linear value head on the final normed hidden state). With <see cref="TrainingSettings.Lora"/>
 /// the base weights are frozen (no gradients, no optimizer state) and only the adapter trains; the base with the
 /// adapter off is <see cref="FrozenBase"/>, and checkpoints hold the adapter alone (a PEFT folder naming the base).
+/// A LoRA critic's value head is a float32 row of its own (<see cref="ValueHeadFile"/>, TRL's `v_head.summary.weight`),
+/// trained with the adapter: the output layer it would otherwise be a row of is frozen.
 /// </summary>
 public sealed class ManagedModel : ITrainableModel
 {
@@ -33,8 +35,11 @@ public sealed class ManagedModel : ITrainableModel
             Adapter = AttachAdapter(model, lora);
             _frozenBase = new ManagedScorer(model, withAdapter: false, settings.LogitsChunkRows);
         }
+        // Starts at zero, as the full critic's head row does: every initial value is 0.
+        if (Adapter is not null && valueHeadRow is not null)
+            _valueHead = Tensor.Parameter(new float[model.Config.HiddenSize], [1, model.Config.HiddenSize], ValueHeadName);
         // Tied embeddings appear once: each tensor gets one optimizer state.
-        _parameters = Adapter is not null ? Adapter.Parameters.Select(p => p.Value).ToList()
+        _parameters = Adapter is not null ? [.. Adapter.Parameters.Select(p => p.Value), .. _valueHead is null ? [] : new[] { _valueHead }]
             : model.Parameters.Select(p => p.Value).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().ToList();
         var o = settings.Optimizer;
         _optimizer = new AdamW(ParameterGroup.DecayAndNoDecay(_parameters, o.WeightDecay), new AdamWOptions
@@ -56,6 +61,13 @@ public sealed class ManagedModel : ITrainableModel
     public IScorer? FrozenBase => _frozenBase;
 
     private readonly ManagedScorer? _frozenBase;
+    private readonly Tensor? _valueHead;
+
+    /// <summary>A LoRA critic's value head, next to its adapter in a checkpoint's model folder.</summary>
+    public const string ValueHeadFile = "value_head.safetensors";
+
+    /// <summary>The value head's tensor name: TRL's (AutoModelForCausalLMWithValueHead), without the bias it does not have.</summary>
+    public const string ValueHeadName = "v_head.summary.weight";
     private readonly int _logitsChunkRows;
     private readonly string _baseDir;
 
@@ -84,7 +96,7 @@ public sealed class ManagedModel : ITrainableModel
     public long OptimizerStateBytes => _optimizer.StateBytes;
 
     /// <summary>Bytes of the gradient buffers allocated for the trainable parameters (none for a frozen base).</summary>
-    public long GradientBytes => Model.Parameters.Select(p => p.Value).Concat(Adapter?.Parameters.Select(p => p.Value) ?? [])
+    public long GradientBytes => Model.Parameters.Select(p => p.Value).Concat(_parameters)
         .Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>().Sum(p => 4L * (p.Grad?.Length ?? 0));
 
     public ITokenPass Forward(IPackedRows rows, float temperature, bool withEntropy = false, bool withGradients = true)
@@ -118,6 +130,8 @@ public sealed class ManagedModel : ITrainableModel
     {
         if (Adapter is not null) PeftAdapter.Save(Adapter, dir, _baseDir);
         else Model.Save(dir);
+        if (_valueHead is not null)
+            SafetensorsFile.Write(Path.Combine(dir, ValueHeadFile), [new NamedArray(ValueHeadName, _valueHead.Shape, _valueHead.Data)]);
     }
 
     public void SaveState(string dir)
@@ -139,6 +153,7 @@ public sealed class ManagedModel : ITrainableModel
             var passes = new float[1];
             StateFile.CopyInto(state, DropoutPassesEntry, passes, Path.Combine(dir, OptimizerFile));
             Adapter.DropoutPasses = (long)passes[0];
+            if (_valueHead is not null) ReadValueHead(Path.Combine(modelDir, ValueHeadFile));
         }
         _optimizer.ImportState(state);
     }
@@ -154,14 +169,24 @@ public sealed class ManagedModel : ITrainableModel
         for (int i = 0; i < stored.Parameters.Count; i++) stored.Parameters[i].Value.Data.CopyTo(Adapter.Parameters[i].Value.Data, 0);
     }
 
+    private void ReadValueHead(string path)
+    {
+        using var file = SafetensorsFile.Open(path);
+        var entry = file.Entry(ValueHeadName);
+        if (!entry.Shape.AsSpan().SequenceEqual(_valueHead!.Shape))
+            throw new InvalidDataException($"{path}: tensor '{ValueHeadName}' has shape {Shapes.Format(entry.Shape)}, this critic's is {Shapes.Format(_valueHead.Shape)}");
+        file.ReadInto(ValueHeadName, _valueHead.Data);
+    }
+
     /// <summary>
     /// Values at every position: [B*T], the logits' column <paramref name="row"/>, computed from that one row of the
-    /// output layer rather than cut from the [B*T, V] logits (a vocabulary's worth of work and memory per position).
+    /// output layer rather than cut from the [B*T, V] logits (a vocabulary's worth of work and memory per position);
+    /// a LoRA critic reads its own head instead.
     /// </summary>
     private Tensor Values(PackedSequences packed, int row)
     {
         var hidden = Model.FinalHidden(packed.Tokens, packed.Batch, packed.SeqLen, packed.ValidLengths, Model.Adapter); // [B*T, D]
-        var head = Ops.SliceRows(Model.LmHead, row, 1);                                                                 // [1, D]
+        var head = _valueHead ?? Ops.SliceRows(Model.LmHead, row, 1);                                                  // [1, D]
         return Ops.Reshape(Ops.Linear(hidden, head), packed.Batch * packed.SeqLen);                                     // [B*T]
     }
 

@@ -95,7 +95,10 @@ public interface IEngineBackend
     /// <summary>A policy of a fresh shape with seeded random weights.</summary>
     ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings);
 
-    /// <summary>PPO's critic: the model in <paramref name="modelDir"/> with a value head whose initial values are all 0.</summary>
+    /// <summary>
+    /// PPO's critic: the model in <paramref name="modelDir"/> with a value head whose initial values are all 0; with
+    /// <see cref="TrainingSettings.Lora"/>, a LoRA adapter and a value head of its own train on the frozen model.
+    /// </summary>
     ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings);
 
     /// <summary>A frozen copy of the model in <paramref name="modelDir"/> (e.g. the initial reference), held in <paramref name="dtype"/>.</summary>

@@ -123,6 +123,90 @@ public sealed class ManagedLoraTests : IDisposable
                 Assert.True(Math.Abs(policyScores[r][j] - mergedScores[r][j]) <= 1e-5, $"row {r} token {j}: {policyScores[r][j]} vs merged {mergedScores[r][j]}");
     }
 
+    private ManagedModel NewCritic(TrainingSettings settings) => (ManagedModel)ManagedBackend.Instance.CreateCritic(BaseDir, headRow: 0, settings);
+
+    /// <summary>One critic step towards values of 0.5 everywhere (the gradient of 0.5 * (v - 0.5)^2).</summary>
+    private static void TrainCriticStep(ManagedModel critic)
+    {
+        var rows = Rows();
+        critic.ZeroGrad();
+        using (var pass = critic.Forward(rows, 1f)) pass.Backward([.. pass.Outputs.Select(v => v.Select(x => x - 0.5f).ToArray())]);
+        Assert.True(critic.Step(1e-2));
+    }
+
+    [Fact]
+    public void A_lora_critic_trains_its_adapter_and_value_head_on_a_frozen_base()
+    {
+        var rows = Rows();
+        var critic = NewCritic(Settings());
+        var full = NewCritic(Settings() with { Lora = null });
+        // Both start with every value 0 (a zero head).
+        Assert.All(critic.Score(rows, 1f), v => Assert.All(v, x => Assert.Equal(0f, x)));
+        Assert.Equal(full.Score(rows, 1f), critic.Score(rows, 1f));
+        Assert.Equal(ModelOutputKind.Values, critic.OutputKind);
+        Assert.Equal(critic.Adapter!.ParameterCount + 16, critic.TrainableParameterCount);
+        var baseWeights = critic.Model.Parameters.Select(p => (float[])p.Value.Data.Clone()).ToList();
+        for (int i = 0; i < 3; i++) TrainCriticStep(critic);
+        Assert.All(critic.Model.Parameters, p => Assert.Null(p.Value.Grad));
+        Assert.Equal(baseWeights, critic.Model.Parameters.Select(p => p.Value.Data));
+        Assert.All(critic.Score(rows, 1f), v => Assert.All(v, x => Assert.True(x > 0.01f, $"value {x} did not move towards 0.5")));
+        // The adapter trained too (B starts at zero and is the only way the layers change).
+        Assert.Contains(critic.Adapter.Parameters, p => p.Key.Contains("lora_B") && p.Value.Data.Any(x => x != 0));
+    }
+
+    [Fact]
+    public void A_lora_critic_gives_the_values_of_a_full_critic_on_its_merged_weights()
+    {
+        var critic = NewCritic(Settings());
+        for (int i = 0; i < 3; i++) TrainCriticStep(critic);
+        string state = Path.Combine(_dir, "critic");
+        critic.SaveHuggingFace(state);
+        // The same function written as a full critic: the adapter merged into the base, the value head as row 0.
+        var merged = Transformer.Load(BaseDir);
+        PeftAdapter.Load(state, merged).MergeInto(merged);
+        string mergedDir = Path.Combine(_dir, "critic-merged");
+        merged.Save(mergedDir);
+        var full = NewCriticFrom(mergedDir);
+        using (var head = SafetensorsFile.Open(Path.Combine(state, ManagedModel.ValueHeadFile)))
+            head.ReadInto(ManagedModel.ValueHeadName, full.Model.LmHead.Data.AsSpan(0, 16));
+        var rows = Rows();
+        var expected = full.Score(rows, 1f);
+        var actual = critic.Score(rows, 1f);
+        for (int r = 0; r < rows.Count; r++)
+            for (int j = 0; j < expected[r].Length; j++)
+                Assert.True(Math.Abs(expected[r][j] - actual[r][j]) <= 1e-5, $"row {r} token {j}: {actual[r][j]} vs merged {expected[r][j]}");
+
+        static ManagedModel NewCriticFrom(string dir) => (ManagedModel)ManagedBackend.Instance.CreateCritic(dir, headRow: 0, Settings() with { Lora = null });
+    }
+
+    [Fact]
+    public void A_lora_critic_checkpoint_holds_adapter_and_value_head_and_resumes_the_same_trajectory()
+    {
+        var critic = NewCritic(Settings(dropout: 0.1));
+        TrainCriticStep(critic);
+        TrainCriticStep(critic);
+        string state = Path.Combine(_dir, "critic-state");
+        critic.SaveState(state);
+        string model = Path.Combine(state, CheckpointLayout.ModelFolder);
+        Assert.Equal([PeftAdapter.ConfigFileName, PeftAdapter.WeightsFileName, ManagedModel.ValueHeadFile],
+            Directory.GetFiles(model).Select(Path.GetFileName).Order());
+
+        var resumed = NewCritic(Settings(dropout: 0.1));
+        resumed.LoadState(state);
+        var rows = Rows();
+        Assert.Equal(critic.Score(rows, 1f), resumed.Score(rows, 1f));
+        TrainCriticStep(critic);
+        TrainCriticStep(resumed);
+        Assert.Equal(AdapterWeights(critic), AdapterWeights(resumed));
+        Assert.Equal(critic.Score(rows, 1f), resumed.Score(rows, 1f));
+
+        // A value head of another shape is refused, naming the file.
+        File.Delete(Path.Combine(model, ManagedModel.ValueHeadFile));
+        SafetensorsFile.Write(Path.Combine(model, ManagedModel.ValueHeadFile), [new NamedArray(ManagedModel.ValueHeadName, [1, 8], new float[8])]);
+        var e = Assert.Throws<InvalidDataException>(() => NewCritic(Settings(dropout: 0.1)).LoadState(state));
+        Assert.Contains(ManagedModel.ValueHeadFile, e.Message);
+    }
+
     [Fact]
     public void A_checkpoint_of_other_lora_settings_is_refused()
     {

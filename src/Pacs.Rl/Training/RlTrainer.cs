@@ -89,7 +89,8 @@ public sealed class RlTrainer
         // The initial reference always comes from this trainer's own backend, so the PACS proxy is exactly 0 at the
         // first update; a LoRA policy scores it from its own base with the adapter off (no second copy).
         _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? _policy.FrozenBase ?? backend.LoadFrozen(_startModelDir, config.Model.Dtype) : null;
-        if (_algorithm.NeedsCritic) _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, settings);
+        if (_algorithm.NeedsCritic)
+            _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, config.Critic.FullFinetune ? settings with { Lora = null } : settings);
         if (checkpoint is not null) LoadCheckpoint(checkpoint);
 
         long optimizerSteps = (long)config.Trainer.Steps * config.Update.Epochs * config.Update.MiniBatches;

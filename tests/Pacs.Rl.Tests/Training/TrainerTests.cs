@@ -32,10 +32,14 @@ public sealed class TrainerTests : IDisposable
     [InlineData("pacs")]
     [InlineData("grpo")]
     [InlineData("ppo")]
-    public void Killed_and_resumed_run_repeats_the_uninterrupted_metrics(string algorithm)
+    [InlineData("ppo", "model.lora.rank=4")] // the critic: a LoRA adapter and a value head of its own
+    [InlineData("ppo", "model.lora.rank=4;critic.full_finetune=true")]
+    public void Killed_and_resumed_run_repeats_the_uninterrupted_metrics(string algorithm, string extra = "")
     {
-        string full = _run.RunDir(algorithm + "-full");
-        var outcome = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm), full).Run();
+        string[] overrides = extra.Split(';', StringSplitOptions.RemoveEmptyEntries);
+        string name = algorithm + (extra.Length > 0 ? "-" + extra.Replace('=', '_').Replace(';', '-') : "");
+        string full = _run.RunDir(name + "-full");
+        var outcome = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, overrides), full).Run();
         Assert.Equal(StopReason.Completed, outcome.Reason);
         var expected = Deterministic(full);
         Assert.Equal([0.0, 1, 2, 3, 4], expected.Select(r => r["step"]));
@@ -45,10 +49,11 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("actor/entropy", expected[1].Keys);
         if (algorithm == "pacs") Assert.Contains("pacs/critic_accuracy", expected[1].Keys);
         if (algorithm == "ppo") Assert.Contains("critic/vf_loss", expected[1].Keys);
+        if (algorithm == "ppo") AssertCriticCheckpoint(full, lora: extra.Contains("lora") && !extra.Contains("full_finetune=true"));
 
         // Killed after step 3 (checkpoint at step 2, step 3's metrics already written): the exception stands for the kill.
-        string killed = _run.RunDir(algorithm + "-killed");
-        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm), killed);
+        string killed = _run.RunDir(name + "-killed");
+        var trainer = RlTrainer.Start(ManagedBackend.Instance, _run.Config(algorithm, overrides), killed);
         trainer.StepCompleted += (step, _) => { if (step == 3) throw new OperationCanceledException("killed"); };
         Assert.Throws<OperationCanceledException>(() => trainer.Run());
         Assert.Equal(4, MetricsLog.Read(Path.Combine(killed, MetricsLog.FileName)).Count);
@@ -57,6 +62,17 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(2, resumed.Step);
         Assert.Equal(StopReason.Completed, resumed.Run().Reason);
         AssertSameMetrics(expected, Deterministic(killed));
+    }
+
+    /// <summary>A LoRA critic's checkpoint holds its adapter and value head alone; a full one, every weight.</summary>
+    private static void AssertCriticCheckpoint(string runDir, bool lora)
+    {
+        string checkpoint = Directory.GetDirectories(Path.Combine(runDir, RunFiles.CheckpointsDir)).Order().Last();
+        var files = Directory.GetFiles(Path.Combine(checkpoint, "critic", Pacs.Engine.CheckpointLayout.ModelFolder)).Select(Path.GetFileName).ToList();
+        if (lora)
+            Assert.Equal([Pacs.Models.PeftAdapter.ConfigFileName, Pacs.Models.PeftAdapter.WeightsFileName, ManagedModel.ValueHeadFile], files.Order());
+        else
+            Assert.Contains("model.safetensors", files);
     }
 
     [Fact]
