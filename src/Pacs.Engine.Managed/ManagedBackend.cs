@@ -58,11 +58,13 @@ public sealed class ManagedBackend : IEngineBackend
     /// <summary>
     /// PPO's value model from the policy's starting weights: in full (float32 masters, the output layer's row
     /// <paramref name="headRow"/> as its value head), or with <see cref="TrainingSettings.Lora"/> a LoRA adapter and
-    /// a value head of its own on a frozen copy of the base in <see cref="TrainingSettings.Dtype"/>.
+    /// a value head of its own on the frozen base in <see cref="TrainingSettings.Dtype"/>: the LoRA policy's own base
+    /// tensors when <paramref name="policy"/> is one loaded from <paramref name="modelDir"/> in that precision, else a copy.
     /// </summary>
-    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings)
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null)
     {
-        var model = settings.Lora is null ? LoadTrainable(modelDir, settings.Dtype) : LoadFrozenModel(modelDir, settings.Dtype);
+        var model = settings.Lora is null ? LoadTrainable(modelDir, settings.Dtype)
+            : SharedBase(policy, modelDir, settings.Dtype) ?? LoadFrozenModel(modelDir, settings.Dtype);
         if (headRow < 0 || headRow >= model.Config.VocabSize)
             throw new ArgumentException($"{modelDir}: value head row {headRow} is outside the vocabulary [0, {model.Config.VocabSize})");
         // The copy's head row starts at zero so every initial value is 0; the pad id is never a target, so the
@@ -71,6 +73,12 @@ public sealed class ManagedBackend : IEngineBackend
         if (settings.Lora is null) Array.Clear(model.LmHead.Data, headRow * hidden, hidden);
         return new ManagedModel(model, settings, headRow, baseDir: modelDir);
     }
+
+    /// <summary>The frozen base of a LoRA policy loaded from <paramref name="modelDir"/> in <paramref name="dtype"/>, as a second model over its tensors; else null.</summary>
+    private static Transformer? SharedBase(ITrainableModel? policy, string modelDir, WeightDtype dtype) =>
+        policy is ManagedModel { Adapter: not null, ValueHeadRow: null } p && p.BaseDir == Path.GetFullPath(modelDir) && p.Dtype == dtype
+            ? p.Model.ShareFrozenWeights()
+            : null;
 
     public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new ManagedScorer(LoadFrozenModel(modelDir, dtype));
 

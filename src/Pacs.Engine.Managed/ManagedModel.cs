@@ -27,6 +27,7 @@ public sealed class ManagedModel : ITrainableModel
         Model = model;
         ValueHeadRow = valueHeadRow;
         _baseDir = baseDir is null ? "" : Path.GetFullPath(baseDir);
+        Dtype = settings.Dtype;
         model.GradientCheckpointing = settings.GradientCheckpointing;
         _logitsChunkRows = settings.LogitsChunkRows;
         foreach (var (name, p) in model.Parameters) p.Name ??= name;
@@ -59,6 +60,12 @@ public sealed class ManagedModel : ITrainableModel
     public LoraAdapter? Adapter { get; }
 
     public IScorer? FrozenBase => _frozenBase;
+
+    /// <summary>The folder the weights came from (full path; empty for a model made in memory).</summary>
+    internal string BaseDir => _baseDir;
+
+    /// <summary>`model.dtype` as asked when the weights were loaded.</summary>
+    internal WeightDtype Dtype { get; }
 
     private readonly ManagedScorer? _frozenBase;
     private readonly Tensor? _valueHead;

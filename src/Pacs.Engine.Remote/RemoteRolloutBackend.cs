@@ -18,7 +18,8 @@ public sealed class RemoteRolloutBackend(IEngineBackend inner, RemoteOptions opt
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) => inner.CreatePolicy(spec, seed, settings);
 
-    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => inner.CreateCritic(modelDir, headRow, settings);
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null) =>
+        inner.CreateCritic(modelDir, headRow, settings, policy);
 
     public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => inner.LoadFrozen(modelDir, dtype);
 

@@ -53,7 +53,7 @@ public sealed class TinkerBackend(TinkerOptions options, HttpMessageHandler? han
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) =>
         throw new NotSupportedException("engine tinker trains adapters of the service's base models; `pacs sft` from scratch runs on the managed engine");
 
-    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) =>
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null) =>
         throw new NotSupportedException("engine tinker: the Tinker API has no value head, so algorithms with a critic (ppo, vineppo's critic) run on the managed engine");
 
     /// <summary>The initial reference: a second model of the same base that is never stepped (a fresh LoRA adapter is the base model).</summary>

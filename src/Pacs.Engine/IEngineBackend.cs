@@ -99,7 +99,11 @@ public interface IEngineBackend
     /// PPO's critic: the model in <paramref name="modelDir"/> with a value head whose initial values are all 0; with
     /// <see cref="TrainingSettings.Lora"/>, a LoRA adapter and a value head of its own train on the frozen model.
     /// </summary>
-    ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings);
+    /// <param name="policy">
+    /// The run's policy, loaded by this backend from the same folder with the same settings: a LoRA critic may train on
+    /// its frozen base instead of a copy (the managed engine does). Null, or a policy it cannot share, loads the base.
+    /// </param>
+    ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null);
 
     /// <summary>A frozen copy of the model in <paramref name="modelDir"/> (e.g. the initial reference), held in <paramref name="dtype"/>.</summary>
     IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto);

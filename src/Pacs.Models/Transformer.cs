@@ -128,6 +128,31 @@ public sealed partial class Transformer
 
     private readonly Lazy<RopeTable> _rope;
 
+    /// <summary>A model over <paramref name="other"/>'s weight tensors themselves (see <see cref="ShareFrozenWeights"/>).</summary>
+    private Transformer(Transformer other)
+    {
+        Config = other.Config;
+        GenerationConfig = other.GenerationConfig;
+        Embed = other.Embed;
+        Layers = other.Layers;
+        FinalNorm = other.FinalNorm;
+        LmHead = other.LmHead;
+        Parameters = other.Parameters;
+        _rope = other._rope;
+    }
+
+    /// <summary>
+    /// A second model over these very weight tensors (no copy), without an adapter: a LoRA critic trains its own
+    /// adapter on the policy's frozen base this way. Frozen weights only, since a step on a shared weight would move
+    /// both models.
+    /// </summary>
+    public Transformer ShareFrozenWeights()
+    {
+        if (Parameters.FirstOrDefault(p => p.Value.RequiresGrad) is { Key: { } trained })
+            throw new InvalidOperationException($"ShareFrozenWeights: '{trained}' is trained; only a frozen model's weights can be shared");
+        return new Transformer(this);
+    }
+
     /// <summary>cos/sin tables [max_position_embeddings, hd/2], shared by <see cref="Forward"/> and the KV-cache decoder.</summary>
     public RopeTable Rope => _rope.Value;
 

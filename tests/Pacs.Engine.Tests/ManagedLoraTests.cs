@@ -208,6 +208,41 @@ public sealed class ManagedLoraTests : IDisposable
     }
 
     [Fact]
+    public void A_lora_critic_shares_the_policys_frozen_base_and_both_train_as_if_apart()
+    {
+        var policy = NewPolicy();
+        var critic = (ManagedModel)ManagedBackend.Instance.CreateCritic(BaseDir, headRow: 0, Settings(), policy);
+        Assert.NotSame(policy.Model, critic.Model);
+        Assert.Same(policy.Model.Layers[1].DownProj, critic.Model.Layers[1].DownProj);
+        Assert.Same(policy.Model.Embed, critic.Model.Embed);
+        Assert.NotSame(policy.Adapter, critic.Adapter);
+        // Each trains as it does with a base of its own, to the bit.
+        var alonePolicy = NewPolicy();
+        var aloneCritic = NewCritic(Settings());
+        Assert.NotSame(alonePolicy.Model.Embed, aloneCritic.Model.Embed);
+        for (int i = 0; i < 2; i++)
+        {
+            TrainOneStep(policy);
+            TrainCriticStep(critic);
+            TrainOneStep(alonePolicy);
+            TrainCriticStep(aloneCritic);
+        }
+        var rows = Rows();
+        Assert.Equal(alonePolicy.Score(rows, 1f), policy.Score(rows, 1f));
+        Assert.Equal(aloneCritic.Score(rows, 1f), critic.Score(rows, 1f));
+        Assert.Equal(AdapterWeights(alonePolicy), AdapterWeights(policy));
+
+        // No sharing with a policy that trains its base, or one of another precision: those load the base again.
+        var fullPolicy = ManagedBackend.Instance.LoadPolicy(BaseDir, Settings() with { Lora = null });
+        var own = (ManagedModel)ManagedBackend.Instance.CreateCritic(BaseDir, headRow: 0, Settings(), fullPolicy);
+        Assert.NotSame(((ManagedModel)fullPolicy).Model.Embed, own.Model.Embed);
+        var bf16 = (ManagedModel)ManagedBackend.Instance.CreateCritic(BaseDir, headRow: 0, Settings() with { Dtype = WeightDtype.Bfloat16 }, policy);
+        Assert.NotSame(policy.Model.Embed, bf16.Model.Embed);
+        var e = Assert.Throws<InvalidOperationException>(() => ((ManagedModel)fullPolicy).Model.ShareFrozenWeights());
+        Assert.Contains("is trained", e.Message);
+    }
+
+    [Fact]
     public void A_checkpoint_of_other_lora_settings_is_refused()
     {
         var policy = NewPolicy();

@@ -61,7 +61,8 @@ public sealed class PhaseMemory
 
         public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) => new Model(inner.CreatePolicy(spec, seed, settings), meter);
 
-        public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => new Model(inner.CreateCritic(modelDir, headRow, settings), meter);
+        public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null) =>
+            new Model(inner.CreateCritic(modelDir, headRow, settings, policy is Model m ? m.Inner : policy), meter);
 
         public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => new Scorer(inner.LoadFrozen(modelDir, dtype), meter);
 

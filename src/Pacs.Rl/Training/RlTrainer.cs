@@ -90,7 +90,7 @@ public sealed class RlTrainer
         // first update; a LoRA policy scores it from its own base with the adapter off (no second copy).
         _reference = _algorithm.NeedsReference || config.Trainer.TrackRefKl ? _policy.FrozenBase ?? backend.LoadFrozen(_startModelDir, config.Model.Dtype) : null;
         if (_algorithm.NeedsCritic)
-            _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, config.Critic.FullFinetune ? settings with { Lora = null } : settings);
+            _critic = backend.CreateCritic(_startModelDir, _tokenizer.PadId, config.Critic.FullFinetune ? settings with { Lora = null } : settings, _policy);
         if (checkpoint is not null) LoadCheckpoint(checkpoint);
 
         long optimizerSteps = (long)config.Trainer.Steps * config.Update.Epochs * config.Update.MiniBatches;

@@ -17,7 +17,7 @@ internal sealed class BuiltInTableBackend(int positions = 8) : IEngineBackend
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) => new BuiltInTableModel((TableModel)_table.CreatePolicy(spec, seed, settings));
 
-    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => _table.CreateCritic(modelDir, headRow, settings);
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null) => _table.CreateCritic(modelDir, headRow, settings);
 
     public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => _table.LoadFrozen(modelDir, dtype);
 

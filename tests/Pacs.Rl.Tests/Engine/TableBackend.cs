@@ -32,7 +32,7 @@ internal sealed class TableBackend(int positions = 8) : IEngineBackend
 
     public ITrainableModel CreatePolicy(ModelSpec spec, ulong seed, TrainingSettings settings) => new TableModel(Positions, spec.VocabSize, valueHead: false, settings.Optimizer);
 
-    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings) => new TableModel(Positions, Describe(modelDir).VocabSize, valueHead: true, settings.Optimizer);
+    public ITrainableModel CreateCritic(string modelDir, int headRow, TrainingSettings settings, ITrainableModel? policy = null) => new TableModel(Positions, Describe(modelDir).VocabSize, valueHead: true, settings.Optimizer);
 
     public IScorer LoadFrozen(string modelDir, WeightDtype dtype = WeightDtype.Auto) => LoadPolicy(modelDir, new TrainingSettings(new OptimizerSettings()));
 
