@@ -67,14 +67,14 @@ public sealed class ManagedModel : ITrainableModel
     /// <summary>`model.dtype` as asked when the weights were loaded.</summary>
     internal WeightDtype Dtype { get; }
 
-    private readonly ManagedScorer? _frozenBase;
-    private readonly Tensor? _valueHead;
-
     /// <summary>A LoRA critic's value head, next to its adapter in a checkpoint's model folder.</summary>
     public const string ValueHeadFile = "value_head.safetensors";
 
     /// <summary>The value head's tensor name: TRL's (AutoModelForCausalLMWithValueHead), without the bias it does not have.</summary>
     public const string ValueHeadName = "v_head.summary.weight";
+
+    private readonly ManagedScorer? _frozenBase;
+    private readonly Tensor? _valueHead;
     private readonly int _logitsChunkRows;
     private readonly string _baseDir;
 

@@ -200,8 +200,9 @@ public sealed class ManagedLoraTests : IDisposable
         Assert.Equal(AdapterWeights(critic), AdapterWeights(resumed));
         Assert.Equal(critic.Score(rows, 1f), resumed.Score(rows, 1f));
 
-        // A value head of another shape is refused, naming the file.
+        // A missing value head, or one of another shape, is refused, naming the file.
         File.Delete(Path.Combine(model, ManagedModel.ValueHeadFile));
+        Assert.Contains(ManagedModel.ValueHeadFile, Assert.Throws<FileNotFoundException>(() => NewCritic(Settings(dropout: 0.1)).LoadState(state)).Message);
         SafetensorsFile.Write(Path.Combine(model, ManagedModel.ValueHeadFile), [new NamedArray(ManagedModel.ValueHeadName, [1, 8], new float[8])]);
         var e = Assert.Throws<InvalidDataException>(() => NewCritic(Settings(dropout: 0.1)).LoadState(state));
         Assert.Contains(ManagedModel.ValueHeadFile, e.Message);

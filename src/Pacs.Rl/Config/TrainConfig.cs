@@ -238,7 +238,7 @@ public sealed class CriticSection
     [Knob("Warm-up steps during which only the critic is trained.")]
     public int WarmupSteps { get; set; } = 0;
 
-    [Knob("With model.lora: train every weight of the critic (float32 masters with AdamW moments, 16 bytes a parameter) instead of a LoRA adapter of model.lora's settings and a value head of its own on a frozen copy of the base in model.dtype.")]
+    [Knob("With model.lora: train every weight of the critic (float32 masters with AdamW moments, 16 bytes a parameter) instead of a LoRA adapter of model.lora's settings and a value head of its own on the policy's frozen base (no second copy).")]
     public bool FullFinetune { get; set; } = false;
 }
 
